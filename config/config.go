@@ -1,0 +1,492 @@
+// Package config loads journeybot's configuration: a YAML file plus
+// JOURNEYBOT_* environment overrides, validated before anything connects.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix is the prefix of environment overrides: redis.url is JOURNEYBOT_REDIS_URL.
+const EnvPrefix = "JOURNEYBOT"
+
+// DefaultFile is read when --config is not given and the file exists.
+const DefaultFile = "journeybot.yaml"
+
+// defaults lists every key the bot knows, with its default. A key not in
+// this table is a typo and refused.
+var defaults = map[string]any{
+	"redis.url":               "",
+	"http.addr":               "127.0.0.1:8080",
+	"log.level":               "info",
+	"log.format":              "text",
+	"scripts.dir":             "scripts",
+	"state.history_cap":       50,
+	"telegram.token":          "",
+	"telegram.api_url":        "https://api.telegram.org",
+	"telegram.mode":           "polling",
+	"telegram.webhook_secret": "",
+	"telegram.webhook_url":    "",
+	"telegram.bot_username":   "",
+	"telegram.allow_groups":   false,
+	"slack.bot_token":         "",
+	"slack.app_token":         "",
+	"slack.signing_secret":    "",
+	"slack.api_url":           "https://slack.com/api/",
+	"slack.support_channel":   "",
+	"slack.claim_timeout":     "10m",
+	"slack.team_id":           "",
+	"slack.staff_user_ids":    []string{},
+	"support.hours":           "",
+	"llm.api_key":             "",
+	"llm.base_url":            "",
+	"llm.model":               "gpt-4o-mini",
+	"llm.timeout":             "4s",
+	"llm.max_tokens":          300,
+	"llm.temperature":         0.7,
+	"llm.cache_ttl":           "24h",
+	"events.secret":           "",
+	"orders.lookup_url":       "",
+	"orders.lookup_timeout":   "3s",
+	"orders.cache_ttl":        "1m",
+	"send.max_per_day":        2,
+	"send.max_per_week":       5,
+	"send.quiet_start":        "21:00",
+	"send.quiet_end":          "09:00",
+	"send.default_timezone":   "America/Sao_Paulo",
+	"schedule.grace":          "12h",
+	"schedule.interval":       "1s",
+}
+
+// Config is the validated configuration. Secrets are plain strings here;
+// never log a Config.
+type Config struct {
+	File string // the file read, or "" when none
+
+	RedisURL   string
+	HTTPAddr   string
+	LogLevel   string
+	LogFormat  string
+	ScriptsDir string
+	HistoryCap int
+
+	Telegram Telegram
+	Slack    Slack
+	Support  Support
+	LLM      LLM
+	Events   Events
+	Orders   Orders
+	Send     Send
+	Schedule Schedule
+}
+
+type Telegram struct {
+	Token, APIURL, Mode, WebhookSecret, WebhookURL, BotUsername string
+	AllowGroups                                                 bool
+}
+
+// Enabled reports whether the Telegram channel is configured.
+func (t Telegram) Enabled() bool { return t.Token != "" }
+
+type Slack struct {
+	BotToken, AppToken, SigningSecret, APIURL, SupportChannel, TeamID string
+	ClaimTimeout                                                      time.Duration
+	StaffUserIDs                                                      []string
+}
+
+// Enabled reports whether the Slack channel is configured.
+func (s Slack) Enabled() bool { return s.BotToken != "" }
+
+type Support struct {
+	Hours string // e.g. "mon-fri 09:00-18:00"; empty: always
+}
+
+type LLM struct {
+	APIKey, BaseURL, Model string
+	Timeout, CacheTTL      time.Duration
+	MaxTokens              int
+	Temperature            float64
+}
+
+// Enabled reports whether a model is configured.
+func (l LLM) Enabled() bool { return l.APIKey != "" || l.BaseURL != "" }
+
+type Events struct{ Secret string }
+
+type Orders struct {
+	LookupURL               string
+	LookupTimeout, CacheTTL time.Duration
+}
+
+type Send struct {
+	MaxPerDay, MaxPerWeek            int
+	QuietStart, QuietEnd             time.Duration // offsets from midnight
+	DefaultTimezone                  *time.Location
+	QuietStartText, QuietEndText, TZ string
+}
+
+type Schedule struct{ Grace, Interval time.Duration }
+
+// Error is a configuration problem, naming the key and the file.
+type Error struct {
+	File, Key, Msg string
+}
+
+func (e *Error) Error() string {
+	src := e.File
+	if src == "" {
+		src = "configuration"
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", src, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s (environment: %s)", src, e.Key, e.Msg, EnvName(e.Key))
+}
+
+// EnvName is the environment variable that overrides key.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Keys returns every known key, sorted.
+func Keys() []string {
+	ks := make([]string, 0, len(defaults))
+	for k := range defaults {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Load reads file (or DefaultFile when file is "" and it exists), applies the
+// environment and validates. environ is os.Environ() in production.
+func Load(file string, environ []string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	if file == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			file = DefaultFile
+		}
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, &Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
+		}
+		if err := checkUnknown(file, v); err != nil {
+			return nil, err
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix+"_") || strings.HasPrefix(name, EnvPrefix+"_TEST_") {
+			continue
+		}
+		key := ""
+		for k := range defaults {
+			if EnvName(k) == name {
+				key = k
+			}
+		}
+		if key == "" {
+			return nil, &Error{File: "environment", Msg: fmt.Sprintf("unknown environment variable %s (known: %s_<KEY>, e.g. %s)", name, EnvPrefix, EnvName("redis.url"))}
+		}
+		env[key] = val
+	}
+	for k, val := range env {
+		if _, isList := defaults[k].([]string); isList {
+			v.Set(k, splitList(val))
+		} else {
+			v.Set(k, val)
+		}
+	}
+	return build(file, v)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, p)
+	}
+	return out
+}
+
+// checkUnknown refuses keys in the file that the bot does not know, so a
+// typo is not silently ignored.
+func checkUnknown(file string, v *viper.Viper) error {
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if _, ok := defaults[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	k := unknown[0]
+	msg := "unknown key"
+	if s := suggest(k); s != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	return &Error{File: file, Key: k, Msg: msg}
+}
+
+// suggest returns the known key closest to k, if it is close.
+func suggest(k string) string {
+	best, bestD := "", 4
+	for _, known := range Keys() {
+		if d := distance(k, known); d < bestD {
+			best, bestD = known, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+type builder struct {
+	file string
+	v    *viper.Viper
+	err  error
+}
+
+func (b *builder) fail(key, format string, a ...any) {
+	if b.err == nil {
+		b.err = &Error{File: b.file, Key: key, Msg: fmt.Sprintf(format, a...)}
+	}
+}
+
+func (b *builder) str(key string) string { return strings.TrimSpace(b.v.GetString(key)) }
+
+func (b *builder) dur(key string) time.Duration {
+	s := b.str(key)
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		b.fail(key, "%q is not a duration (use 90s, 10m, 4h)", s)
+	}
+	return d
+}
+
+func (b *builder) integer(key string, lo int) int {
+	s := b.str(key)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo {
+		b.fail(key, "%q is not a whole number >= %d", s, lo)
+	}
+	return n
+}
+
+func (b *builder) boolean(key string) bool {
+	s := b.str(key)
+	t, err := strconv.ParseBool(s)
+	if err != nil {
+		b.fail(key, "%q is not true or false", s)
+	}
+	return t
+}
+
+func (b *builder) oneOf(key string, allowed ...string) string {
+	s := b.str(key)
+	if !slices.Contains(allowed, s) {
+		b.fail(key, "%q is not one of %s", s, strings.Join(allowed, ", "))
+	}
+	return s
+}
+
+func (b *builder) clock(key string) time.Duration {
+	s := b.str(key)
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		b.fail(key, "%q is not a time of day (HH:MM)", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+}
+
+func (b *builder) url(key string) string {
+	s := b.str(key)
+	if s != "" && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		b.fail(key, "%q is not an http(s) URL", s)
+	}
+	return s
+}
+
+func build(file string, v *viper.Viper) (*Config, error) {
+	b := &builder{file: file, v: v}
+	c := &Config{File: file}
+	c.RedisURL = b.str("redis.url")
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		b.fail("redis.url", "must start with redis:// or rediss://")
+	}
+	c.HTTPAddr = b.str("http.addr")
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		b.fail("http.addr", "%q is not host:port", c.HTTPAddr)
+	}
+	c.LogLevel = b.oneOf("log.level", "debug", "info", "warn", "error")
+	c.LogFormat = b.oneOf("log.format", "text", "json")
+	c.ScriptsDir = b.str("scripts.dir")
+	c.HistoryCap = b.integer("state.history_cap", 1)
+
+	c.Telegram = Telegram{
+		Token: b.str("telegram.token"), APIURL: b.url("telegram.api_url"),
+		Mode: b.oneOf("telegram.mode", "polling", "webhook"), WebhookSecret: b.str("telegram.webhook_secret"),
+		WebhookURL: b.url("telegram.webhook_url"), BotUsername: strings.TrimPrefix(b.str("telegram.bot_username"), "@"),
+		AllowGroups: b.boolean("telegram.allow_groups"),
+	}
+	if c.Telegram.Enabled() && c.Telegram.Mode == "webhook" {
+		if c.Telegram.WebhookSecret == "" {
+			b.fail("telegram.webhook_secret", "is required when telegram.mode is webhook")
+		} else if !validSecretToken(c.Telegram.WebhookSecret) {
+			b.fail("telegram.webhook_secret", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+		}
+	}
+
+	c.Slack = Slack{
+		BotToken: b.str("slack.bot_token"), AppToken: b.str("slack.app_token"), SigningSecret: b.str("slack.signing_secret"),
+		APIURL: b.url("slack.api_url"), SupportChannel: b.str("slack.support_channel"), TeamID: b.str("slack.team_id"),
+		ClaimTimeout: b.dur("slack.claim_timeout"), StaffUserIDs: v.GetStringSlice("slack.staff_user_ids"),
+	}
+	if c.Slack.APIURL != "" && !strings.HasSuffix(c.Slack.APIURL, "/") {
+		c.Slack.APIURL += "/" // slack-go joins by concatenation
+	}
+	if c.Slack.Enabled() {
+		if c.Slack.SupportChannel == "" {
+			b.fail("slack.support_channel", "is required when slack.bot_token is set")
+		}
+		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
+			b.fail("slack.app_token", "set slack.app_token (Socket Mode) or slack.signing_secret (HTTP Events API)")
+		}
+	}
+	c.Support.Hours = b.str("support.hours")
+	if c.Support.Hours != "" {
+		if _, err := ParseHours(c.Support.Hours); err != nil {
+			b.fail("support.hours", "%v", err)
+		}
+	}
+
+	c.LLM = LLM{
+		APIKey: b.str("llm.api_key"), BaseURL: b.url("llm.base_url"), Model: b.str("llm.model"),
+		Timeout: b.dur("llm.timeout"), CacheTTL: b.dur("llm.cache_ttl"), MaxTokens: b.integer("llm.max_tokens", 1),
+	}
+	if t, err := strconv.ParseFloat(b.str("llm.temperature"), 64); err != nil || t < 0 || t > 2 {
+		b.fail("llm.temperature", "%q is not a number between 0 and 2", b.str("llm.temperature"))
+	} else {
+		c.LLM.Temperature = t
+	}
+	if c.LLM.Enabled() && c.LLM.Model == "" {
+		b.fail("llm.model", "is required when llm.api_key or llm.base_url is set")
+	}
+
+	c.Events.Secret = b.str("events.secret")
+	c.Orders = Orders{LookupURL: b.url("orders.lookup_url"), LookupTimeout: b.dur("orders.lookup_timeout"), CacheTTL: b.dur("orders.cache_ttl")}
+	c.Send = Send{
+		MaxPerDay: b.integer("send.max_per_day", 0), MaxPerWeek: b.integer("send.max_per_week", 0),
+		QuietStart: b.clock("send.quiet_start"), QuietEnd: b.clock("send.quiet_end"),
+		QuietStartText: b.str("send.quiet_start"), QuietEndText: b.str("send.quiet_end"), TZ: b.str("send.default_timezone"),
+	}
+	if loc, err := time.LoadLocation(c.Send.TZ); err != nil {
+		b.fail("send.default_timezone", "%q is not a time zone name (e.g. America/Sao_Paulo)", c.Send.TZ)
+	} else {
+		c.Send.DefaultTimezone = loc
+	}
+	c.Schedule = Schedule{Grace: b.dur("schedule.grace"), Interval: b.dur("schedule.interval")}
+	if b.err == nil && c.Schedule.Interval <= 0 {
+		b.fail("schedule.interval", "must be more than 0")
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return c, nil
+}
+
+func validSecretToken(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Hours is a weekly support schedule.
+type Hours struct {
+	Days       [7]bool // by time.Weekday
+	Start, End time.Duration
+}
+
+var dayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseHours reads "mon-fri 09:00-18:00" (days as a range or comma list).
+func ParseHours(s string) (Hours, error) {
+	var h Hours
+	days, times, ok := strings.Cut(strings.TrimSpace(strings.ToLower(s)), " ")
+	if !ok {
+		return h, errors.New(`want "DAYS HH:MM-HH:MM", e.g. "mon-fri 09:00-18:00"`)
+	}
+	idx := func(d string) int { return slices.Index(dayNames, d) }
+	for _, part := range strings.Split(days, ",") {
+		a, z, isRange := strings.Cut(part, "-")
+		if !isRange {
+			z = a
+		}
+		ia, iz := idx(a), idx(z)
+		if ia < 0 || iz < 0 {
+			return h, fmt.Errorf("unknown day in %q (use sun, mon, tue, wed, thu, fri, sat)", part)
+		}
+		for i := ia; ; i = (i + 1) % 7 {
+			h.Days[i] = true
+			if i == iz {
+				break
+			}
+		}
+	}
+	from, to, ok := strings.Cut(strings.TrimSpace(times), "-")
+	t1, err1 := time.Parse("15:04", from)
+	t2, err2 := time.Parse("15:04", to)
+	if !ok || err1 != nil || err2 != nil || !t2.After(t1) {
+		return h, fmt.Errorf("bad time range %q (want HH:MM-HH:MM, start before end)", times)
+	}
+	h.Start = time.Duration(t1.Hour())*time.Hour + time.Duration(t1.Minute())*time.Minute
+	h.End = time.Duration(t2.Hour())*time.Hour + time.Duration(t2.Minute())*time.Minute
+	return h, nil
+}
+
+// Open reports whether t (in the support team's zone) is within the hours.
+func (h Hours) Open(t time.Time) bool {
+	off := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+	return h.Days[t.Weekday()] && off >= h.Start && off < h.End
+}

@@ -1,0 +1,87 @@
+package journey
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Open connects to the Redis named by rawURL and checks it answers. The URL forms:
+//
+//	redis://[user:pass@]host:port/db          one node (rediss:// for TLS)
+//	redis://host:port?addr=host2:port&cluster=true   Redis Cluster
+//	redis://host:port?master_name=mymaster&addr=...   Sentinel (addresses of the sentinels)
+//
+// With an empty URL it starts an embedded in-process Redis (miniredis) and
+// logs that nothing is durable: same code path, nothing is kept on restart.
+// The returned close function releases everything.
+func Open(ctx context.Context, rawURL string, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if rawURL == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		log.Warn("no redis.url configured: using an embedded in-process Redis; journey state is NOT durable and is lost when the bot stops")
+		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		return c, func() { c.Close(); m.Close() }, nil
+	}
+	c, err := clientFor(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", redactURL(rawURL), err)
+	}
+	return c, func() { c.Close() }, nil
+}
+
+func clientFor(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis.url: %w", err)
+	}
+	q := u.Query()
+	switch {
+	case q.Get("master_name") != "":
+		addrs := append([]string{u.Host}, q["addr"]...)
+		pass, _ := u.User.Password()
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: q.Get("master_name"), SentinelAddrs: addrs, Password: pass,
+		}), nil
+	case q.Get("cluster") == "true" || len(q["addr"]) > 0:
+		q.Del("cluster")
+		u.RawQuery = q.Encode()
+		opt, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		return redis.NewClusterClient(opt), nil
+	default:
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		return redis.NewClient(opt), nil
+	}
+}
+
+// redactURL hides a password in a Redis URL so it can be logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return strings.ReplaceAll(u.String(), "xxxxx", "***")
+}

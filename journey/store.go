@@ -1,0 +1,314 @@
+package journey
+
+import (
+	"container/list"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrDuplicate is returned by Update when the message id was already applied.
+var ErrDuplicate = errors.New("journey: message already handled")
+
+// ErrNoChange may be returned by a Mutation to skip the write.
+var ErrNoChange = errors.New("journey: no change")
+
+// Options tune a Store. Zero values get the defaults in parentheses.
+type Options struct {
+	Prefix     string        // key prefix ("jb")
+	HistoryCap int           // history entries kept per customer (50)
+	SeenTTL    time.Duration // how long handled message ids are remembered (48h)
+	CacheSize  int           // journeys cached in process (10000)
+}
+
+// Store keeps journeys in Redis. All keys of one customer share the hash tag
+// {c:ID}, so they live in one cluster slot and one Lua script may touch them.
+type Store struct {
+	rdb   redis.UniversalClient
+	opt   Options
+	cache *lru
+	addrs sync.Map // "channel\x00address" -> customer id
+}
+
+// NewStore returns a store over any go-redis client (single node, Sentinel
+// failover or cluster).
+func NewStore(rdb redis.UniversalClient, opt Options) *Store {
+	if opt.Prefix == "" {
+		opt.Prefix = "jb"
+	}
+	if opt.HistoryCap <= 0 {
+		opt.HistoryCap = 50
+	}
+	if opt.SeenTTL <= 0 {
+		opt.SeenTTL = 48 * time.Hour
+	}
+	if opt.CacheSize <= 0 {
+		opt.CacheSize = 10000
+	}
+	return &Store{rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize)}
+}
+
+// Redis returns the client, for components that keep their own keys.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Key returns a key under the store's prefix, for components that keep their own keys.
+func (s *Store) Key(parts ...string) string {
+	k := s.opt.Prefix
+	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+func (s *Store) jkey(id string) string    { return s.opt.Prefix + ":{c:" + id + "}" }
+func (s *Store) hkey(id string) string    { return s.jkey(id) + ":h" }
+func (s *Store) seenKey(id string) string { return s.jkey(id) + ":seen" }
+
+// commitScript applies one update atomically: it refuses a message id seen
+// before, refuses a stale version (optimistic concurrency: the caller retries
+// with the current value it returns), writes the journey, records the message
+// id and appends capped history. One round trip per inbound message.
+var commitScript = redis.NewScript(`
+local now = tonumber(ARGV[4])
+if ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[3]) then
+  return {-1}
+end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then
+  return {0, v, redis.call('HGET', KEYS[1], 'd')}
+end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
+if ARGV[3] ~= '' then
+  local ttl = tonumber(ARGV[5])
+  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+end
+if #ARGV >= 7 then
+  for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+end
+return {1, v + 1}
+`)
+
+// Mutation changes a journey in place and returns history lines to append.
+// It may run more than once (on a concurrent update) and must not have side
+// effects: send messages only after Update returns.
+type Mutation func(j *Journey) ([]HistoryEntry, error)
+
+// Update applies fn to the customer's journey atomically. msgID, when not
+// empty, makes the update idempotent: a second update with the same id
+// returns ErrDuplicate and changes nothing. The returned journey is the
+// committed state.
+func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn Mutation) (*Journey, error) {
+	ver, cur, cached := s.cache.get(id)
+	if !cached {
+		var err error
+		if ver, cur, err = s.load(ctx, id, now); err != nil {
+			return nil, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		next := cur.Clone()
+		hist, err := fn(next)
+		if errors.Is(err, ErrNoChange) {
+			return cur, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(next)
+		if err != nil {
+			return nil, fmt.Errorf("journey %s: encode: %w", id, err)
+		}
+		args := make([]any, 0, 6+len(hist))
+		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap)
+		for _, h := range hist {
+			b, _ := json.Marshal(h)
+			args = append(args, b)
+		}
+		res, err := commitScript.Run(ctx, s.rdb, []string{s.jkey(id), s.hkey(id), s.seenKey(id)}, args...).Slice()
+		if err != nil {
+			s.cache.drop(id)
+			return nil, fmt.Errorf("journey %s: commit: %w", id, err)
+		}
+		switch res[0].(int64) {
+		case -1:
+			return cur, ErrDuplicate
+		case 1:
+			ver = res[1].(int64)
+			s.cache.put(id, ver, next)
+			return next, nil
+		}
+		// Someone else wrote first: take their version and run fn again.
+		ver = res[1].(int64)
+		if raw, ok := res[2].(string); ok {
+			cur = &Journey{}
+			if err := json.Unmarshal([]byte(raw), cur); err != nil {
+				return nil, fmt.Errorf("journey %s: decode: %w", id, err)
+			}
+		} else {
+			cur = New(id, now)
+		}
+		if attempt >= 1000 {
+			return nil, fmt.Errorf("journey %s: gave up after %d conflicting writes", id, attempt)
+		}
+		if attempt >= 2 {
+			// Back off a little so competing writers interleave instead of spinning.
+			time.Sleep(time.Duration(rand.IntN(min(attempt, 20))+1) * 100 * time.Microsecond)
+		}
+	}
+}
+
+// Get reads the current journey from Redis (not the cache). found is false
+// for a customer the bot has never seen.
+func (s *Store) Get(ctx context.Context, id string) (j *Journey, found bool, err error) {
+	ver, j, err := s.load(ctx, id, time.Now())
+	return j, ver > 0, err
+}
+
+func (s *Store) load(ctx context.Context, id string, now time.Time) (int64, *Journey, error) {
+	vals, err := s.rdb.HMGet(ctx, s.jkey(id), "v", "d").Result()
+	if err != nil {
+		return 0, nil, fmt.Errorf("journey %s: load: %w", id, err)
+	}
+	vs, _ := vals[0].(string)
+	ds, _ := vals[1].(string)
+	if vs == "" {
+		return 0, New(id, now), nil
+	}
+	ver, err := strconv.ParseInt(vs, 10, 64)
+	if err != nil {
+		return 0, nil, fmt.Errorf("journey %s: bad version %q", id, vs)
+	}
+	j := &Journey{}
+	if err := json.Unmarshal([]byte(ds), j); err != nil {
+		return 0, nil, fmt.Errorf("journey %s: decode: %w", id, err)
+	}
+	return ver, j, nil
+}
+
+// History returns up to n of the latest history entries, oldest first.
+func (s *Store) History(ctx context.Context, id string, n int) ([]HistoryEntry, error) {
+	raw, err := s.rdb.LRange(ctx, s.hkey(id), int64(-n), -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("journey %s: history: %w", id, err)
+	}
+	out := make([]HistoryEntry, 0, len(raw))
+	for _, r := range raw {
+		var h HistoryEntry
+		if json.Unmarshal([]byte(r), &h) == nil {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// Size reports the bytes Redis uses for a customer's journey document and
+// history (MEMORY USAGE), for benchmarks and operations.
+func (s *Store) Size(ctx context.Context, id string) (journey, history int64, err error) {
+	journey, err = s.rdb.MemoryUsage(ctx, s.jkey(id)).Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	history, err = s.rdb.MemoryUsage(ctx, s.hkey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return journey, history, err
+}
+
+func (s *Store) addrKey(channel, address string) string {
+	return s.opt.Prefix + ":addr:" + channel + ":" + address
+}
+
+// Resolve returns the customer id linked to a channel address, or "" when
+// the address is not linked yet.
+func (s *Store) Resolve(ctx context.Context, channel, address string) (string, error) {
+	ck := channel + "\x00" + address
+	if v, ok := s.addrs.Load(ck); ok {
+		return v.(string), nil
+	}
+	id, err := s.rdb.Get(ctx, s.addrKey(channel, address)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve %s address: %w", channel, err)
+	}
+	s.addrs.Store(ck, id)
+	return id, nil
+}
+
+// Link points a channel address at a customer id.
+func (s *Store) Link(ctx context.Context, channel, address, id string) error {
+	if err := s.rdb.Set(ctx, s.addrKey(channel, address), id, 0).Err(); err != nil {
+		return fmt.Errorf("link %s address: %w", channel, err)
+	}
+	s.addrs.Store(channel+"\x00"+address, id)
+	return nil
+}
+
+// Ping checks the Redis connection.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// lru is a small bounded cache of committed journeys. It only saves the
+// read: the commit script checks the version, so a stale entry costs a retry,
+// never a lost update.
+type lru struct {
+	mu  sync.Mutex
+	max int
+	ll  *list.List
+	m   map[string]*list.Element
+}
+
+type lruEntry struct {
+	id  string
+	ver int64
+	j   *Journey
+}
+
+func newLRU(max int) *lru { return &lru{max: max, ll: list.New(), m: map[string]*list.Element{}} }
+
+func (c *lru) get(id string) (int64, *Journey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok {
+		c.ll.MoveToFront(e)
+		en := e.Value.(*lruEntry)
+		return en.ver, en.j, true
+	}
+	return 0, nil, false
+}
+
+func (c *lru) put(id string, ver int64, j *Journey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok {
+		e.Value = &lruEntry{id, ver, j}
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.m[id] = c.ll.PushFront(&lruEntry{id, ver, j})
+	if c.ll.Len() > c.max {
+		last := c.ll.Back()
+		c.ll.Remove(last)
+		delete(c.m, last.Value.(*lruEntry).id)
+	}
+}
+
+func (c *lru) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok {
+		c.ll.Remove(e)
+		delete(c.m, id)
+	}
+}
