@@ -1,0 +1,131 @@
+package llm
+
+import (
+	"reflect"
+	"sort"
+	"testing"
+)
+
+func TestExtractFacts(t *testing.T) {
+	c := newChecker()
+	tests := []struct {
+		name     string
+		in       string
+		literals []string
+		tokens   []string
+		statuses []string
+	}{
+		{
+			name:     "pt order message",
+			in:       "Seu pedido #12345 foi enviado! Cupom VOLTA10 até 15/08/2025, R$ 1.299,90 em https://loja.com.br/p?c=VOLTA10.",
+			literals: []string{"https://loja.com.br/p?c=VOLTA10", "R$ 1.299,90", "15/08/2025", "#12345"},
+			tokens:   []string{"08", "1", "12345", "15", "2025", "299", "90", "VOLTA10"},
+			statuses: []string{"enviado"},
+		},
+		{
+			name:     "en with email, time and textual date",
+			in:       "Your order #A77 is out for delivery, arriving March 3 by 14:30. Questions: help@shop.com. Use FREESHIP for $10.00 off.",
+			literals: []string{"help@shop.com", "$10.00", "March 3", "14:30", "#A77"},
+			tokens:   []string{"00", "10", "14", "3", "30", "A77", "FREESHIP"},
+			statuses: []string{"out for delivery"},
+		},
+		{
+			name:     "pt textual date and multi-word status",
+			in:       "Olá! Seu pacote está em trânsito e chega em 12 de março.",
+			literals: []string{"12 de março"},
+			tokens:   []string{"12"},
+			statuses: []string{"em trânsito"},
+		},
+		{
+			name:     "bare domain, NBSP in price, no shouting under 4 letters",
+			in:       "Pague via PIX: R$\u00a099,90. Veja loja.com.br/faq",
+			literals: []string{"loja.com.br/faq", "R$ 99,90"},
+			tokens:   []string{"90", "99"},
+		},
+		{
+			name:   "accented all-caps words are not codes",
+			in:     "ATENÇÃO: PROMOÇÃO hoje",
+			tokens: []string{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := c.extract(tt.in)
+			if !reflect.DeepEqual(f.literals, tt.literals) {
+				t.Errorf("literals = %q, want %q", f.literals, tt.literals)
+			}
+			tokens := []string{}
+			for tok := range f.tokens {
+				tokens = append(tokens, tok)
+			}
+			sort.Strings(tokens)
+			if tt.tokens == nil {
+				tt.tokens = []string{}
+			}
+			if !reflect.DeepEqual(tokens, tt.tokens) {
+				t.Errorf("tokens = %q, want %q", tokens, tt.tokens)
+			}
+			if !reflect.DeepEqual(f.statuses, tt.statuses) {
+				t.Errorf("statuses = %q, want %q", f.statuses, tt.statuses)
+			}
+		})
+	}
+}
+
+func TestLanguage(t *testing.T) {
+	c := newChecker()
+	tests := []struct{ in, want string }{
+		{"Olá Ana, seu pedido foi enviado e chega em breve. Obrigado pela compra!", "pt"},
+		{"Hi Ana, your order has shipped and will arrive soon. Thanks for your purchase!", "en"},
+		{"Ana 🎉 #12345", ""},
+		{"Obrigado!", ""}, // one hit is too little to judge
+	}
+	for _, tt := range tests {
+		if got := c.language(tt.in); got != tt.want {
+			t.Errorf("language(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLangCode(t *testing.T) {
+	for in, want := range map[string]string{"pt-BR": "pt", "pt": "pt", "PT_br": "pt", "en": "en", "en-US": "en", "es": "", "": ""} {
+		if got := langCode(in); got != want {
+			t.Errorf("langCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestContainsWord(t *testing.T) {
+	tests := []struct {
+		s, w string
+		want bool
+	}{
+		{"foi enviado.", "enviado", true},
+		{"reenviado", "enviado", false},
+		{"pago, obrigado", "pago", true},
+		{"pagos", "pago", false},
+		{"está em trânsito", "em trânsito", true},
+	}
+	for _, tt := range tests {
+		if got := containsWord(tt.s, tt.w); got != tt.want {
+			t.Errorf("containsWord(%q, %q) = %v", tt.s, tt.w, got)
+		}
+	}
+}
+
+func TestInventedFactHosts(t *testing.T) {
+	c := newChecker()
+	a := c.allowedFrom("Acesse https://www.loja.com.br/volta")
+	for reply, want := range map[string]bool{
+		"Veja https://www.loja.com.br/volta": false,
+		"Veja loja.com.br":                   false,
+		"Veja www.loja.com.br":               false,
+		"Veja loja.com":                      true,
+		"Veja https://www.loja.com.br/outra": true,
+		"Veja https://evil.com/?loja.com.br": true,
+	} {
+		if _, got := c.inventedFact(a, reply, false); got != want {
+			t.Errorf("inventedFact(%q) = %v, want %v", reply, got, want)
+		}
+	}
+}
