@@ -74,3 +74,12 @@ func (s *Store) Finish(ctx context.Context, id string, leaseUntil, next int64) e
 func (s *Store) Pending(ctx context.Context) (int64, error) {
 	return s.rdb.ZCard(ctx, s.dueKey()).Result()
 }
+
+// NextWake returns the earliest wake-up time in the due index.
+func (s *Store) NextWake(ctx context.Context) (int64, bool, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.dueKey(), 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return 0, false, err
+	}
+	return int64(zs[0].Score), true, nil
+}

@@ -312,3 +312,26 @@ func (c *lru) drop(id string) {
 		delete(c.m, id)
 	}
 }
+
+func (s *Store) orderKey(orderID string) string { return s.opt.Prefix + ":order:" + orderID }
+
+// IndexOrder records which customer an order belongs to (for deep links and
+// for customers who identify by order number).
+func (s *Store) IndexOrder(ctx context.Context, orderID, customerID string) error {
+	if err := s.rdb.Set(ctx, s.orderKey(orderID), customerID, 0).Err(); err != nil {
+		return fmt.Errorf("index order %s: %w", orderID, err)
+	}
+	return nil
+}
+
+// OrderOwner returns the customer of an order, or "" when unknown.
+func (s *Store) OrderOwner(ctx context.Context, orderID string) (string, error) {
+	id, err := s.rdb.Get(ctx, s.orderKey(orderID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("order %s owner: %w", orderID, err)
+	}
+	return id, nil
+}

@@ -1,0 +1,437 @@
+// Package bot is the runtime: it routes an inbound message to the
+// conversation engine inside one atomic journey update, then sends the
+// replies out through the customer's channel. It also fires scheduled
+// nudges, applies commerce events, and carries support cases between the
+// customer and staff.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"journeybot/channels"
+	"journeybot/conversations"
+	"journeybot/journey"
+	"journeybot/llm"
+)
+
+// Staff is where support cases go (Slack). Optional.
+type Staff interface {
+	// OpenCase posts a new case and returns its reference (the thread).
+	OpenCase(ctx context.Context, c Case) (ref string, err error)
+	// Mirror copies a customer's message into the case's thread.
+	Mirror(ctx context.Context, ref string, c Case, text string) error
+}
+
+// Case is what staff see of a customer's case.
+type Case struct {
+	Journey *journey.Journey
+	Reason  string
+	Channel string // the customer's channel
+	History []journey.HistoryEntry
+}
+
+// Personalizer rephrases scripted texts and answers free questions (an LLM). Optional.
+type Personalizer interface {
+	Rephrase(ctx context.Context, req llm.RephraseRequest) (string, bool)
+	Answer(ctx context.Context, req llm.AnswerRequest) (string, bool)
+}
+
+// OrderLookup finds an order the journey does not know yet. Optional.
+type OrderLookup interface {
+	Lookup(ctx context.Context, orderID string) (*journey.Order, error)
+}
+
+// Options build a Bot. Store and Engine are required.
+type Options struct {
+	Store   *journey.Store
+	Engine  *conversations.Engine
+	Log     *slog.Logger
+	Now     func() time.Time // the clock; tests pass a simulated one
+	Staff   Staff
+	LLM     Personalizer
+	Orders  OrderLookup
+	Metrics *Metrics
+	// Lease is how long a claimed due customer is reserved (default 1m).
+	Lease time.Duration
+}
+
+// Bot is the runtime. Safe for concurrent use.
+type Bot struct {
+	store      *journey.Store
+	engine     *conversations.Engine
+	log        *slog.Logger
+	now        func() time.Time
+	staff      Staff
+	llm        Personalizer
+	orders     OrderLookup
+	metrics    *Metrics
+	lease      time.Duration
+	mu         sync.RWMutex
+	channels   map[string]channels.Channel
+	order      []string // channel preference for proactive messages
+	locks      [256]sync.Mutex
+	linkSecret string
+}
+
+// New returns a bot.
+func New(o Options) *Bot {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	return &Bot{
+		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
+		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{},
+	}
+}
+
+// AddChannel registers a channel for sending. Channels added first are
+// preferred for proactive messages.
+func (b *Bot) AddChannel(c channels.Channel) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.channels[c.Name()] = c
+	b.order = append(b.order, c.Name())
+}
+
+// SetStaff sets where support cases go (the Slack channel is built after the bot).
+func (b *Bot) SetStaff(s Staff) { b.mu.Lock(); b.staff = s; b.mu.Unlock() }
+
+func (b *Bot) staffDesk() Staff { b.mu.RLock(); defer b.mu.RUnlock(); return b.staff }
+
+// Store returns the journey store.
+func (b *Bot) Store() *journey.Store { return b.store }
+
+// Engine returns the conversation engine.
+func (b *Bot) Engine() *conversations.Engine { return b.engine }
+
+// Now returns the bot's clock.
+func (b *Bot) Now() time.Time { return b.now() }
+
+// lock serializes the handling of one customer in this process (the store's
+// version check covers other processes).
+func (b *Bot) lock(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	m := &b.locks[h.Sum32()%uint32(len(b.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// CustomerID returns the customer linked to a channel address; an address
+// not linked to a store customer is a customer of its own ("telegram:42").
+func (b *Bot) CustomerID(ctx context.Context, channel, address string) (string, error) {
+	id, err := b.store.Resolve(ctx, channel, address)
+	if err != nil || id != "" {
+		return id, err
+	}
+	return channel + ":" + address, nil
+}
+
+// HandleInbound handles one customer message; see channels.Handler.
+func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
+	start := time.Now()
+	id, err := b.CustomerID(ctx, in.Channel, in.Address)
+	if err != nil {
+		return err
+	}
+	if in.Kind == channels.KindCommand && in.Command == "start" && in.Args != "" {
+		if linked, err := b.linkFromPayload(ctx, in, id); err != nil {
+			return err
+		} else if linked != "" {
+			id = linked
+		}
+	}
+	unlock := b.lock(id)
+	defer unlock()
+	now := b.now()
+	input := toInput(in)
+	if b.orders != nil && in.Kind == channels.KindText {
+		input.Order = b.lookupMentionedOrder(ctx, id, in.Text)
+	}
+	var res *conversations.Result
+	j, err := b.store.Update(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		fillProfile(j, in)
+		res = b.engine.Handle(j, input, now)
+		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
+		return append(hist, res.History...), nil
+	})
+	if errors.Is(err, journey.ErrDuplicate) {
+		b.metrics.duplicates.Inc()
+		return nil
+	}
+	if err != nil {
+		b.metrics.errors.WithLabelValues("store").Inc()
+		return fmt.Errorf("handle %s message: %w", in.Channel, err)
+	}
+	b.metrics.inbound.WithLabelValues(in.Channel).Inc()
+	b.metrics.stats.Add("inbound", 1)
+	b.after(ctx, j, res, in.Channel, describe(in), in.Kind == channels.KindText)
+	b.metrics.handleSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func toInput(in channels.Inbound) conversations.Input {
+	switch in.Kind {
+	case channels.KindButton:
+		return conversations.Input{Kind: conversations.InButton, Data: in.Data}
+	case channels.KindCommand:
+		return conversations.Input{Kind: conversations.InCommand, Command: in.Command, Args: in.Args}
+	case channels.KindMedia:
+		return conversations.Input{Kind: conversations.InMedia, Text: in.Media}
+	}
+	return conversations.Input{Kind: conversations.InText, Text: in.Text}
+}
+
+func describe(in channels.Inbound) string {
+	switch in.Kind {
+	case channels.KindButton:
+		if in.Text != "" {
+			return "[button] " + in.Text
+		}
+		return "[button]"
+	case channels.KindCommand:
+		return "/" + in.Command
+	case channels.KindMedia:
+		return "[" + in.Media + "]"
+	}
+	return in.Text
+}
+
+// fillProfile takes what the channel knows into an empty profile.
+func fillProfile(j *journey.Journey, in channels.Inbound) {
+	p := &j.Profile
+	if p.Addresses == nil {
+		p.Addresses = map[string]string{}
+	}
+	p.Addresses[in.Channel] = in.Address
+	if p.Name == "" && in.FirstName != "" {
+		p.Name = in.FirstName
+	}
+	if p.Username == "" && in.Username != "" {
+		p.Username = in.Username
+	}
+	if p.Language == "" && in.LanguageCode != "" {
+		if len(in.LanguageCode) >= 2 && in.LanguageCode[:2] == "en" {
+			p.Language = "en"
+		} else if len(in.LanguageCode) >= 2 && in.LanguageCode[:2] == "pt" {
+			p.Language = "pt-BR"
+		}
+	}
+}
+
+// after does what a committed update asks: open a case, mirror to staff,
+// personalize and send the messages.
+func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.Result, channel, inbound string, fromCustomer bool) {
+	for _, n := range res.Notes {
+		b.metrics.note(n)
+	}
+	if res.Escalated != "" {
+		b.openCase(ctx, j, channel, res.Escalated)
+	} else if res.Mirror && fromCustomer && j.Case != nil && j.Case.Ref != "" {
+		if s := b.staffDesk(); s != nil {
+			if err := s.Mirror(ctx, j.Case.Ref, Case{Journey: j, Channel: channel}, inbound); err != nil {
+				b.log.Warn("mirror to staff failed", "customer", j.ID, "err", err)
+			}
+		}
+	}
+	if len(res.Messages) == 0 {
+		return
+	}
+	msgs := res.Messages
+	if res.Unmatched && fromCustomer {
+		if answer, ok := b.freeAnswer(ctx, j, inbound); ok {
+			msgs = []conversations.Message{{Text: answer}}
+			b.metrics.note("llm.free_answer")
+		}
+	}
+	b.send(ctx, j, channel, msgs, res.Proactive)
+}
+
+// send delivers messages on the customer's channel ("" picks one for a
+// proactive message).
+func (b *Bot) send(ctx context.Context, j *journey.Journey, channel string, msgs []conversations.Message, proactive bool) {
+	ch, addr := b.route(j, channel)
+	if ch == nil {
+		b.metrics.note("send.no_channel")
+		b.log.Info("no channel to reach customer", "customer", j.ID)
+		return
+	}
+	for _, m := range msgs {
+		text := m.Text
+		if m.Personalize && b.llm != nil {
+			text = b.rephrase(ctx, j, m)
+		}
+		out := channels.Outbound{Channel: ch.Name(), Address: addr, Text: text, Buttons: m.Buttons, Proactive: proactive}
+		err := ch.Send(ctx, out)
+		switch {
+		case errors.Is(err, channels.ErrUnreachable):
+			b.metrics.note("send.unreachable")
+			b.markUnreachable(ctx, j.ID)
+			return
+		case err != nil:
+			b.metrics.errors.WithLabelValues("send").Inc()
+			b.log.Warn("send failed", "customer", j.ID, "channel", ch.Name(), "err", err)
+			return
+		}
+		b.metrics.outbound.WithLabelValues(ch.Name(), kindOf(proactive)).Inc()
+		b.metrics.stats.Add("outbound", 1)
+	}
+}
+
+func kindOf(proactive bool) string {
+	if proactive {
+		return "proactive"
+	}
+	return "reply"
+}
+
+func (b *Bot) route(j *journey.Journey, channel string) (channels.Channel, string) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if channel != "" {
+		if c := b.channels[channel]; c != nil && j.Profile.Addresses[channel] != "" {
+			return c, j.Profile.Addresses[channel]
+		}
+	}
+	for _, name := range b.order {
+		if addr := j.Profile.Addresses[name]; addr != "" {
+			return b.channels[name], addr
+		}
+	}
+	return nil, ""
+}
+
+func (b *Bot) markUnreachable(ctx context.Context, id string) {
+	now := b.now()
+	_, err := b.store.Update(ctx, id, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Profile.Unreachable != 0 {
+			return nil, journey.ErrNoChange
+		}
+		j.Profile.Unreachable = now.Unix()
+		return []journey.HistoryEntry{{At: now.Unix(), From: "bot", Text: "[customer unreachable: blocked the bot]"}}, nil
+	})
+	if err != nil {
+		b.log.Warn("mark unreachable failed", "customer", id, "err", err)
+	}
+}
+
+// openCase brings a new case to staff and records its reference.
+func (b *Bot) openCase(ctx context.Context, j *journey.Journey, channel, reason string) {
+	b.metrics.casesOpened.Inc()
+	s := b.staffDesk()
+	if s == nil {
+		b.log.Info("case opened but no staff channel is configured", "customer", j.ID, "reason", reason)
+		return
+	}
+	hist, err := b.store.History(ctx, j.ID, 10)
+	if err != nil {
+		b.log.Warn("history for case", "customer", j.ID, "err", err)
+	}
+	ref, err := s.OpenCase(ctx, Case{Journey: j, Reason: reason, Channel: channel, History: hist})
+	if err != nil {
+		b.log.Error("open case failed", "customer", j.ID, "err", err)
+		return
+	}
+	_, err = b.store.Update(ctx, j.ID, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Case == nil {
+			return nil, journey.ErrNoChange
+		}
+		j.Case.Ref = ref
+		return nil, nil
+	})
+	if err != nil {
+		b.log.Error("record case reference failed", "customer", j.ID, "err", err)
+	}
+	j.Case.Ref = ref
+}
+
+func (b *Bot) llmContext(j *journey.Journey) llm.CustomerContext {
+	c := llm.CustomerContext{Language: j.Language(), Stage: j.Stage, Points: j.Profile.Points}
+	c.FirstName = firstName(j.Profile.Name)
+	for _, o := range j.Orders {
+		for _, it := range o.Items {
+			c.Products = append(c.Products, it.Name)
+		}
+	}
+	return c
+}
+
+func firstName(s string) string {
+	for i, r := range s {
+		if r == ' ' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func (b *Bot) rephrase(ctx context.Context, j *journey.Journey, m conversations.Message) string {
+	hist, _ := b.store.History(ctx, j.ID, 6)
+	text, ok := b.llm.Rephrase(ctx, llm.RephraseRequest{
+		Template: m.Text, Language: j.Language(), Style: m.Style, Context: b.llmContext(j), Turns: turns(hist), MaxChars: 4096,
+	})
+	if !ok {
+		return m.Text
+	}
+	return text
+}
+
+// freeAnswer asks the model about a message nothing in the scripts matched,
+// when the stage allows free answers.
+func (b *Bot) freeAnswer(ctx context.Context, j *journey.Journey, question string) (string, bool) {
+	if b.llm == nil {
+		return "", false
+	}
+	st := b.engine.Scripts().Stage(j.Stage)
+	if st == nil || len(st.Topics) == 0 {
+		return "", false
+	}
+	hist, _ := b.store.History(ctx, j.ID, 6)
+	return b.llm.Answer(ctx, llm.AnswerRequest{
+		Question: question, Topics: st.Topics, Language: j.Language(), Context: b.llmContext(j), Turns: turns(hist), MaxChars: 4096,
+	})
+}
+
+func turns(h []journey.HistoryEntry) []llm.Turn {
+	out := make([]llm.Turn, 0, len(h))
+	for _, e := range h {
+		out = append(out, llm.Turn{FromCustomer: e.From == "customer", Text: e.Text})
+	}
+	return out
+}
+
+// lookupMentionedOrder asks the lookup service about an order number the
+// customer typed that the journey does not hold yet.
+func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journey.Order {
+	m := orderNumber.FindStringSubmatch(text)
+	if m == nil {
+		return nil
+	}
+	if j, found, err := b.store.Get(ctx, id); err == nil && found && j.Order(m[1]) != nil {
+		return nil
+	}
+	o, err := b.orders.Lookup(ctx, m[1])
+	if err != nil {
+		b.log.Info("order lookup failed", "order", m[1], "err", err)
+		return nil
+	}
+	return o
+}
+
+var orderNumber = regexp.MustCompile(`#?\b([0-9]{4,12})\b`)

@@ -1,0 +1,160 @@
+package bot
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"journeybot/channels"
+	"journeybot/journey"
+)
+
+// Deep-link payloads (t.me/<bot>?start=<payload>) link a chat to a store
+// customer or order. Telegram allows 64 characters of A-Z a-z 0-9 _ -, so a
+// payload is a kind letter, the base64url id, and an 11-character base64url
+// HMAC-SHA256 tag (64 bits) under events.secret: nobody can forge one for
+// someone else's order by guessing.
+
+const tagLen = 11
+
+var b64 = base64.RawURLEncoding
+
+// SignPayload returns the payload for kind 'c' (customer) or 'o' (order).
+func SignPayload(secret string, kind byte, id string) (string, error) {
+	if secret == "" {
+		return "", errors.New("events.secret is not set: deep links cannot be signed")
+	}
+	p := string(kind) + b64.EncodeToString([]byte(id))
+	p += b64.EncodeToString(tag(secret, p))
+	if len(p) > 64 {
+		return "", fmt.Errorf("id %q is too long for a Telegram deep link (at most 39 bytes)", id)
+	}
+	return p, nil
+}
+
+func tag(secret, p string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("journeybot-link:" + p))
+	return m.Sum(nil)[:8]
+}
+
+// VerifyPayload checks a payload and returns its kind and id.
+func VerifyPayload(secret, payload string) (kind byte, id string, ok bool) {
+	if secret == "" || len(payload) < 1+tagLen+1 {
+		return 0, "", false
+	}
+	body, sig := payload[:len(payload)-tagLen], payload[len(payload)-tagLen:]
+	got, err := b64.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, tag(secret, body)) {
+		return 0, "", false
+	}
+	raw, err := b64.DecodeString(body[1:])
+	if err != nil {
+		return 0, "", false
+	}
+	return body[0], string(raw), true
+}
+
+// DeepLink returns the t.me link for a payload.
+func DeepLink(botUsername, payload string) string {
+	return "https://t.me/" + strings.TrimPrefix(botUsername, "@") + "?start=" + payload
+}
+
+// LinkSecret is set by the runtime so /start payloads can be verified.
+func (b *Bot) SetLinkSecret(secret string) { b.mu.Lock(); b.linkSecret = secret; b.mu.Unlock() }
+
+// linkFromPayload links the chat to the customer a signed /start payload
+// names. It returns the linked customer id, or "" for a payload that does
+// not verify (the customer then simply starts unlinked).
+func (b *Bot) linkFromPayload(ctx context.Context, in channels.Inbound, chatCustomer string) (string, error) {
+	b.mu.RLock()
+	secret := b.linkSecret
+	b.mu.RUnlock()
+	kind, id, ok := VerifyPayload(secret, in.Args)
+	if !ok {
+		b.metrics.note("link.invalid")
+		return "", nil
+	}
+	customer := id
+	if kind == 'o' {
+		owner, err := b.store.OrderOwner(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if owner == "" {
+			b.metrics.note("link.unknown_order")
+			return "", nil
+		}
+		customer = owner
+	} else if kind != 'c' {
+		return "", nil
+	}
+	if customer == chatCustomer {
+		return customer, nil
+	}
+	if err := b.store.Link(ctx, in.Channel, in.Address, customer); err != nil {
+		return "", err
+	}
+	b.metrics.note("link.ok")
+	return customer, nil
+}
+
+var digitsOnly = regexp.MustCompile(`[^0-9]`)
+
+// Identify links a chat to the customer of orderID when contact (e-mail or
+// phone) matches the one on the order or the customer's profile. It is how
+// a customer who came without a deep link proves who they are.
+func (b *Bot) Identify(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
+	owner, err := b.store.OrderOwner(ctx, strings.TrimPrefix(orderID, "#"))
+	if err != nil || owner == "" {
+		return false, err
+	}
+	j, found, err := b.store.Get(ctx, owner)
+	if err != nil || !found {
+		return false, err
+	}
+	o := j.Order(strings.TrimPrefix(orderID, "#"))
+	var emails, phones []string
+	emails = append(emails, j.Profile.Email)
+	phones = append(phones, j.Profile.Phone)
+	if o != nil {
+		emails = append(emails, o.Email)
+		phones = append(phones, o.Phone)
+	}
+	contact = strings.TrimSpace(contact)
+	match := false
+	for _, e := range emails {
+		if e != "" && strings.EqualFold(e, contact) {
+			match = true
+		}
+	}
+	cd := digitsOnly.ReplaceAllString(contact, "")
+	for _, p := range phones {
+		pd := digitsOnly.ReplaceAllString(p, "")
+		// Compare the last 8 digits so +55 and area codes may differ in form.
+		if len(cd) >= 8 && len(pd) >= 8 && pd[len(pd)-8:] == cd[len(cd)-8:] {
+			match = true
+		}
+	}
+	if !match {
+		b.metrics.note("identify.failed")
+		return false, nil
+	}
+	if err := b.store.Link(ctx, channel, address, owner); err != nil {
+		return false, err
+	}
+	_, err = b.store.Update(ctx, owner, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Profile.Addresses == nil {
+			j.Profile.Addresses = map[string]string{}
+		}
+		j.Profile.Addresses[channel] = address
+		return nil, nil
+	})
+	b.metrics.note("identify.ok")
+	return err == nil, err
+}

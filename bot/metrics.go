@@ -1,0 +1,193 @@
+package bot
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Metrics are the bot's Prometheus metrics, served at /metrics.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	inbound       *prometheus.CounterVec
+	outbound      *prometheus.CounterVec
+	notes         *prometheus.CounterVec
+	errors        *prometheus.CounterVec
+	duplicates    prometheus.Counter
+	casesOpened   prometheus.Counter
+	timersFired   prometheus.Counter
+	handleSeconds prometheus.Histogram
+	stats         *Stats
+}
+
+// NewMetrics registers the bot's metrics on a new registry. stats, when not
+// nil, also receives every count for the daily figures in Redis.
+func NewMetrics(stats *Stats) *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		inbound:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_inbound_messages_total", Help: "Customer messages handled, by channel."}, []string{"channel"}),
+		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_outbound_messages_total", Help: "Messages sent, by channel and kind (reply or proactive)."}, []string{"channel", "kind"}),
+		notes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_journey_events_total",
+			Help: "Journey happenings: stage changes, surveys (survey.nps=9), nudges sent/deferred/dropped, fallbacks, escalations."}, []string{"event"}),
+		errors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_errors_total", Help: "Errors by where they happened."}, []string{"where"}),
+		duplicates:    prometheus.NewCounter(prometheus.CounterOpts{Name: "journeybot_duplicate_messages_total", Help: "Inbound messages or events seen before and skipped."}),
+		casesOpened:   prometheus.NewCounter(prometheus.CounterOpts{Name: "journeybot_cases_opened_total", Help: "Support cases opened."}),
+		timersFired:   prometheus.NewCounter(prometheus.CounterOpts{Name: "journeybot_scheduled_customers_woken_total", Help: "Customers woken by the scheduler."}),
+		handleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "journeybot_handle_seconds", Help: "Time to handle one inbound message, sending included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		stats:         stats,
+	}
+	r.MustRegister(m.inbound, m.outbound, m.notes, m.errors, m.duplicates, m.casesOpened, m.timersFired, m.handleSeconds,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) note(n string) {
+	m.notes.WithLabelValues(n).Inc()
+	m.stats.Add(n, 1)
+}
+
+// Stats keeps today's figures in Redis (a hash per day), shared by all bot
+// processes. Counts are buffered in memory and flushed every second, so the
+// hot path pays no extra round trip.
+type Stats struct {
+	rdb    redis.UniversalClient
+	prefix string
+	now    func() time.Time
+	mu     sync.Mutex
+	buf    map[string]int64
+}
+
+// NewStats returns daily stats under prefix (e.g. "jb").
+func NewStats(rdb redis.UniversalClient, prefix string, now func() time.Time) *Stats {
+	if now == nil {
+		now = time.Now
+	}
+	return &Stats{rdb: rdb, prefix: prefix, now: now, buf: map[string]int64{}}
+}
+
+// Add counts n of field for today.
+func (s *Stats) Add(field string, n int64) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.buf[field] += n
+	s.mu.Unlock()
+}
+
+func (s *Stats) key(day time.Time) string {
+	return s.prefix + ":stats:" + day.UTC().Format("2006-01-02")
+}
+
+// Flush writes buffered counts to Redis in one pipeline.
+func (s *Stats) Flush(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	buf := s.buf
+	s.buf = map[string]int64{}
+	s.mu.Unlock()
+	if len(buf) == 0 {
+		return nil
+	}
+	key := s.key(s.now())
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for f, n := range buf {
+			p.HIncrBy(ctx, key, f, n)
+		}
+		p.Expire(ctx, key, 400*24*time.Hour)
+		return nil
+	})
+	if err != nil { // keep the counts for the next try
+		s.mu.Lock()
+		for f, n := range buf {
+			s.buf[f] += n
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// Run flushes every interval until ctx ends, then once more.
+func (s *Stats) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.Flush(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+			s.Flush(ctx)
+		}
+	}
+}
+
+// Day returns the figures of the day containing t.
+func (s *Stats) Day(ctx context.Context, t time.Time) (map[string]int64, error) {
+	raw, err := s.rdb.HGetAll(ctx, s.key(t)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(raw))
+	for k, v := range raw {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		out[k] = n
+	}
+	return out, nil
+}
+
+// Summary is a day's figures as marketers and staff read them.
+type Summary struct {
+	Inbound, Outbound, Proactive, CasesOpened, Fallbacks int64
+	NPS                                                  *float64 // -100..100
+	NPSAnswers                                           int64
+	CSAT                                                 *float64 // share of 4-5 answers, %
+	CSATAnswers                                          int64
+	TakeoverSeconds                                      *float64 // mean time to takeover
+	OptOuts                                              int64
+}
+
+// Summarize turns raw day figures into NPS, CSAT and the rest.
+func Summarize(d map[string]int64) Summary {
+	s := Summary{Inbound: d["inbound"], Outbound: d["outbound"], Proactive: d["nudge.sent"], CasesOpened: d["escalated"], Fallbacks: d["fallback"], OptOuts: d["optout"]}
+	var prom, det, sat int64
+	for k, n := range d {
+		if v, ok := strings.CutPrefix(k, "survey.nps="); ok {
+			score, _ := strconv.Atoi(v)
+			s.NPSAnswers += n
+			if score >= 9 {
+				prom += n
+			} else if score <= 6 {
+				det += n
+			}
+		}
+		if v, ok := strings.CutPrefix(k, "survey.csat="); ok {
+			score, _ := strconv.Atoi(v)
+			s.CSATAnswers += n
+			if score >= 4 {
+				sat += n
+			}
+		}
+	}
+	if s.NPSAnswers > 0 {
+		v := float64(prom-det) * 100 / float64(s.NPSAnswers)
+		s.NPS = &v
+	}
+	if s.CSATAnswers > 0 {
+		v := float64(sat) * 100 / float64(s.CSATAnswers)
+		s.CSAT = &v
+	}
+	if n := d["takeover.count"]; n > 0 {
+		v := float64(d["takeover.seconds"]) / float64(n)
+		s.TakeoverSeconds = &v
+	}
+	return s
+}

@@ -1,0 +1,125 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"journeybot/conversations"
+	"journeybot/journey"
+)
+
+// ErrNoCase means the customer has no open case.
+var ErrNoCase = errors.New("no open case for this customer")
+
+// Claim lets one staff member take over a customer's case. Exactly one of
+// several concurrent claims wins (the journey update is atomic); the others
+// learn who holds it.
+func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) (won bool, holder string, err error) {
+	unlock := b.lock(customerID)
+	defer unlock()
+	now := b.now()
+	var res *conversations.Result
+	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		won, holder, res = false, "", nil
+		if j.Case == nil {
+			return nil, ErrNoCase
+		}
+		if j.Case.Claimed != 0 {
+			holder = j.Case.Staff
+			return nil, journey.ErrNoChange
+		}
+		j.Case.Claimed, j.Case.Staff, j.Case.StaffID = now.Unix(), staffName, staffID
+		won, holder = true, staffName
+		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
+		return append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...), nil
+	})
+	if err != nil || !won {
+		return false, holder, err
+	}
+	b.metrics.note("takeover")
+	b.metrics.stats.Add("takeover.count", 1)
+	b.metrics.stats.Add("takeover.seconds", now.Unix()-j.Case.Opened)
+	b.after(ctx, j, res, "", "", false)
+	return true, holder, nil
+}
+
+// StaffReply sends a staff member's message to the customer on their channel.
+func (b *Bot) StaffReply(ctx context.Context, customerID, staffName, text string) error {
+	unlock := b.lock(customerID)
+	defer unlock()
+	now := b.now()
+	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		return []journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + ": " + text}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	ch, addr := b.route(j, "")
+	if ch == nil {
+		return fmt.Errorf("customer %s has no channel to reach", customerID)
+	}
+	b.send(ctx, j, ch.Name(), []conversations.Message{{Text: text}}, false)
+	_ = addr
+	return nil
+}
+
+// Resolve closes the customer's case: the bot resumes and the scripts'
+// case.resolved flow runs (the CSAT survey). It returns how long the case was open.
+func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.Duration, error) {
+	unlock := b.lock(customerID)
+	defer unlock()
+	now := b.now()
+	var res *conversations.Result
+	var open time.Duration
+	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Case == nil {
+			return nil, ErrNoCase
+		}
+		open = now.Sub(time.Unix(j.Case.Opened, 0))
+		j.Case = nil
+		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
+		return append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...), nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b.metrics.note("resolved")
+	b.after(ctx, j, res, "", "", false)
+	return open, nil
+}
+
+// SetPaused stops (true) or restarts (false) the bot for one customer.
+func (b *Bot) SetPaused(ctx context.Context, customerID string, paused bool) error {
+	_, err := b.store.Update(ctx, customerID, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Profile.Paused == paused {
+			return nil, journey.ErrNoChange
+		}
+		j.Profile.Paused = paused
+		return nil, nil
+	})
+	return err
+}
+
+// Escalate opens a case for a customer from outside a conversation (staff
+// tools, tests). It does nothing when one is open.
+func (b *Bot) Escalate(ctx context.Context, customerID, reason string) error {
+	unlock := b.lock(customerID)
+	defer unlock()
+	now := b.now()
+	opened := false
+	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Case != nil {
+			return nil, journey.ErrNoChange
+		}
+		j.Case = &journey.Case{Reason: reason, Opened: now.Unix()}
+		opened = true
+		return nil, nil
+	})
+	if err != nil || !opened {
+		return err
+	}
+	b.openCase(ctx, j, "", reason)
+	return nil
+}

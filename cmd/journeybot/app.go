@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"journeybot/bot"
+	"journeybot/config"
+	"journeybot/conversations"
+	"journeybot/journey"
+	"journeybot/llm"
+)
+
+// app is the assembled bot: configuration, Redis, store, scripts, runtime.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	rdb     redis.UniversalClient
+	close   func()
+	store   *journey.Store
+	engine  *conversations.Engine
+	bot     *bot.Bot
+	stats   *bot.Stats
+	metrics *bot.Metrics
+}
+
+// engineOptions maps the configuration onto the engine's sending rules.
+func engineOptions(c *config.Config) conversations.Options {
+	return conversations.Options{
+		Grace: c.Schedule.Grace, MaxPerDay: c.Send.MaxPerDay, MaxPerWeek: c.Send.MaxPerWeek,
+		QuietStart: c.Send.QuietStart, QuietEnd: c.Send.QuietEnd, TimeZone: c.Send.DefaultTimezone,
+	}
+}
+
+// newApp loads the scripts (refusing ones that do not lint) and connects to
+// Redis. Nothing is started yet.
+func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
+	scripts, probs, err := conversations.LoadDir(c.ScriptsDir)
+	for _, p := range probs {
+		if p.Warning {
+			log.Warn("script warning", "at", p.Pos.String(), "msg", p.Msg)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scripts in %s do not lint (run: journeybot lint %s):\n%w", c.ScriptsDir, c.ScriptsDir, err)
+	}
+	rdb, closeRedis, err := journey.Open(ctx, c.RedisURL, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
+	a.store = journey.NewStore(rdb, journey.Options{HistoryCap: c.HistoryCap})
+	a.engine = conversations.NewEngine(scripts, engineOptions(c))
+	a.stats = bot.NewStats(rdb, "jb", nil)
+	a.metrics = bot.NewMetrics(a.stats)
+	opts := bot.Options{Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics}
+	if c.LLM.Enabled() {
+		l, err := llm.New(llm.Config{
+			APIKey: c.LLM.APIKey, BaseURL: c.LLM.BaseURL, Model: c.LLM.Model, Timeout: c.LLM.Timeout,
+			MaxTokens: c.LLM.MaxTokens, Temperature: float32(c.LLM.Temperature), CacheTTL: c.LLM.CacheTTL,
+		}, log, a.metrics.Registry)
+		if err != nil {
+			closeRedis()
+			return nil, fmt.Errorf("llm: %w", err)
+		}
+		opts.LLM = l
+		log.Info("language model enabled", "model", c.LLM.Model)
+	}
+	a.bot = bot.New(opts)
+	a.bot.SetLinkSecret(c.Events.Secret)
+	return a, nil
+}

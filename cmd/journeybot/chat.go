@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"journeybot/channels/console"
+)
+
+func chatCmd(g *globals) *cobra.Command {
+	var lang, name string
+	cmd := &cobra.Command{
+		Use:   "chat",
+		Short: "Chat with the bot in this terminal, playing the customer (embedded Redis unless redis.url is set)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.load()
+			if err != nil {
+				return err
+			}
+			c.LogLevel = "warn"
+			log := newLogger(c, cmd.ErrOrStderr())
+			a, err := newApp(cmd.Context(), c, log)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			ch := console.New(os.Stdin, cmd.OutOrStdout(), lang, name)
+			a.bot.AddChannel(ch)
+			fmt.Fprintln(cmd.OutOrStdout(), "journeybot chat: you are the customer. Type a message, a button's number, or /help. Ctrl-D ends.")
+			go a.bot.RunScheduler(cmd.Context(), c.Schedule.Interval)
+			return ch.Run(cmd.Context(), a.bot)
+		},
+	}
+	cmd.Flags().StringVar(&lang, "lang", "pt-BR", "your language as the customer (pt-BR or en)")
+	cmd.Flags().StringVar(&name, "name", "Ana", "your first name as the customer")
+	return cmd
+}

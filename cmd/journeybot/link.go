@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"journeybot/bot"
+)
+
+func linkCmd(g *globals) *cobra.Command {
+	var customer bool
+	cmd := &cobra.Command{
+		Use:   "link ORDER_ID",
+		Short: "Print the signed Telegram deep link for an order (or, with --customer, a customer id)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.load()
+			if err != nil {
+				return err
+			}
+			kind := byte('o')
+			if customer {
+				kind = 'c'
+			}
+			p, err := bot.SignPayload(c.Events.Secret, kind, args[0])
+			if err != nil {
+				return err
+			}
+			name := c.Telegram.BotUsername
+			if name == "" {
+				name = "<your_bot>"
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), bot.DeepLink(name, p))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&customer, "customer", false, "the argument is a customer id, not an order id")
+	return cmd
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"journeybot/channels"
+	"journeybot/channels/console"
+	"journeybot/conversations"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the bot: the enabled channels, the scheduler and the HTTP server (console when no channel is configured)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.load()
+			if err != nil {
+				return err
+			}
+			log := newLogger(c, cmd.ErrOrStderr())
+			ctx := cmd.Context()
+			a, err := newApp(ctx, c, log)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+				pctx, cancel := context.WithTimeout(r.Context(), time.Second)
+				defer cancel()
+				if err := a.store.Ping(pctx); err != nil {
+					http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+					return
+				}
+				fmt.Fprintln(w, "ready")
+			})
+			mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+
+			var chans []channels.Channel
+			for _, setup := range []func(context.Context, *app, *http.ServeMux) (channels.Channel, error){setupTelegram, setupSlack} {
+				ch, err := setup(ctx, a, mux)
+				if err != nil {
+					return err
+				}
+				if ch != nil {
+					chans = append(chans, ch)
+				}
+			}
+			if err := setupEvents(ctx, a, mux); err != nil {
+				return err
+			}
+			if len(chans) == 0 {
+				log.Info("no channel configured (telegram.token, slack.bot_token): chatting in this terminal")
+				chans = append(chans, console.New(os.Stdin, cmd.OutOrStdout(), "", ""))
+			}
+			for _, ch := range chans {
+				a.bot.AddChannel(ch)
+			}
+
+			ln, err := net.Listen("tcp", c.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("http.addr %s: %w", c.HTTPAddr, err)
+			}
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			log.Info("journeybot running", "http", ln.Addr().String(), "scripts", c.ScriptsDir)
+
+			// Everything below stops when ctx ends (SIGINT/SIGTERM): intake
+			// first, then in-flight work finishes, then Redis closes (defer).
+			var wg sync.WaitGroup
+			runCtx, stopAll := context.WithCancel(ctx)
+			defer stopAll()
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server", "err", err)
+					stopAll()
+				}
+			}()
+			wg.Add(3)
+			go func() { defer wg.Done(); a.bot.RunScheduler(runCtx, c.Schedule.Interval) }()
+			go func() { defer wg.Done(); a.stats.Run(runCtx, time.Second) }()
+			go func() { defer wg.Done(); conversations.Watch(runCtx, c.ScriptsDir, a.engine, log) }()
+			for _, ch := range chans {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := ch.Run(runCtx, a.bot); err != nil && runCtx.Err() == nil {
+						log.Error("channel stopped", "channel", ch.Name(), "err", err)
+					}
+					if ch.Name() == "console" {
+						stopAll() // end of input ends the session
+					}
+				}()
+			}
+			<-runCtx.Done()
+			log.Info("shutting down: stopping intake, finishing in-flight work")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+			stopAll()
+			wg.Wait()
+			log.Info("stopped")
+			return nil
+		},
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"journeybot/conversations"
+	"journeybot/conversations/scripttest"
+)
+
+func scriptsDir(g *globals, args []string) (string, error) {
+	if len(args) > 0 {
+		return args[0], nil
+	}
+	c, err := g.load()
+	if err != nil {
+		return "", err
+	}
+	return c.ScriptsDir, nil
+}
+
+func lintCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint [DIR]",
+		Short: "Check the conversation scripts; problems are printed as FILE:LINE:COL: message",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := scriptsDir(g, args)
+			if err != nil {
+				return err
+			}
+			s, probs, err := conversations.LoadDir(dir)
+			for _, p := range probs {
+				fmt.Fprintln(cmd.OutOrStdout(), p)
+			}
+			if err != nil {
+				if len(probs) == 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d error(s)\n", len(probs.Errors()))
+				return exitError{1}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d files, %d stages, %d flows, %d intents, %d warning(s)\n",
+				len(s.Files), len(s.Stages), len(s.Flows), len(s.Intents), len(probs))
+			return nil
+		},
+	}
+}
+
+func testCmd(g *globals) *cobra.Command {
+	var run string
+	cmd := &cobra.Command{
+		Use:   "test [DIR]",
+		Short: "Run the script tests (*_test.yaml) with a simulated clock and an embedded Redis",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := scriptsDir(g, args)
+			if err != nil {
+				return err
+			}
+			rep, err := scripttest.RunDir(cmd.Context(), dir, run)
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return exitError{2}
+			}
+			rep.Print(cmd.OutOrStdout())
+			if rep.Failed > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&run, "run", "", "run only tests whose name contains this text")
+	return cmd
+}
+
+var _ = os.Stdout

@@ -1,0 +1,730 @@
+package conversations
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one finding of the loader or lint, at a place in a file.
+type Problem struct {
+	Pos     Pos
+	Msg     string
+	Warning bool // warnings do not stop the scripts from running
+}
+
+func (p Problem) String() string {
+	if p.Warning {
+		return fmt.Sprintf("%s: warning: %s", p.Pos, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.Pos, p.Msg)
+}
+
+// Problems is a list of problems; as an error it lists them all.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Errors returns only the problems that are not warnings.
+func (ps Problems) Errors() Problems {
+	var out Problems
+	for _, p := range ps {
+		if !p.Warning {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// IsTestFile reports whether a file in the scripts folder holds script tests.
+func IsTestFile(name string) bool {
+	base := filepath.Base(name)
+	return strings.HasSuffix(base, "_test.yaml") || strings.HasSuffix(base, "_test.yml")
+}
+
+// ScriptFiles lists the script files (not tests) under dir, sorted.
+func ScriptFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || IsTestFile(p) {
+			return nil
+		}
+		if ext := filepath.Ext(p); ext == ".yaml" || ext == ".yml" {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scripts: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("scripts: no .yaml files in %s", dir)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// LoadDir loads and checks every script in dir. It returns the scripts only
+// when there are no errors; problems may hold warnings either way.
+func LoadDir(dir string) (*Scripts, Problems, error) {
+	files, err := ScriptFiles(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("scripts: %w", err)
+		}
+		srcs[f] = b
+	}
+	s, probs := Load(srcs)
+	if errs := probs.Errors(); len(errs) > 0 {
+		return nil, probs, errs
+	}
+	return s, probs, nil
+}
+
+// Load parses and checks script sources by file name.
+func Load(srcs map[string][]byte) (*Scripts, Problems) {
+	l := &loader{s: &Scripts{Statuses: map[string]*Status{}}}
+	names := make([]string, 0, len(srcs))
+	for n := range srcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l.file(n, srcs[n])
+	}
+	l.s.Files = names
+	if len(l.s.Languages) == 0 {
+		l.s.Languages = []string{"pt-BR", "en"}
+	}
+	lint(l.s, l.settingsPos, &l.probs)
+	sort.SliceStable(l.probs, func(i, j int) bool {
+		a, b := l.probs[i].Pos, l.probs[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return l.s, l.probs
+}
+
+type loader struct {
+	s           *Scripts
+	probs       Problems
+	fileName    string
+	settingsPos Pos
+}
+
+func (l *loader) pos(n *yaml.Node) Pos { return Pos{File: l.fileName, Line: n.Line, Col: n.Column} }
+
+func (l *loader) errorf(n *yaml.Node, format string, a ...any) {
+	l.probs = append(l.probs, Problem{Pos: l.pos(n), Msg: fmt.Sprintf(format, a...)})
+}
+
+func (l *loader) file(name string, src []byte) {
+	l.fileName = name
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		line := 1
+		var te *yaml.TypeError
+		msg := err.Error()
+		if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		if !errors.As(err, &te) {
+			msg = strings.TrimPrefix(msg, "yaml: ")
+		}
+		l.probs = append(l.probs, Problem{Pos: Pos{name, line, 1}, Msg: "not valid YAML: " + msg})
+		return
+	}
+	if len(doc.Content) == 0 {
+		return
+	}
+	root := doc.Content[0]
+	for _, kv := range l.mapping(root, "a script file", "settings", "stages", "transitions", "intents", "flows", "order_statuses", "catalog") {
+		switch kv.key {
+		case "settings":
+			l.settings(kv.val)
+		case "stages":
+			for _, n := range l.seq(kv.val, "stages") {
+				l.stage(n)
+			}
+		case "transitions":
+			for _, n := range l.seq(kv.val, "transitions") {
+				l.transition(n)
+			}
+		case "intents":
+			for _, n := range l.seq(kv.val, "intents") {
+				l.intent(n)
+			}
+		case "flows":
+			for _, n := range l.seq(kv.val, "flows") {
+				l.flow(n)
+			}
+		case "order_statuses":
+			for _, st := range l.mapping(kv.val, "order_statuses") {
+				l.status(st)
+			}
+		case "catalog":
+			for _, n := range l.seq(kv.val, "catalog") {
+				l.product(n)
+			}
+		}
+	}
+}
+
+type keyVal struct {
+	key     string
+	keyNode *yaml.Node
+	val     *yaml.Node
+}
+
+// mapping returns the pairs of a mapping node, reporting unknown and
+// duplicate keys. With no allowed keys every key is accepted.
+func (l *loader) mapping(n *yaml.Node, what string, allowed ...string) []keyVal {
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s must be a mapping (key: value lines)", what)
+		return nil
+	}
+	var out []keyVal
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			l.errorf(k, "duplicate key %q in %s", k.Value, what)
+			continue
+		}
+		seen[k.Value] = true
+		if len(allowed) > 0 && !slices.Contains(allowed, k.Value) {
+			l.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(allowed, ", "))
+			continue
+		}
+		out = append(out, keyVal{k.Value, k, v})
+	}
+	return out
+}
+
+func (l *loader) seq(n *yaml.Node, what string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "%s must be a list (lines starting with -)", what)
+		return nil
+	}
+	return n.Content
+}
+
+func (l *loader) str(n *yaml.Node, what string) string {
+	if n.Kind != yaml.ScalarNode {
+		l.errorf(n, "%s must be a single value", what)
+		return ""
+	}
+	return n.Value
+}
+
+func (l *loader) strs(n *yaml.Node, what string) []string {
+	if n.Kind == yaml.ScalarNode {
+		return []string{n.Value}
+	}
+	var out []string
+	for _, c := range l.seq(n, what) {
+		out = append(out, l.str(c, what))
+	}
+	return out
+}
+
+func (l *loader) boolean(n *yaml.Node, what string) bool {
+	b, err := strconv.ParseBool(l.str(n, what))
+	if err != nil {
+		l.errorf(n, "%s must be true or false", what)
+	}
+	return b
+}
+
+func (l *loader) integer(n *yaml.Node, what string) int {
+	i, err := strconv.Atoi(l.str(n, what))
+	if err != nil {
+		l.errorf(n, "%s must be a whole number", what)
+	}
+	return i
+}
+
+// duration reads 90s, 30m, 4h, 3d or 2w.
+func (l *loader) duration(n *yaml.Node, what string) time.Duration {
+	s := l.str(n, what)
+	d, err := ParseDuration(s)
+	if err != nil {
+		l.errorf(n, "%s: %v", what, err)
+	}
+	return d
+}
+
+// ParseDuration reads Go durations plus days (3d) and weeks (2w).
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if v, err := strconv.ParseFloat(n, 64); err == nil && v > 0 {
+			return time.Duration(v * 24 * float64(time.Hour)), nil
+		}
+	}
+	if n, ok := strings.CutSuffix(s, "w"); ok {
+		if v, err := strconv.ParseFloat(n, 64); err == nil && v > 0 {
+			return time.Duration(v * 7 * 24 * float64(time.Hour)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("bad duration %q (write 90s, 30m, 4h, 3d or 2w)", s)
+	}
+	return d, nil
+}
+
+func (l *loader) settings(n *yaml.Node) {
+	l.settingsPos = l.pos(n)
+	for _, kv := range l.mapping(n, "settings", "languages", "fallback") {
+		switch kv.key {
+		case "languages":
+			l.s.Languages = l.strs(kv.val, "languages")
+		case "fallback":
+			l.s.Fallback = l.str(kv.val, "fallback")
+		}
+	}
+}
+
+func (l *loader) stage(n *yaml.Node) {
+	st := &Stage{Pos: l.pos(n)}
+	if n.Kind == yaml.ScalarNode {
+		st.ID = n.Value
+	}
+	for _, kv := range l.mapping(n, "a stage", "id", "initial", "description", "topics") {
+		switch kv.key {
+		case "id":
+			st.ID = l.str(kv.val, "id")
+		case "initial":
+			st.Initial = l.boolean(kv.val, "initial")
+		case "description":
+			st.Description = l.str(kv.val, "description")
+		case "topics":
+			st.Topics = l.strs(kv.val, "topics")
+		}
+	}
+	l.s.Stages = append(l.s.Stages, st)
+}
+
+func (l *loader) transition(n *yaml.Node) {
+	t := &Transition{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "a transition", "on", "after", "since", "from", "to") {
+		switch kv.key {
+		case "on":
+			t.On = l.str(kv.val, "on")
+		case "after":
+			t.After = l.duration(kv.val, "after")
+		case "since":
+			t.Since = l.str(kv.val, "since")
+		case "from":
+			t.From = l.strs(kv.val, "from")
+		case "to":
+			t.To = l.str(kv.val, "to")
+		}
+	}
+	l.s.Transitions = append(l.s.Transitions, t)
+}
+
+func (l *loader) intent(n *yaml.Node) {
+	in := &Intent{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "an intent", "id", "keywords", "patterns") {
+		switch kv.key {
+		case "id":
+			in.ID = l.str(kv.val, "id")
+		case "keywords":
+			for _, k := range l.strs(kv.val, "keywords") {
+				if nk := Normalize(k); nk != "" {
+					in.Keywords = append(in.Keywords, nk)
+				}
+			}
+		case "patterns":
+			items := []*yaml.Node{kv.val}
+			if kv.val.Kind == yaml.SequenceNode {
+				items = kv.val.Content
+			}
+			for _, pn := range items {
+				re, err := regexp.Compile("(?i)" + l.str(pn, "pattern"))
+				if err != nil {
+					l.errorf(pn, "pattern does not compile: %v", err)
+					continue
+				}
+				in.Patterns = append(in.Patterns, re)
+			}
+		}
+	}
+	l.s.Intents = append(l.s.Intents, in)
+}
+
+func (l *loader) flow(n *yaml.Node) {
+	f := &Flow{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "a flow", "id", "stages", "triggers", "steps", "transactional", "description") {
+		switch kv.key {
+		case "id":
+			f.ID = l.str(kv.val, "id")
+		case "stages":
+			f.Stages = l.strs(kv.val, "stages")
+		case "transactional":
+			f.Transactional = l.boolean(kv.val, "transactional")
+		case "triggers":
+			for _, tn := range l.seq(kv.val, "triggers") {
+				f.Triggers = append(f.Triggers, l.trigger(tn))
+			}
+		case "steps":
+			for _, sn := range l.seq(kv.val, "steps") {
+				f.Steps = append(f.Steps, l.step(sn))
+			}
+		}
+	}
+	l.s.Flows = append(l.s.Flows, f)
+}
+
+func (l *loader) trigger(n *yaml.Node) *Trigger {
+	t := &Trigger{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "a trigger", "intent", "command", "button", "event", "after", "since", "inactive") {
+		switch kv.key {
+		case "intent":
+			t.Intent = l.str(kv.val, "intent")
+		case "command":
+			t.Command = strings.TrimPrefix(strings.ToLower(l.str(kv.val, "command")), "/")
+		case "button":
+			t.Button = l.str(kv.val, "button")
+		case "event":
+			t.Event = l.str(kv.val, "event")
+		case "after":
+			t.After = l.duration(kv.val, "after")
+		case "since":
+			t.Since = l.str(kv.val, "since")
+		case "inactive":
+			t.Inactive = l.duration(kv.val, "inactive")
+		}
+	}
+	return t
+}
+
+var stepKinds = []string{KindSay, KindAsk, KindSurvey, KindBranch, KindSetStage, KindWait, KindEscalate, KindOffer, KindGoto, KindEnd}
+
+func (l *loader) step(n *yaml.Node) *Step {
+	st := &Step{Pos: l.pos(n)}
+	kvs := l.mapping(n, "a step", "id", "say", "pick", "buttons", "ask", "save", "validate", "retry", "max_retries", "on_fail",
+		"survey", "text", "promoter", "passive", "detractor", "branch", "else", "set_stage", "wait", "unless",
+		"escalate", "offer", "goto", "next", "end", "personalize", "style")
+	var kinds []string
+	for _, kv := range kvs {
+		// end: true next to another kind ends the flow after that step.
+		if slices.Contains(stepKinds, kv.key) && kv.key != KindEnd {
+			kinds = append(kinds, kv.key)
+		}
+	}
+	if len(kinds) == 0 && slices.ContainsFunc(kvs, func(kv keyVal) bool { return kv.key == KindEnd }) {
+		kinds = []string{KindEnd}
+	}
+	switch len(kinds) {
+	case 0:
+		if n.Kind == yaml.MappingNode {
+			l.errorf(n, "step has no kind: give one of %s", strings.Join(stepKinds, ", "))
+		}
+	case 1:
+		st.Kind = kinds[0]
+	default:
+		l.errorf(n, "step has several kinds (%s): split it into one step per kind", strings.Join(kinds, ", "))
+		st.Kind = kinds[0]
+	}
+	for _, kv := range kvs {
+		switch kv.key {
+		case "id":
+			st.ID = l.str(kv.val, "id")
+		case "say":
+			if kv.val.Kind == yaml.SequenceNode {
+				for _, vn := range kv.val.Content {
+					st.Say = append(st.Say, l.text(vn, "say"))
+				}
+			} else {
+				st.Say = []*Text{l.text(kv.val, "say")}
+			}
+		case "pick":
+			st.Pick = l.str(kv.val, "pick")
+			if st.Pick != "random" && st.Pick != "ab" {
+				l.errorf(kv.val, "pick must be random or ab")
+			}
+		case "buttons":
+			for _, bn := range l.seq(kv.val, "buttons") {
+				st.Buttons = append(st.Buttons, l.button(bn))
+			}
+		case "ask":
+			st.Ask = l.text(kv.val, "ask")
+		case "text":
+			st.Ask = l.text(kv.val, "text")
+		case "save":
+			st.Save = l.str(kv.val, "save")
+		case "validate":
+			st.Validate = l.validation(kv.val)
+		case "retry":
+			st.Retry = l.text(kv.val, "retry")
+		case "max_retries":
+			st.MaxRetries = l.integer(kv.val, "max_retries")
+		case "on_fail":
+			st.OnFail = l.str(kv.val, "on_fail")
+		case "survey":
+			st.Survey = l.str(kv.val, "survey")
+			if st.Survey != "nps" && st.Survey != "csat" {
+				l.errorf(kv.val, "survey must be nps (0-10) or csat (1-5)")
+			}
+		case "promoter":
+			st.Promoter = l.str(kv.val, "promoter")
+		case "passive":
+			st.Passive = l.str(kv.val, "passive")
+		case "detractor":
+			st.Detractor = l.str(kv.val, "detractor")
+		case "branch":
+			for _, cn := range l.seq(kv.val, "branch") {
+				st.Branch = append(st.Branch, l.branchCase(cn))
+			}
+		case "else":
+			st.Else = l.str(kv.val, "else")
+		case "set_stage":
+			st.SetStage = l.str(kv.val, "set_stage")
+		case "wait":
+			st.Wait = l.duration(kv.val, "wait")
+		case "unless":
+			st.Unless = l.cond(kv.val)
+		case "escalate":
+			st.Escalate = l.str(kv.val, "escalate")
+		case "offer":
+			st.Offer = l.offer(kv.val)
+		case "goto":
+			st.Goto = l.str(kv.val, "goto")
+		case "next":
+			st.Next = l.str(kv.val, "next")
+		case "end":
+			if !l.boolean(kv.val, "end") {
+				l.errorf(kv.val, "end: false means nothing; remove it")
+			}
+			st.End = true
+		case "personalize":
+			st.Personalize = l.boolean(kv.val, "personalize")
+		case "style":
+			st.Style = l.str(kv.val, "style")
+		}
+	}
+	return st
+}
+
+// text reads a per-language text: a mapping language -> template, or a plain
+// string (allowed only when the scripts have a single language).
+func (l *loader) text(n *yaml.Node, what string) *Text {
+	t := &Text{Pos: l.pos(n), ByLang: map[string]*Template{}}
+	parse := func(lang string, vn *yaml.Node) {
+		src := l.str(vn, what)
+		tpl, err := ParseTemplate(src)
+		if err != nil {
+			l.errorf(vn, "%s (%s): %v", what, lang, err)
+			return
+		}
+		t.ByLang[lang] = tpl
+	}
+	if n.Kind == yaml.ScalarNode {
+		parse("*", n)
+		return t
+	}
+	for _, kv := range l.mapping(n, what+" (a text per language)") {
+		parse(kv.key, kv.val)
+	}
+	return t
+}
+
+func (l *loader) button(n *yaml.Node) *ButtonDef {
+	b := &ButtonDef{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "a button", "label", "goto", "flow", "value") {
+		switch kv.key {
+		case "label":
+			b.Label = l.text(kv.val, "label")
+		case "goto":
+			b.Goto = l.str(kv.val, "goto")
+		case "flow":
+			b.Flow = l.str(kv.val, "flow")
+		case "value":
+			b.Value = l.str(kv.val, "value")
+		}
+	}
+	if b.Label == nil {
+		l.errorf(n, "button needs a label")
+	}
+	if n := btoi(b.Goto != "") + btoi(b.Flow != "") + btoi(b.Value != ""); n != 1 {
+		l.probs = append(l.probs, Problem{Pos: b.Pos, Msg: "button needs exactly one of goto (a step), flow (a flow) or value"})
+	}
+	return b
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (l *loader) validation(n *yaml.Node) *Validation {
+	v := &Validation{Pos: l.pos(n)}
+	if n.Kind == yaml.ScalarNode {
+		v.Type = n.Value
+	}
+	for _, kv := range l.mapping(n, "validate", "type", "pattern", "choices", "min", "max") {
+		switch kv.key {
+		case "type":
+			v.Type = l.str(kv.val, "type")
+		case "pattern":
+			re, err := regexp.Compile(l.str(kv.val, "pattern"))
+			if err != nil {
+				l.errorf(kv.val, "pattern does not compile: %v", err)
+			}
+			v.Pattern = re
+		case "choices":
+			for _, c := range l.strs(kv.val, "choices") {
+				v.Choices = append(v.Choices, Normalize(c))
+			}
+		case "min", "max":
+			f, err := strconv.ParseFloat(l.str(kv.val, kv.key), 64)
+			if err != nil {
+				l.errorf(kv.val, "%s must be a number", kv.key)
+			}
+			if kv.key == "min" {
+				v.Min = &f
+			} else {
+				v.Max = &f
+			}
+		}
+	}
+	switch v.Type {
+	case "text", "email", "phone", "number", "order":
+	case "choice":
+		if len(v.Choices) == 0 {
+			l.errorf(n, "validate type choice needs choices")
+		}
+	case "regex":
+		if v.Pattern == nil {
+			l.errorf(n, "validate type regex needs a pattern")
+		}
+	default:
+		l.errorf(n, "unknown validate type %q (text, email, phone, number, choice, regex, order)", v.Type)
+	}
+	return v
+}
+
+func (l *loader) branchCase(n *yaml.Node) *Case {
+	c := &Case{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "a branch case", "if", "goto") {
+		switch kv.key {
+		case "if":
+			c.If = l.cond(kv.val)
+		case "goto":
+			c.Goto = l.str(kv.val, "goto")
+		}
+	}
+	if c.If == nil || c.Goto == "" {
+		l.errorf(n, "a branch case needs if and goto")
+	}
+	return c
+}
+
+var condOps = []string{"==", "!=", ">=", "<=", ">", "<", "contains"}
+
+// cond reads "PATH OP VALUE" or "PATH".
+func (l *loader) cond(n *yaml.Node) *Cond {
+	s := strings.TrimSpace(l.str(n, "condition"))
+	c := &Cond{Pos: l.pos(n)}
+	fields := strings.Fields(s)
+	switch {
+	case len(fields) == 1:
+		c.Path = fields[0]
+	case len(fields) >= 3 && slices.Contains(condOps, fields[1]):
+		c.Path, c.Op = fields[0], fields[1]
+		c.Value = strings.Trim(strings.TrimSpace(strings.SplitN(s, fields[1], 2)[1]), `"'`)
+	default:
+		l.errorf(n, "condition %q: write FIELD OP VALUE (OP is one of %s) or just FIELD", s, strings.Join(condOps, " "))
+		return c
+	}
+	if !validPath(c.Path) {
+		l.errorf(n, "condition %q: bad field %q", s, c.Path)
+	}
+	return c
+}
+
+func (l *loader) offer(n *yaml.Node) *Offer {
+	o := &Offer{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "an offer", "code", "expires", "on_expiry") {
+		switch kv.key {
+		case "code":
+			o.Code = l.str(kv.val, "code")
+		case "expires":
+			o.Expires = l.duration(kv.val, "expires")
+		case "on_expiry":
+			o.OnExpiry = l.str(kv.val, "on_expiry")
+		}
+	}
+	if o.Code == "" {
+		l.errorf(n, "an offer needs a code")
+	}
+	return o
+}
+
+func (l *loader) status(kv keyVal) {
+	st := &Status{Pos: l.pos(kv.keyNode)}
+	for _, f := range l.mapping(kv.val, "an order status", "label", "next") {
+		switch f.key {
+		case "label":
+			st.Label = l.text(f.val, "label")
+		case "next":
+			st.Next = l.text(f.val, "next")
+		}
+	}
+	if _, dup := l.s.Statuses[kv.key]; dup {
+		l.errorf(kv.keyNode, "order status %q defined twice", kv.key)
+	}
+	l.s.Statuses[kv.key] = st
+}
+
+func (l *loader) product(n *yaml.Node) {
+	p := &Product{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, "a catalog item", "sku", "name", "related") {
+		switch kv.key {
+		case "sku":
+			p.SKU = l.str(kv.val, "sku")
+		case "name":
+			p.Name = l.str(kv.val, "name")
+		case "related":
+			p.Related = l.strs(kv.val, "related")
+		}
+	}
+	l.s.Catalog = append(l.s.Catalog, p)
+}

@@ -1,0 +1,223 @@
+// Package conversations holds the script model that marketers write in YAML,
+// its loader and checker (lint), its template language, and the engine that
+// runs a customer's journey through the scripts.
+//
+// The engine is pure: Engine.Handle takes a journey, an input and the time and
+// changes the journey in place, returning the messages to send. Storage,
+// channels and clocks belong to the bot package.
+package conversations
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Pos is a place in a script file, for error messages (FILE:LINE:COL).
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+
+// Scripts is a complete, checked set of scripts: what the engine runs.
+type Scripts struct {
+	Languages   []string // first one is the default
+	Fallback    string   // flow run when nothing matches
+	Stages      []*Stage
+	Transitions []*Transition
+	Intents     []*Intent
+	Flows       []*Flow
+	Statuses    map[string]*Status
+	Catalog     []*Product
+	Files       []string
+
+	stages  map[string]*Stage
+	flows   map[string]*Flow
+	initial string
+}
+
+// Flow returns the flow with id, or nil.
+func (s *Scripts) Flow(id string) *Flow { return s.flows[id] }
+
+// Stage returns the stage with id, or nil.
+func (s *Scripts) Stage(id string) *Stage { return s.stages[id] }
+
+// InitialStage is the stage of a new customer.
+func (s *Scripts) InitialStage() string { return s.initial }
+
+// Stage is a part of the customer journey.
+type Stage struct {
+	Pos         Pos
+	ID          string
+	Initial     bool
+	Description string
+	// Topics the language model may answer free questions about in this stage.
+	Topics []string
+}
+
+// Transition moves a customer between stages on an event, or some time after one.
+type Transition struct {
+	Pos   Pos
+	On    string        // event type that triggers it ("" with After)
+	After time.Duration // time after Since
+	Since string        // event type the time counts from
+	From  []string      // stages it applies in; empty: any
+	To    string
+}
+
+// Intent is something a customer may say, recognised by keywords or patterns,
+// ignoring case and accents.
+type Intent struct {
+	Pos      Pos
+	ID       string
+	Keywords []string // normalized
+	Patterns []*regexp.Regexp
+}
+
+// Flow is a conversation: triggers that start it and the steps it runs.
+type Flow struct {
+	Pos      Pos
+	ID       string
+	Stages   []string // empty: every stage
+	Triggers []*Trigger
+	Steps    []*Step
+	// Transactional flows (order updates) are exempt from frequency caps;
+	// opt-out and quiet hours still apply.
+	Transactional bool
+
+	steps map[string]int
+}
+
+// Step returns the index of the step with id, or -1.
+func (f *Flow) Step(id string) int {
+	if i, ok := f.steps[id]; ok {
+		return i
+	}
+	return -1
+}
+
+// Trigger starts a flow.
+type Trigger struct {
+	Pos      Pos
+	Intent   string
+	Command  string
+	Button   string
+	Event    string
+	After    time.Duration // with Since: time after an event
+	Since    string
+	Inactive time.Duration // no message from the customer for this long
+}
+
+// Step kinds.
+const (
+	KindSay      = "say"
+	KindAsk      = "ask"
+	KindSurvey   = "survey"
+	KindBranch   = "branch"
+	KindSetStage = "set_stage"
+	KindWait     = "wait"
+	KindEscalate = "escalate"
+	KindOffer    = "offer"
+	KindGoto     = "goto"
+	KindEnd      = "end"
+)
+
+// Step is one thing a flow does.
+type Step struct {
+	Pos  Pos
+	ID   string
+	Kind string
+
+	Say     []*Text // variants; one is picked
+	Pick    string  // random (default) or ab
+	Buttons []*ButtonDef
+
+	Ask        *Text
+	Save       string
+	Validate   *Validation
+	Retry      *Text
+	MaxRetries int
+	OnFail     string
+
+	Survey                       string // nps or csat
+	Promoter, Passive, Detractor string // step ids
+
+	Branch []*Case
+	Else   string
+
+	SetStage string
+	Wait     time.Duration
+	Unless   *Cond
+	Escalate string // reason
+	Offer    *Offer
+	Goto     string // flow id
+	Next     string // step id; default: the following step
+	End      bool   // the flow ends after this step
+
+	Personalize bool
+	Style       string
+}
+
+// Text is a text per language; it is a template.
+type Text struct {
+	Pos    Pos
+	ByLang map[string]*Template
+}
+
+// ButtonDef is a quick reply in a script.
+type ButtonDef struct {
+	Pos   Pos
+	Label *Text
+	Goto  string // step in this flow
+	Flow  string // another flow
+	Value string // a value that flows can trigger on (button: VALUE)
+}
+
+// Validation checks the answer to an ask step.
+type Validation struct {
+	Pos      Pos
+	Type     string // text, email, phone, number, choice, regex, order
+	Pattern  *regexp.Regexp
+	Choices  []string
+	Min, Max *float64
+}
+
+// Case is one arm of a branch.
+type Case struct {
+	Pos  Pos
+	If   *Cond
+	Goto string
+}
+
+// Cond is a condition: PATH OP VALUE, or just PATH (set and not empty).
+type Cond struct {
+	Pos   Pos
+	Path  string
+	Op    string // ==, !=, >=, <=, >, <, contains, "" (is set)
+	Value string
+}
+
+// Offer gives the customer a coupon that expires.
+type Offer struct {
+	Pos      Pos
+	Code     string
+	Expires  time.Duration
+	OnExpiry string // flow run when it expires unused
+}
+
+// Status describes an order status to customers.
+type Status struct {
+	Pos   Pos
+	Label *Text
+	Next  *Text // the expected next step
+}
+
+// Product is a catalog item, for recommendations.
+type Product struct {
+	Pos     Pos
+	SKU     string
+	Name    string
+	Related []string
+}
