@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ type Bot struct {
 	order      []string // channel preference for proactive messages
 	locks      [256]sync.Mutex
 	linkSecret string
+	usernames  sync.Map // "channel:username" already indexed by this process
 }
 
 // New returns a bot.
@@ -179,6 +181,7 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 		b.metrics.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("handle %s message: %w", in.Channel, err)
 	}
+	b.linkUsername(ctx, in, id)
 	b.metrics.inbound.WithLabelValues(in.Channel).Inc()
 	b.metrics.stats.Add("inbound", 1)
 	b.after(ctx, j, res, in.Channel, describe(in), in.Kind == channels.KindText)
@@ -435,3 +438,20 @@ func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journe
 }
 
 var orderNumber = regexp.MustCompile(`#?\b([0-9]{4,12})\b`)
+
+// linkUsername indexes the customer's @username on the channel once per
+// process, so staff can look customers up by it (/journey customer @ana).
+func (b *Bot) linkUsername(ctx context.Context, in channels.Inbound, id string) {
+	if in.Username == "" {
+		return
+	}
+	name := strings.ToLower(strings.TrimPrefix(in.Username, "@"))
+	key := in.Channel + ":" + name + ":" + id
+	if _, done := b.usernames.LoadOrStore(key, true); done {
+		return
+	}
+	if err := b.store.Link(ctx, in.Channel+"_username", name, id); err != nil {
+		b.usernames.Delete(key)
+		b.log.Warn("index username failed", "err", err)
+	}
+}
