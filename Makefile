@@ -1,0 +1,46 @@
+# journeybot — see README.md. `make run` and `make test` are the two commands
+# a newcomer needs; the rest are for development.
+GO      ?= go
+BIN     := bin/journeybot
+PKGS    := ./...
+
+.PHONY: build run chat test test-scripts bench lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/journeybot
+
+# The bot with the default scripts; embedded Redis and the console channel
+# unless journeybot.yaml / JOURNEYBOT_* configure Redis and channels.
+run: build
+	./$(BIN) run
+
+# Chat with the bot in the terminal as a customer (pt-BR; LANG=en for English).
+chat: build
+	./$(BIN) chat --lang $(or $(CHAT_LANG),pt-BR)
+
+# All tests: Go tests (race detector on), then lint and test the shipped scripts.
+# Tests use the Redis in JOURNEYBOT_TEST_REDIS_URL when set (CI sets it), else an embedded one.
+test: build
+	$(GO) test -race -count=1 $(PKGS)
+	./$(BIN) lint scripts
+	./$(BIN) test scripts
+
+test-scripts: build
+	./$(BIN) lint scripts
+	./$(BIN) test scripts
+
+# Benchmarks of the hot path and the scheduler; figures go in README.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# A short fuzzing run of the script loader and of customer text.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./conversations
+	$(GO) test -run '^$$' -fuzz FuzzCustomerText -fuzztime 30s ./conversations
+
+clean:
+	rm -rf bin
