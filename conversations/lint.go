@@ -433,7 +433,7 @@ func (c *linter) text(t *Text, what string) {
 		}
 	} else {
 		for _, lang := range c.s.Languages {
-			if t.ByLang[lang] == nil {
+			if _, ok := t.ByLang[lang]; !ok {
 				c.errorf(t.Pos, "%s: text missing in language %s", what, lang)
 			}
 		}

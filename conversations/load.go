@@ -550,6 +550,7 @@ func (l *loader) text(n *yaml.Node, what string) *Text {
 		tpl, err := ParseTemplate(src)
 		if err != nil {
 			l.errorf(vn, "%s (%s): %v", what, lang, err)
+			t.ByLang[lang] = nil // present, but broken: reported once
 			return
 		}
 		t.ByLang[lang] = tpl
@@ -596,10 +597,13 @@ func btoi(b bool) int {
 
 func (l *loader) validation(n *yaml.Node) *Validation {
 	v := &Validation{Pos: l.pos(n)}
-	if n.Kind == yaml.ScalarNode {
+	var kvs []keyVal
+	if n.Kind == yaml.ScalarNode { // validate: email
 		v.Type = n.Value
+	} else {
+		kvs = l.mapping(n, "validate", "type", "pattern", "choices", "min", "max")
 	}
-	for _, kv := range l.mapping(n, "validate", "type", "pattern", "choices", "min", "max") {
+	for _, kv := range kvs {
 		switch kv.key {
 		case "type":
 			v.Type = l.str(kv.val, "type")

@@ -1,0 +1,111 @@
+package conversations
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// The checker's report on a file full of mistakes is compared with a golden
+// file: every problem must be found, at its FILE:LINE:COL.
+func TestLintReportsEveryProblemWithPosition(t *testing.T) {
+	_, probs, err := LoadDir("testdata/bad")
+	if err == nil {
+		t.Fatal("bad scripts loaded without error")
+	}
+	var b strings.Builder
+	for _, p := range probs {
+		b.WriteString(p.String() + "\n")
+	}
+	golden := filepath.Join("testdata", "bad.golden")
+	if *update {
+		os.WriteFile(golden, []byte(b.String()), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("lint report differs from %s (go test -update to accept):\n--- got\n%s--- want\n%s", golden, b.String(), want)
+	}
+}
+
+func TestShippedScriptsLintClean(t *testing.T) {
+	s, probs, err := LoadDir("../scripts")
+	if err != nil {
+		t.Fatalf("shipped scripts do not lint:\n%v", err)
+	}
+	for _, p := range probs {
+		t.Errorf("warning in shipped scripts: %s", p)
+	}
+	if len(s.Flows) == 0 {
+		t.Fatal("no flows")
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	data := map[string]string{"name": "Ana", "order.id": "123"}
+	look := func(f string) (string, bool) { v, ok := data[f]; return v, ok }
+	cases := []struct{ src, want, err string }{
+		{"Olá, {{ name }}!", "Olá, Ana!", ""},
+		{"{{ missing | default \"cliente\" }}", "cliente", ""},
+		{"{{ if order.id }}#{{ order.id }}{{ else }}sem pedido{{ end }}", "#123", ""},
+		{"{{ if coupon }}{{ coupon }}{{ else }}sem cupom{{ end }}", "sem cupom", ""},
+		{"{{ missing }}.", ".", ""},
+		{"{{ if name }}x", "", "has no {{ end }}"},
+		{"{{ name", "", "never closed"},
+		{"{{ end }}", "", "without {{ if }}"},
+		{"{{ name | upper }}", "", "unknown filter"},
+		{"{{ .name }}", "", "bad field"},
+	}
+	for _, c := range cases {
+		tpl, err := ParseTemplate(c.src)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: err = %v, want %q", c.src, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.src, err)
+			continue
+		}
+		if got := tpl.Render(look); got != c.want {
+			t.Errorf("%q renders %q, want %q", c.src, got, c.want)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	cases := map[string]string{
+		"Cadê meu PEDIDO?!":      "cade meu pedido",
+		"  Olá,   tudo bem? 😀 ": "ola tudo bem",
+		"pedido #1234":           "pedido #1234",
+		"":                       "",
+		"ÇÃO":                    "cao",
+	}
+	for in, want := range cases {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if !containsPhrase("quero falar com atendente agora", "falar com atendente") {
+		t.Error("phrase not found")
+	}
+	if containsPhrase("pedidos", "pedido") {
+		t.Error("matched inside a word")
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, ok := range map[string]bool{"3d": true, "2w": true, "90s": true, "1h30m": true, "3 days": false, "-1d": false, "": false} {
+		_, err := ParseDuration(in)
+		if (err == nil) != ok {
+			t.Errorf("ParseDuration(%q) err = %v", in, err)
+		}
+	}
+}
