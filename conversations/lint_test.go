@@ -82,11 +82,11 @@ func TestTemplates(t *testing.T) {
 
 func TestNormalize(t *testing.T) {
 	cases := map[string]string{
-		"Cadê meu PEDIDO?!":      "cade meu pedido",
+		"Cadê meu PEDIDO?!":     "cade meu pedido",
 		"  Olá,   tudo bem? 😀 ": "ola tudo bem",
-		"pedido #1234":           "pedido #1234",
-		"":                       "",
-		"ÇÃO":                    "cao",
+		"pedido #1234":          "pedido #1234",
+		"":                      "",
+		"ÇÃO":                   "cao",
 	}
 	for in, want := range cases {
 		if got := Normalize(in); got != want {
