@@ -3,15 +3,42 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"journeybot/channels"
+	"journeybot/channels/telegram"
 )
 
-// setupTelegram builds the Telegram channel when telegram.token is set.
+// setupTelegram builds the Telegram channel when telegram.token is set. In
+// webhook mode it serves POST /telegram/webhook on mux and points Telegram at
+// telegram.webhook_url; in polling mode the channel removes any webhook and
+// long-polls when it runs.
 func setupTelegram(ctx context.Context, a *app, mux *http.ServeMux) (channels.Channel, error) {
-	if !a.cfg.Telegram.Enabled() {
+	tc := a.cfg.Telegram
+	if !tc.Enabled() {
 		return nil, nil
 	}
-	return nil, errors.New("telegram.token is set, but the Telegram channel is not built yet")
+	if tc.Mode == telegram.ModeWebhook && tc.WebhookURL == "" {
+		return nil, errors.New("telegram.webhook_url is required in webhook mode: the public https URL of /telegram/webhook on this server (environment: JOURNEYBOT_TELEGRAM_WEBHOOK_URL)")
+	}
+	ch, err := telegram.New(ctx, telegram.Options{
+		Token: tc.Token, APIURL: tc.APIURL, Mode: tc.Mode, WebhookSecret: tc.WebhookSecret,
+		AllowGroups: tc.AllowGroups, Log: a.log, Store: a.store,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if tc.BotUsername != "" && tc.BotUsername != ch.Username() {
+		a.log.Warn("telegram.bot_username differs from the bot's username: deep links printed by `journeybot link` will point elsewhere",
+			"configured", tc.BotUsername, "actual", ch.Username())
+	}
+	if tc.Mode == telegram.ModeWebhook {
+		mux.Handle("POST /telegram/webhook", ch.WebhookHandler())
+		if err := ch.SetWebhook(ctx, tc.WebhookURL); err != nil {
+			return nil, fmt.Errorf("%w (telegram.webhook_url %s)", err, tc.WebhookURL)
+		}
+		a.log.Info("telegram webhook set", "url", tc.WebhookURL)
+	}
+	return ch, nil
 }
