@@ -1,0 +1,244 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"journeybot/bot"
+	"journeybot/channels"
+	"journeybot/conversations"
+	"journeybot/internal/redistest"
+	"journeybot/journey"
+)
+
+func TestConversationThroughTheRuntime(t *testing.T) {
+	f := newFixture(t, redistest.New(t))
+	ctx := context.Background()
+	if err := f.bot.HandleInbound(ctx, text("42", "oi")); err != nil {
+		t.Fatal(err)
+	}
+	got := f.rec.sent["42"]
+	if len(got) != 1 || got[0].Text != "Olá, Ana!" || len(got[0].Buttons) != 1 {
+		t.Fatalf("greeting = %+v", got)
+	}
+	press := text("42", "")
+	press.Kind, press.Data = channels.KindButton, got[0].Buttons[0].Data
+	if err := f.bot.HandleInbound(ctx, press); err != nil {
+		t.Fatal(err)
+	}
+	if texts := f.rec.texts("42"); texts[1] != "Sem pedidos." {
+		t.Fatalf("after the button: %q", texts)
+	}
+	// The state is in Redis: a second process sees the conversation.
+	j, found, err := f.store.Get(ctx, "test:42")
+	if err != nil || !found || j.Profile.Name != "Ana" || j.Counters.Inbound != 2 {
+		t.Fatalf("journey in redis: %+v found=%v err=%v", j, found, err)
+	}
+	h, _ := f.store.History(ctx, "test:42", 10)
+	if len(h) != 4 || h[0].From != "customer" || h[1].Text != "Olá, Ana!" {
+		t.Fatalf("history = %+v", h)
+	}
+}
+
+func TestRedeliveredMessageIsHandledOnce(t *testing.T) {
+	r := redistest.New(t)
+	a, b := newFixture(t, r), newFixture(t, r) // two processes
+	ctx := context.Background()
+	in := text("7", "oi")
+	if err := a.bot.HandleInbound(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.bot.HandleInbound(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a.rec.sent["7"]) + len(b.rec.sent["7"]); n != 1 {
+		t.Fatalf("replies = %d, want 1", n)
+	}
+}
+
+// Many customers at once, each with a sequence of messages: every message
+// of every customer is counted (no lost update) and each customer's replies
+// come in the order of their messages.
+func TestCustomersInParallelMessagesInOrder(t *testing.T) {
+	f := newFixture(t, redistest.New(t))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	const customers, msgs = 20, 10
+	for c := 0; c < customers; c++ {
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			for i := 0; i < msgs; i++ {
+				s := "oi"
+				if i%2 == 1 {
+					s = "pedido"
+				}
+				if err := f.bot.HandleInbound(ctx, text(addr, s)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(fmt.Sprint("c", c))
+	}
+	wg.Wait()
+	for c := 0; c < customers; c++ {
+		addr := fmt.Sprint("c", c)
+		got := f.rec.texts(addr)
+		want := slices.Repeat([]string{"Olá, Ana!", "Sem pedidos."}, msgs/2)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s replies = %q", addr, got)
+		}
+		j, _, _ := f.store.Get(ctx, "test:"+addr)
+		if j.Counters.Inbound != msgs {
+			t.Fatalf("%s inbound = %d, want %d", addr, j.Counters.Inbound, msgs)
+		}
+	}
+}
+
+// With Redis gone the message is not acknowledged (an error goes back to
+// the channel, which redelivers) and nothing is sent.
+func TestRedisDownReturnsErrorAndSendsNothing(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer dead.Close()
+	store := journey.NewStore(dead, journey.Options{})
+	rec := newRecorder()
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions())})
+	b.AddChannel(rec)
+	err := b.HandleInbound(context.Background(), text("1", "oi"))
+	if err == nil {
+		t.Fatal("no error with Redis down")
+	}
+	if len(rec.sent) != 0 {
+		t.Fatalf("sent %v with Redis down", rec.sent)
+	}
+}
+
+// staffDesk records cases; it implements bot.Staff.
+type staffDesk struct {
+	mu      sync.Mutex
+	cases   []bot.Case
+	mirrors []string
+}
+
+func (s *staffDesk) OpenCase(ctx context.Context, c bot.Case) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cases = append(s.cases, c)
+	return fmt.Sprint("ref", len(s.cases)), nil
+}
+
+func (s *staffDesk) Mirror(ctx context.Context, ref string, c bot.Case, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mirrors = append(s.mirrors, ref+":"+text)
+	return nil
+}
+
+func TestCaseTakeoverRelayAndResolve(t *testing.T) {
+	f := newFixture(t, redistest.New(t))
+	desk := &staffDesk{}
+	f.bot.SetStaff(desk)
+	ctx := context.Background()
+	f.bot.HandleInbound(ctx, text("9", "quero um atendente"))
+	if len(desk.cases) != 1 || desk.cases[0].Reason != "asked for a person" || len(desk.cases[0].History) == 0 {
+		t.Fatalf("cases = %+v", desk.cases)
+	}
+	// Two staff race for it: exactly one wins.
+	var wg sync.WaitGroup
+	wins := make(chan string, 2)
+	for _, name := range []string{"Maria", "João"} {
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			won, holder, err := f.bot.Claim(ctx, "test:9", "U-"+name, name)
+			if err != nil {
+				t.Error(err)
+			}
+			if won {
+				wins <- name
+			} else if holder == "" {
+				t.Error("loser not told who holds the case")
+			}
+		}(name)
+	}
+	wg.Wait()
+	close(wins)
+	var winners []string
+	for w := range wins {
+		winners = append(winners, w)
+	}
+	if len(winners) != 1 {
+		t.Fatalf("winners = %v", winners)
+	}
+	f.bot.HandleInbound(ctx, text("9", "oi, alguém?"))
+	if len(desk.mirrors) != 1 || desk.mirrors[0] != "ref1:oi, alguém?" {
+		t.Fatalf("mirrors = %v", desk.mirrors)
+	}
+	if err := f.bot.StaffReply(ctx, "test:9", winners[0], "Olá! Como posso ajudar?"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.bot.Resolve(ctx, "test:9", winners[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Chamando alguém.", winners[0] + " entrou.", "Olá! Como posso ajudar?", "Nota de 1 a 5?"}
+	if got := f.rec.texts("9"); !slices.Equal(got, want) {
+		t.Fatalf("customer saw %q, want %q", got, want)
+	}
+	if _, err := f.bot.Resolve(ctx, "test:9", "x"); !errors.Is(err, bot.ErrNoCase) {
+		t.Fatalf("second resolve err = %v", err)
+	}
+}
+
+func TestDeepLinkPayloads(t *testing.T) {
+	p, err := bot.SignPayload("s3cret", 'o', "10001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kind, id, ok := bot.VerifyPayload("s3cret", p); !ok || kind != 'o' || id != "10001" {
+		t.Fatalf("verify = %c %q %v", kind, id, ok)
+	}
+	forged := []byte(p)
+	forged[2] ^= 1
+	for _, bad := range []string{string(forged), p[:len(p)-1] + "A", "o" + p[1:]} {
+		if _, _, ok := bot.VerifyPayload("s3cret", bad); ok && bad != p {
+			t.Errorf("forged payload %q verified", bad)
+		}
+	}
+	if _, _, ok := bot.VerifyPayload("other", p); ok {
+		t.Error("payload verified under another secret")
+	}
+	if len(p) > 64 {
+		t.Errorf("payload %d bytes, Telegram allows 64", len(p))
+	}
+}
+
+func TestStartPayloadLinksChatToOrderOwner(t *testing.T) {
+	f := newFixture(t, redistest.New(t))
+	f.bot.SetLinkSecret("s3cret")
+	ctx := context.Background()
+	if err := f.store.IndexOrder(ctx, "555", "cust-1"); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := bot.SignPayload("s3cret", 'o', "555")
+	in := text("77", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p
+	if err := f.bot.HandleInbound(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := f.bot.CustomerID(ctx, "test", "77"); id != "cust-1" {
+		t.Fatalf("chat linked to %q, want cust-1", id)
+	}
+	// A forged payload links nothing.
+	in = text("78", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p[:len(p)-2]+"zz"
+	f.bot.HandleInbound(ctx, in)
+	if id, _ := f.bot.CustomerID(ctx, "test", "78"); id != "test:78" {
+		t.Fatalf("forged payload linked the chat to %q", id)
+	}
+}
