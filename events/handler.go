@@ -1,0 +1,158 @@
+package events
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"journeybot/bot"
+	"journeybot/journey"
+)
+
+// SignatureHeader carries the HMAC-SHA256 of the raw body: "sha256=<hex>".
+const SignatureHeader = "X-Journeybot-Signature"
+
+// Applier applies an event; *bot.Bot is one.
+type Applier interface {
+	HandleEvent(ctx context.Context, ev journey.Event) (*bot.EventOutcome, error)
+}
+
+// Options configure the handler.
+type Options struct {
+	// Secret is events.secret: the HMAC key of the signature and of deep links. Required.
+	Secret string
+	// BotUsername is the Telegram bot's username; when set, the answer to
+	// order.created carries the customer's signed deep link.
+	BotUsername string
+	Log         *slog.Logger
+	Now         func() time.Time
+}
+
+// Handler serves POST /events.
+type Handler struct {
+	bot Applier
+	opt Options
+}
+
+// NewHandler returns the events endpoint.
+func NewHandler(b Applier, o Options) *Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{bot: b, opt: o}
+}
+
+// Answer is the JSON body of every response.
+type Answer struct {
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
+	Field     string `json:"field,omitempty"`
+	ID        string `json:"id,omitempty"`
+	Customer  string `json:"customer,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Stage     string `json:"stage,omitempty"`
+	Messages  int    `json:"messages,omitempty"`
+	// TelegramLink opens the bot already linked to the order's customer
+	// (order.created only, when telegram.bot_username is set).
+	TelegramLink string `json:"telegram_link,omitempty"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sig, ok := parseSignature(r.Header.Get(SignatureHeader))
+	if !ok || h.opt.Secret == "" {
+		// Drain a little so a well-behaved client sees the answer, not a reset.
+		io.CopyN(io.Discard, r.Body, 64<<10)
+		reply(w, http.StatusUnauthorized, Answer{Error: "missing or malformed " + SignatureHeader + " header: expected sha256=<hex HMAC-SHA256 of the body>"})
+		return
+	}
+	if r.ContentLength > MaxBody {
+		reply(w, http.StatusRequestEntityTooLarge, Answer{Error: "body larger than 1 MiB"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			reply(w, http.StatusRequestEntityTooLarge, Answer{Error: "body larger than 1 MiB"})
+			return
+		}
+		reply(w, http.StatusBadRequest, Answer{Error: "could not read the body"})
+		return
+	}
+	if !hmac.Equal(sig, Sign(h.opt.Secret, body)) {
+		reply(w, http.StatusUnauthorized, Answer{Error: "signature does not match the body (HMAC-SHA256 of the exact bytes sent, under events.secret)"})
+		return
+	}
+	ev, err := Parse(body, ParseOptions{Now: h.opt.Now()})
+	if err != nil {
+		var pe *Error
+		errors.As(err, &pe)
+		a := Answer{Error: err.Error(), ID: ev.ID}
+		if pe != nil {
+			a.Field = pe.Field
+		}
+		reply(w, http.StatusBadRequest, a)
+		return
+	}
+	// A client that hangs up must not cut the event off between its commit
+	// and its messages: those would be lost, recorded as sent.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	out, err := h.bot.HandleEvent(ctx, ev)
+	if err != nil {
+		h.opt.Log.Error("event not applied", "event", ev.ID, "type", ev.Type, "customer", ev.Customer.ID, "err", err)
+		w.Header().Set("Retry-After", "5")
+		reply(w, http.StatusServiceUnavailable, Answer{Error: "the event could not be stored now; retry later (it is applied once)", ID: ev.ID})
+		return
+	}
+	a := Answer{OK: true, ID: ev.ID, Customer: out.Customer, Duplicate: out.Duplicate, Stage: out.Stage, Messages: out.Messages}
+	if ev.Type == "order.created" && ev.Order != nil && h.opt.BotUsername != "" {
+		if p, err := bot.SignPayload(h.opt.Secret, 'o', ev.Order.ID); err == nil {
+			a.TelegramLink = bot.DeepLink(h.opt.BotUsername, p)
+		} else {
+			h.opt.Log.Info("no deep link for order", "order", ev.Order.ID, "err", err)
+		}
+	}
+	h.opt.Log.Debug("event applied", "event", ev.ID, "type", ev.Type, "customer", out.Customer, "duplicate", out.Duplicate)
+	reply(w, http.StatusOK, a)
+}
+
+// Sign returns the HMAC-SHA256 of body under secret (what the store sends,
+// hex-encoded, after "sha256=").
+func Sign(secret string, body []byte) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// SignatureValue is the header value for body: "sha256=<hex>".
+func SignatureValue(secret string, body []byte) string {
+	return "sha256=" + hex.EncodeToString(Sign(secret, body))
+}
+
+func parseSignature(h string) ([]byte, bool) {
+	hexSig, ok := strings.CutPrefix(strings.TrimSpace(h), "sha256=")
+	if !ok || len(hexSig) != 2*sha256.Size {
+		return nil, false
+	}
+	b, err := hex.DecodeString(hexSig)
+	return b, err == nil
+}
+
+func reply(w http.ResponseWriter, code int, a Answer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(a)
+}
