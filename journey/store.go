@@ -34,7 +34,7 @@ type Store struct {
 	rdb   redis.UniversalClient
 	opt   Options
 	cache *lru
-	addrs sync.Map // "channel\x00address" -> customer id
+	addrs sync.Map // "channel\x00address" -> addrEntry
 }
 
 // NewStore returns a store over any go-redis client (single node, Sentinel
@@ -233,18 +233,29 @@ func (s *Store) addrKey(channel, address string) string {
 // the address is not linked yet.
 func (s *Store) Resolve(ctx context.Context, channel, address string) (string, error) {
 	ck := channel + "\x00" + address
-	if v, ok := s.addrs.Load(ck); ok {
-		return v.(string), nil
+	now := time.Now()
+	if v, ok := s.addrs.Load(ck); ok && now.Before(v.(addrEntry).until) {
+		return v.(addrEntry).id, nil
 	}
 	id, err := s.rdb.Get(ctx, s.addrKey(channel, address)).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", nil
+		id, err = "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("resolve %s address: %w", channel, err)
 	}
-	s.addrs.Store(ck, id)
+	// Cached, "not linked" included, so the hot path needs no extra round
+	// trip; a link made by another process is seen within addrTTL.
+	s.addrs.Store(ck, addrEntry{id, now.Add(addrTTL)})
 	return id, nil
+}
+
+// addrTTL bounds how long a process may miss a link made by another process.
+const addrTTL = time.Minute
+
+type addrEntry struct {
+	id    string
+	until time.Time
 }
 
 // Link points a channel address at a customer id.
@@ -252,7 +263,7 @@ func (s *Store) Link(ctx context.Context, channel, address, id string) error {
 	if err := s.rdb.Set(ctx, s.addrKey(channel, address), id, 0).Err(); err != nil {
 		return fmt.Errorf("link %s address: %w", channel, err)
 	}
-	s.addrs.Store(channel+"\x00"+address, id)
+	s.addrs.Store(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
 	return nil
 }
 
