@@ -1,0 +1,86 @@
+package orders_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"journeybot/bot"
+	"journeybot/channels"
+	"journeybot/conversations"
+	"journeybot/internal/redistest"
+	"journeybot/journey"
+	"journeybot/orders"
+)
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs []channels.Outbound
+}
+
+func (r *recorder) Name() string                                      { return "test" }
+func (r *recorder) Run(ctx context.Context, h channels.Handler) error { return nil }
+func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+func (r *recorder) take() []channels.Outbound {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.msgs
+	r.msgs = nil
+	return out
+}
+
+// The bot asks the lookup service about an order number the customer types
+// that no event told it about, and answers with its status.
+func TestBotAnswersWithALookedUpOrder(t *testing.T) {
+	s := newService(t)
+	l, err := orders.New(s.base(), orders.Options{CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.New(t)
+	scripts, _, err := conversations.LoadDir("testdata/scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bot.New(bot.Options{
+		Store:  journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix}),
+		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
+	})
+	b.SetOrderLookup(l)
+	rec := &recorder{}
+	b.AddChannel(rec)
+	ctx := context.Background()
+	say := func(id, text string) string {
+		t.Helper()
+		err := b.HandleInbound(ctx, channels.Inbound{Channel: "test", Address: "a1", ID: id, Kind: channels.KindText, Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := rec.take()
+		if len(got) != 1 {
+			t.Fatalf("%q: %d replies, want 1: %+v", text, len(got), got)
+		}
+		return got[0].Text
+	}
+	if got := say("1", "where is order 1234?"); !strings.Contains(got, "#1234 is shipped") || !strings.Contains(got, "https://track.example/AB1") {
+		t.Fatalf("reply = %q, want the looked-up status and tracking link", got)
+	}
+	if got := say("2", "order 4040"); !strings.Contains(got, "could not find order 4040") {
+		t.Fatalf("reply = %q, want the unknown-order answer", got)
+	}
+	before := s.hits.Load()
+	if got := say("3", "order 1234 again"); !strings.Contains(got, "is shipped") {
+		t.Fatalf("reply = %q", got)
+	}
+	if s.hits.Load() != before {
+		t.Fatal("an order the journey holds now was looked up again")
+	}
+}
