@@ -21,7 +21,7 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{sent: map[string][]channels.Outbound{}} }
 
-func (r *recorder) Name() string                                     { return "test" }
+func (r *recorder) Name() string                                      { return "test" }
 func (r *recorder) Run(ctx context.Context, h channels.Handler) error { return nil }
 func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
 	r.mu.Lock()
