@@ -1,0 +1,452 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"journeybot/bot"
+	"journeybot/channels"
+	"journeybot/conversations"
+	"journeybot/internal/redistest"
+	"journeybot/journey"
+)
+
+// Scheduler tests: several bot processes (each its own Bot and Store, so
+// its own cache) share one Redis and one simulated clock.
+
+var saoPaulo = mustZone("America/Sao_Paulo")
+
+func mustZone(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// schStart is a Monday morning in São Paulo.
+var schStart = time.Date(2026, 3, 2, 10, 0, 0, 0, saoPaulo)
+
+type schClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *schClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *schClock) set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *schClock) add(d time.Duration) { c.set(c.now().Add(d)) }
+
+// schRecorder is a telegram channel that keeps texts by address; addresses
+// in unreachable answer channels.ErrUnreachable (the customer blocked the bot).
+type schRecorder struct {
+	mu          sync.Mutex
+	sent        map[string][]string
+	attempts    int
+	unreachable map[string]bool
+}
+
+func (r *schRecorder) Name() string                                      { return "telegram" }
+func (r *schRecorder) Run(ctx context.Context, h channels.Handler) error { return nil }
+func (r *schRecorder) Send(ctx context.Context, m channels.Outbound) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts++
+	if r.unreachable[m.Address] {
+		return channels.ErrUnreachable
+	}
+	r.sent[m.Address] = append(r.sent[m.Address], m.Text)
+	return nil
+}
+
+type schEnv struct {
+	t     *testing.T
+	r     *redistest.Redis
+	clk   *schClock
+	bots  []*bot.Bot
+	recs  []*schRecorder
+	stats *bot.Stats
+	seq   int
+}
+
+// schOptions are the production defaults: 12h grace, 2 a day, 5 a week,
+// quiet from 21:00 to 09:00 in São Paulo.
+func schOptions() conversations.Options {
+	return conversations.Options{Grace: 12 * time.Hour, MaxPerDay: 2, MaxPerWeek: 5, QuietStart: 21 * time.Hour, QuietEnd: 9 * time.Hour, TimeZone: saoPaulo}
+}
+
+func newSchEnv(t *testing.T, processes int, opt conversations.Options) *schEnv {
+	t.Helper()
+	scripts, _, err := conversations.LoadDir("testdata/scheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.New(t)
+	e := &schEnv{t: t, r: r, clk: &schClock{t: schStart}}
+	e.stats = bot.NewStats(r.Client, r.Prefix, e.clk.now)
+	for i := 0; i < processes; i++ {
+		store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+		b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, opt), Now: e.clk.now, Metrics: bot.NewMetrics(e.stats)})
+		rec := &schRecorder{sent: map[string][]string{}, unreachable: map[string]bool{}}
+		b.AddChannel(rec)
+		e.bots = append(e.bots, b)
+		e.recs = append(e.recs, rec)
+	}
+	return e
+}
+
+// event applies an event of type typ for customer (whose chat address is
+// its id) through process 0, at the simulated now.
+func (e *schEnv) event(customer, typ string, edit func(*journey.Event)) *bot.EventOutcome {
+	e.t.Helper()
+	e.seq++
+	ev := journey.Event{ID: fmt.Sprintf("ev%d", e.seq), Type: typ, At: e.clk.now(),
+		Customer: journey.EventCustomer{ID: customer, TelegramChat: customer}}
+	if edit != nil {
+		edit(&ev)
+	}
+	out, err := e.bots[0].HandleEvent(context.Background(), ev)
+	if err != nil {
+		e.t.Fatalf("event %s for %s: %v", typ, customer, err)
+	}
+	return out
+}
+
+func (e *schEnv) tick(p int) int {
+	e.t.Helper()
+	n, err := e.bots[p].Tick(context.Background())
+	if err != nil {
+		e.t.Fatalf("tick: %v", err)
+	}
+	return n
+}
+
+// texts returns what every process sent to customer.
+func (e *schEnv) texts(customer string) []string {
+	var out []string
+	for _, r := range e.recs {
+		r.mu.Lock()
+		out = append(out, r.sent[customer]...)
+		r.mu.Unlock()
+	}
+	return out
+}
+
+func (e *schEnv) expect(customer string, want ...string) {
+	e.t.Helper()
+	if got := e.texts(customer); !slices.Equal(got, want) {
+		e.t.Fatalf("%s got %q, want %q", customer, got, want)
+	}
+}
+
+// note returns today's count of a journey happening (nudge.dropped_late...).
+func (e *schEnv) note(name string) int64 {
+	e.t.Helper()
+	if err := e.stats.Flush(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	d, err := e.stats.Day(context.Background(), e.clk.now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d[name]
+}
+
+func (e *schEnv) journey(id string) *journey.Journey {
+	e.t.Helper()
+	j, found, err := e.bots[0].Store().Get(context.Background(), id)
+	if err != nil || !found {
+		e.t.Fatalf("journey %s: found=%v err=%v", id, found, err)
+	}
+	return j
+}
+
+func (e *schEnv) pending() int64 {
+	e.t.Helper()
+	n, err := e.bots[0].Store().Pending(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
+	e := newSchEnv(t, 2, schOptions())
+	const customers = 60
+	for i := 0; i < customers; i++ {
+		e.event(fmt.Sprint("c", i), "customer.created", nil)
+	}
+	if n := e.pending(); n != customers {
+		t.Fatalf("%d customers wait on a timer, want %d", n, customers)
+	}
+	// Nothing is due yet.
+	if e.tick(0)+e.tick(1) != 0 {
+		t.Fatal("customers woken before their timer was due")
+	}
+	e.clk.add(time.Hour)
+	// Both processes tick at once, several times over.
+	var wg sync.WaitGroup
+	for p := range e.bots {
+		for k := 0; k < 3; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.bots[p].Tick(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	tips := 0
+	for i := 0; i < customers; i++ {
+		got := e.texts(fmt.Sprint("c", i))
+		if !slices.Equal(got, []string{"welcome", "first tip"}) {
+			t.Fatalf("c%d got %q, want welcome then one first tip", i, got)
+		}
+		tips++
+	}
+	// Both processes took part (the claim spreads the work), and none sent twice.
+	perProcess := []int{0, 0}
+	for p, r := range e.recs {
+		r.mu.Lock()
+		for _, texts := range r.sent {
+			for _, s := range texts {
+				if s == "first tip" {
+					perProcess[p]++
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+	if perProcess[0]+perProcess[1] != customers {
+		t.Fatalf("first tips sent per process = %v, want %d in all", perProcess, customers)
+	}
+	if n := e.pending(); n != 0 {
+		t.Fatalf("%d customers still in the due index, want 0", n)
+	}
+	if e.tick(0)+e.tick(1) != 0 {
+		t.Fatal("customers woken again after their timers fired")
+	}
+}
+
+func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
+	e := newSchEnv(t, 2, schOptions())
+	e.event("c1", "customer.created", nil)
+	e.clk.add(time.Hour)
+	// Process 0 claims the customer and dies before handling it.
+	now := e.clk.now()
+	ids, err := e.bots[0].Store().Claim(context.Background(), now.Unix(), now.Add(time.Minute).Unix(), 10)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("claim: %v %v", ids, err)
+	}
+	if e.tick(1) != 0 {
+		t.Fatal("a leased customer was handled by another process")
+	}
+	e.expect("c1", "welcome")
+	e.clk.add(time.Minute)
+	if e.tick(1) != 1 {
+		t.Fatal("the customer was not retried when the lease ended")
+	}
+	e.expect("c1", "welcome", "first tip")
+}
+
+func TestStaleWakeUpSendsNothingTwice(t *testing.T) {
+	e := newSchEnv(t, 2, schOptions())
+	e.event("c1", "customer.created", nil)
+	e.clk.add(time.Hour)
+	e.tick(0)
+	e.expect("c1", "welcome", "first tip")
+	// A wake-up left in the index (say, by a process that crashed after
+	// committing but before finishing) fires nothing again.
+	if err := e.bots[1].Store().Schedule(context.Background(), "c1", e.clk.now().Unix()); err != nil {
+		t.Fatal(err)
+	}
+	if e.tick(1) != 1 {
+		t.Fatal("the stale wake-up was not claimed")
+	}
+	e.expect("c1", "welcome", "first tip")
+}
+
+func TestCatchUpAfterDowntime(t *testing.T) {
+	e := newSchEnv(t, 1, schOptions())
+	// "old" signed up on Saturday, its tip was due Saturday 11:00; the bot
+	// was down until Monday. "recent" signed up Monday 10:00, tip due 11:00.
+	e.clk.set(schStart.Add(-48 * time.Hour))
+	e.event("old", "customer.created", nil)
+	e.clk.set(schStart)
+	e.event("recent", "customer.created", nil)
+	// The bot comes back at 17:00: six hours late is inside the 12h grace.
+	e.clk.set(schStart.Add(7 * time.Hour))
+	if n := e.tick(0); n != 2 {
+		t.Fatalf("woke %d customers, want 2", n)
+	}
+	e.expect("recent", "welcome", "first tip")
+	e.expect("old", "welcome")
+	if n := e.note("nudge.dropped_late"); n != 1 {
+		t.Fatalf("nudge.dropped_late = %d, want 1", n)
+	}
+	if n := e.note("nudge.sent"); n != 3 {
+		t.Fatalf("nudge.sent = %d, want 3 (two welcomes, one tip)", n)
+	}
+	if ts := e.journey("old").Timers; len(ts) != 0 {
+		t.Fatalf("the dropped nudge is still pending: %+v", ts)
+	}
+	if n := e.pending(); n != 0 {
+		t.Fatalf("%d customers still in the due index, want 0", n)
+	}
+}
+
+func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) {
+	e := newSchEnv(t, 1, schOptions())
+	evening := time.Date(2026, 3, 2, 19, 30, 0, 0, saoPaulo)
+	e.clk.set(evening)
+	e.event("sp1", "customer.created", nil)
+	e.expect("sp1", "welcome")
+	// 21:30: sp1's tip falls in quiet hours and waits for 09:00.
+	e.clk.set(evening.Add(2 * time.Hour))
+	e.tick(0)
+	e.expect("sp1", "welcome")
+	morning := time.Date(2026, 3, 3, 9, 0, 0, 0, saoPaulo)
+	if ts := e.journey("sp1").Timers; len(ts) != 1 || ts[0].Due != morning.Unix() {
+		t.Fatalf("sp1's timers = %+v, want one due at %s", ts, morning)
+	}
+	if n := e.note("nudge.deferred_quiet"); n != 1 {
+		t.Fatalf("nudge.deferred_quiet = %d, want 1", n)
+	}
+	// At the same moment it is 09:30 in Tokyo: no quiet hours there.
+	e.event("tokyo", "customer.created", func(ev *journey.Event) { ev.Customer.TimeZone = "Asia/Tokyo" })
+	e.expect("tokyo", "welcome")
+	// A São Paulo customer signing up now gets the welcome in the morning.
+	e.event("sp2", "customer.created", nil)
+	e.expect("sp2")
+	e.clk.set(evening.Add(3 * time.Hour)) // 22:30 here, 10:30 in Tokyo
+	e.tick(0)
+	e.expect("tokyo", "welcome", "first tip")
+	e.expect("sp1", "welcome")
+	e.clk.set(morning.Add(-time.Minute))
+	if n := e.tick(0); n != 0 {
+		t.Fatalf("woke %d customers before 09:00", n)
+	}
+	e.clk.set(morning)
+	e.tick(0)
+	e.expect("sp1", "welcome", "first tip")
+	e.expect("sp2", "welcome")
+}
+
+func TestFrequencyCapsWithSimulatedDays(t *testing.T) {
+	opt := schOptions()
+	opt.MaxPerDay, opt.MaxPerWeek = 2, 3
+	e := newSchEnv(t, 1, opt)
+	noon := schStart.Add(2 * time.Hour) // Monday 12:00
+	e.clk.set(noon)
+	for i := 0; i < 3; i++ {
+		e.event("c1", "promo.sent", nil)
+	}
+	e.expect("c1", "promo", "promo")
+	if n := e.note("nudge.deferred_cap"); n != 1 {
+		t.Fatalf("nudge.deferred_cap = %d, want 1", n)
+	}
+	// Order updates are transactional: not capped.
+	e.event("c1", "order.shipped", func(ev *journey.Event) { ev.Order = &journey.Order{ID: "77"} })
+	e.expect("c1", "promo", "promo", "shipped")
+	// Replies to the customer's own messages neither wait nor count.
+	err := e.bots[0].HandleInbound(context.Background(), channels.Inbound{Channel: "telegram", Address: "c1", ID: "m1", Kind: channels.KindText, Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expect("c1", "promo", "promo", "shipped", "Hi there!")
+	if c := e.journey("c1").Counters; c.SentDay != 2 || c.SentWeek != 2 {
+		t.Fatalf("counters = %+v, want 2 today and 2 this week", c)
+	}
+	// Tuesday 09:00: the deferred promo goes out (day 1 of 2, week 3 of 3).
+	tuesday := time.Date(2026, 3, 3, 9, 0, 0, 0, saoPaulo)
+	e.clk.set(tuesday)
+	e.tick(0)
+	e.expect("c1", "promo", "promo", "shipped", "Hi there!", "promo")
+	// Tuesday noon: the weekly cap holds a new promo until next Monday.
+	e.clk.set(tuesday.Add(3 * time.Hour))
+	e.event("c1", "promo.sent", nil)
+	for day := 1; day <= 5; day++ { // Wednesday to Sunday mornings
+		e.clk.set(tuesday.AddDate(0, 0, day))
+		e.tick(0)
+	}
+	if got := e.texts("c1"); len(got) != 5 {
+		t.Fatalf("sent during a capped week: %q", got)
+	}
+	e.clk.set(time.Date(2026, 3, 9, 9, 0, 0, 0, saoPaulo))
+	e.tick(0)
+	e.expect("c1", "promo", "promo", "shipped", "Hi there!", "promo", "promo")
+}
+
+func TestStageChangeCancelsPendingNudges(t *testing.T) {
+	e := newSchEnv(t, 1, schOptions())
+	delivered := func(ev *journey.Event) { ev.Order = &journey.Order{ID: "500"} }
+	// Both customers receive their order on Monday; "buyer" buys again at
+	// noon and moves to loyalty, "control" stays in onboarding.
+	e.event("buyer", "order.delivered", delivered)
+	e.event("control", "order.delivered", delivered)
+	e.expect("buyer", "enjoy")
+	e.clk.add(2 * time.Hour)
+	out := e.event("buyer", "order.paid", func(ev *journey.Event) { ev.Order = &journey.Order{ID: "501"} })
+	if out.Stage != "loyalty" {
+		t.Fatalf("stage after order.paid = %q, want loyalty", out.Stage)
+	}
+	for _, tm := range e.journey("buyer").Timers {
+		if tm.Flow == "care" {
+			t.Fatalf("the care nudge of onboarding survived the stage change: %+v", tm)
+		}
+	}
+	e.clk.set(schStart.Add(2 * 24 * time.Hour))
+	e.tick(0)
+	e.clk.set(schStart.Add(3 * 24 * time.Hour))
+	e.tick(0)
+	e.expect("control", "enjoy", "care tip", "review?")
+	e.expect("buyer", "enjoy")
+	// The review time trigger was checked when it fell due, and dropped.
+	if n := e.note("nudge.cancelled_stage"); n != 1 {
+		t.Fatalf("nudge.cancelled_stage = %d, want 1", n)
+	}
+	if n := e.pending(); n != 0 {
+		t.Fatalf("%d customers still in the due index, want 0", n)
+	}
+}
+
+func TestOptOutAndUnreachableStopNudges(t *testing.T) {
+	e := newSchEnv(t, 1, schOptions())
+	e.recs[0].unreachable["blocked"] = true
+	e.event("quitter", "customer.created", nil)
+	e.event("blocked", "customer.created", nil)
+	err := e.bots[0].HandleInbound(context.Background(), channels.Inbound{Channel: "telegram", Address: "quitter", ID: "s1", Kind: channels.KindCommand, Command: "stop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := e.journey("quitter").Timers; len(ts) != 0 {
+		t.Fatalf("opting out left nudges pending: %+v", ts)
+	}
+	if e.journey("blocked").Profile.Unreachable == 0 {
+		t.Fatal("a customer who blocked the bot was not marked unreachable")
+	}
+	attempts := e.recs[0].attempts
+	e.clk.add(time.Hour)
+	e.tick(0)
+	e.expect("quitter", "welcome", "stopped")
+	if e.recs[0].attempts != attempts {
+		t.Fatal("the bot tried to send a nudge to a customer who blocked it")
+	}
+	if n := e.note("nudge.skipped_unreachable"); n != 1 {
+		t.Fatalf("nudge.skipped_unreachable = %d, want 1", n)
+	}
+	if n := e.note("send.unreachable"); n != 1 {
+		t.Fatalf("send.unreachable = %d, want 1", n)
+	}
+	// A promo to the opted-out customer is skipped and counted too.
+	e.event("quitter", "promo.sent", nil)
+	e.expect("quitter", "welcome", "stopped")
+	if n := e.note("nudge.skipped_optout"); n != 1 {
+		t.Fatalf("nudge.skipped_optout = %d, want 1", n)
+	}
+}
