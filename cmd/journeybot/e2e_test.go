@@ -89,10 +89,13 @@ func watch(r io.Reader) *lineWaiter {
 
 func (w *lineWaiter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.buf.String() }
 
-func (w *lineWaiter) waitFor(t *testing.T, s string) {
+func (w *lineWaiter) waitFor(t *testing.T, s string) { t.Helper(); w.waitCount(t, s, 1) }
+
+// waitCount waits until s appears n times.
+func (w *lineWaiter) waitCount(t *testing.T, s string, n int) {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
-	for !strings.Contains(w.String(), s) {
+	for strings.Count(w.String(), s) < n {
 		select {
 		case <-w.cond:
 		case <-time.After(50 * time.Millisecond):
@@ -271,5 +274,29 @@ func TestLintCommandReportsPositions(t *testing.T) {
 	out, err = exec.Command(binary(t), "lint", runtimeScripts(t)).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ok:") {
 		t.Errorf("clean scripts: %v\n%s", err, out)
+	}
+}
+
+// `journeybot chat` with the shipped scripts, in both languages.
+func TestChatWithDefaultScripts(t *testing.T) {
+	scripts, _ := filepath.Abs("../../scripts")
+	for _, c := range []struct{ lang, hello, want string }{
+		{"pt-BR", "oi", "Como posso ajudar"},
+		{"en", "hello", "How can I help"},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			p := start(t, []string{"JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL="}, "chat", "--lang", c.lang, "--name", "Ana")
+			fmt.Fprintln(p.stdin, c.hello)
+			p.stdout.waitFor(t, c.want)
+			fmt.Fprintln(p.stdin, "1") // the first menu button: the bot answers again
+			p.stdout.waitCount(t, "bot:", 2)
+			p.stdin.Close()
+			if err := p.wait(t); err != nil {
+				t.Fatalf("chat exit: %v\n%s", err, p.stderr.String())
+			}
+			if !strings.Contains(p.stderr.String(), "NOT durable") {
+				t.Errorf("no warning about the embedded Redis:\n%s", p.stderr.String())
+			}
+		})
 	}
 }
