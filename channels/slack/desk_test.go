@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -77,65 +75,13 @@ func newClock(t time.Time) *clock        { return &clock{t: t} }
 func (c *clock) set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 func (c *clock) since(t time.Time) int64 { return int64(c.Now().Sub(t).Seconds()) }
 
-// Extra flows the tests need when the repo scripts do not have them yet;
-// the scripts' own flows win when they exist.
-var fallbackFlows = map[string]string{
-	"case.resolved": `
-flows:
-  - id: test_csat_after_case
-    triggers:
-      - event: case.resolved
-    steps:
-      - survey: csat
-        text:
-          pt-BR: "Como foi o atendimento? De 1 a 5."
-          en: "How was our service? From 1 to 5."
-`,
-	"case.after_hours": `
-flows:
-  - id: test_after_hours
-    triggers:
-      - event: case.after_hours
-    steps:
-      - say:
-          pt-BR: "Nossa equipe volta {{ answers.event.opens }}."
-          en: "Our team is back {{ answers.event.opens }}."
-`,
-}
-
-// loadScripts loads the repo's scripts, adding the fallback flows for the
-// events no repo flow handles.
+// loadScripts loads the repo's scripts: the case.claimed, case.resolved
+// (CSAT) and case.after_hours flows the desk relies on are theirs.
 func loadScripts(t *testing.T) *conversations.Scripts {
 	t.Helper()
-	files, err := conversations.ScriptFiles("../../scripts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, probs, err := conversations.LoadDir(dir)
+	s, probs, err := conversations.LoadDir("../../scripts")
 	if err != nil {
 		t.Fatalf("repo scripts: %v\n%v", err, probs)
-	}
-	for event, src := range fallbackFlows {
-		handled := slices.ContainsFunc(s.Flows, func(f *conversations.Flow) bool {
-			return slices.ContainsFunc(f.Triggers, func(tr *conversations.Trigger) bool { return tr.Event == event })
-		})
-		if !handled {
-			os.WriteFile(filepath.Join(dir, "zz_"+strings.ReplaceAll(event, ".", "_")+".yaml"), []byte(src), 0o644)
-		}
-	}
-	s, probs, err = conversations.LoadDir(dir)
-	if err != nil {
-		t.Fatalf("scripts with test flows: %v\n%v", err, probs)
 	}
 	return s
 }
