@@ -178,7 +178,7 @@ func (p *poller) dispatch(hctx, ctx context.Context, u tgbotapi.Update) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	id := u.UpdateID
-	if id < p.offset || p.inflight[id] || p.done[id] {
+	if ctx.Err() != nil || id < p.offset || p.inflight[id] || p.done[id] {
 		return false
 	}
 	p.inflight[id] = true
@@ -198,14 +198,10 @@ func (p *poller) dispatch(hctx, ctx context.Context, u tgbotapi.Update) bool {
 func (p *poller) work(hctx, ctx context.Context, key int64) {
 	defer p.wg.Done()
 	for {
+		// The queue of key is not empty while its worker runs: only the
+		// worker removes items, and it deletes the queue with the last one.
 		p.mu.Lock()
-		q := p.queues[key]
-		if len(q) == 0 {
-			delete(p.queues, key)
-			p.mu.Unlock()
-			return
-		}
-		u := q[0]
+		u := p.queues[key][0]
 		p.mu.Unlock()
 		for attempt := 0; ; attempt++ {
 			err := p.c.handleUpdate(hctx, p.h, u)
@@ -223,12 +219,20 @@ func (p *poller) work(hctx, ctx context.Context, key int64) {
 			sleep(ctx, p.c.backoff(attempt))
 		}
 		p.mu.Lock()
-		p.queues[key] = p.queues[key][1:]
+		rest := p.queues[key][1:]
 		p.finishLocked(u.UpdateID)
+		if len(rest) == 0 {
+			delete(p.queues, key)
+		} else {
+			p.queues[key] = rest
+		}
 		p.mu.Unlock()
 		select {
 		case p.wake <- struct{}{}:
 		default:
+		}
+		if len(rest) == 0 {
+			return
 		}
 	}
 }

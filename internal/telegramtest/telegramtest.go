@@ -397,6 +397,13 @@ func (s *Server) WaitCalls(method string, n int) []Call {
 	return s.Calls(method)
 }
 
+// Queued reports whether updateID is still waiting to be confirmed.
+func (s *Server) Queued(updateID int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queuedLocked(updateID)
+}
+
 func (s *Server) queuedLocked(id int) bool {
 	for _, u := range s.queue {
 		if u.id == id {
