@@ -250,7 +250,9 @@ func (x *run) text(raw string) {
 				}
 			case KindSay:
 				for i, b := range st.Buttons {
-					if Normalize(x.say(b.Label)) == norm && norm != "" {
+					label := x.say(b.Label)
+					short, _, _ := strings.Cut(label, ",")
+					if norm != "" && (Normalize(label) == norm || Normalize(short) == norm) {
 						x.press(f, st, i)
 						return
 					}
@@ -854,13 +856,17 @@ func (x *run) event(ev *journey.Event) {
 	for k, v := range ev.Data {
 		x.setAnswer("event."+k, v)
 	}
-	// Stage transitions on this event.
-	for i, t := range x.s.Transitions {
+	// Stage transitions on this event: the first that applies moves the
+	// customer; every "after ... since" this event (re)starts its timer.
+	for _, t := range x.s.Transitions {
 		if t.On == ev.Type && (len(t.From) == 0 || slices.Contains(t.From, j.Stage)) {
 			x.setStage(t.To)
 			break
-		} else if t.Since == ev.Type {
-			x.j.SetTimer(journey.Timer{Key: fmt.Sprintf("x:%d", i), Due: at.Add(t.After).Unix()})
+		}
+	}
+	for _, t := range x.s.Transitions {
+		if t.Since == ev.Type {
+			x.j.SetTimer(journey.Timer{Key: transitionKey(t), Due: at.Add(t.After).Unix()})
 		}
 	}
 	// Flows some time after this event.
@@ -872,6 +878,9 @@ func (x *run) event(ev *journey.Event) {
 		}
 	}
 	x.r.note("event.%s", ev.Type)
+	if ev.Type == "case.resolved" {
+		x.j.Conv.Misses = 0
+	}
 	if strings.HasPrefix(ev.Type, "case.") {
 		// Staff actions (claimed, resolved) answer the customer directly.
 		x.startByTrigger(func(t *Trigger) bool { return t.Event == ev.Type }, false)
@@ -908,11 +917,10 @@ func (x *run) tick() {
 func (x *run) fire(t journey.Timer) {
 	switch {
 	case strings.HasPrefix(t.Key, "x:"): // a stage transition some time after an event
-		i, _ := strconv.Atoi(t.Key[2:])
-		if i < len(x.s.Transitions) {
-			tr := x.s.Transitions[i]
-			if len(tr.From) == 0 || slices.Contains(tr.From, x.j.Stage) {
+		for _, tr := range x.s.Transitions {
+			if transitionKey(tr) == t.Key && (len(tr.From) == 0 || slices.Contains(tr.From, x.j.Stage)) {
 				x.setStage(tr.To)
+				break
 			}
 		}
 	case strings.HasPrefix(t.Key, "o:"): // an offer expired
@@ -937,6 +945,10 @@ func (x *run) fire(t journey.Timer) {
 		}
 		if !strings.HasPrefix(t.Key, "w:") && !x.applies(f) {
 			x.r.note("nudge.cancelled_stage")
+			return
+		}
+		if w := waitStep(f, t.Key); w != nil && w.Unless != nil && x.test(w.Unless) {
+			x.r.note("nudge.cancelled_unless") // the customer already did what the nudge asks
 			return
 		}
 		x.proactive(t, f)
@@ -987,6 +999,18 @@ func (x *run) proactive(t journey.Timer, f *Flow) {
 		return
 	}
 	j.MarkFired(key)
+	i := 0
+	if t.Step != "" {
+		if i = f.Step(t.Step); i < 0 {
+			return
+		}
+	}
+	before := len(x.r.Messages)
+	x.start(f, i)
+	if len(x.r.Messages) == before {
+		x.r.note("nudge.silent") // the flow decided to say nothing: not counted against the caps
+		return
+	}
 	if !f.Transactional {
 		j.Counters.SentDay++
 		j.Counters.SentWeek++
@@ -994,13 +1018,6 @@ func (x *run) proactive(t journey.Timer, f *Flow) {
 	j.LastProactive = x.now.Unix()
 	x.r.Proactive = true
 	x.r.note("nudge.sent")
-	i := 0
-	if t.Step != "" {
-		if i = f.Step(t.Step); i < 0 {
-			return
-		}
-	}
-	x.start(f, i)
 }
 
 func (x *run) zone() *time.Location {
@@ -1041,4 +1058,22 @@ func (x *run) waitForMorning() (time.Time, bool) {
 func (x *run) nextMorning() time.Time {
 	local := x.now.In(x.zone())
 	return time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, local.Location()).Add(x.e.opt.QuietEnd)
+}
+
+// transitionKey names a timed transition by what it is, not by its place in
+// the file, so reordering transitions in a hot reload keeps pending timers right.
+func transitionKey(t *Transition) string {
+	return fmt.Sprintf("x:%s:%d:%s", t.Since, int64(t.After/time.Second), t.To)
+}
+
+// waitStep returns the wait step a "w:FLOW:STEP" timer belongs to.
+func waitStep(f *Flow, key string) *Step {
+	rest, ok := strings.CutPrefix(key, "w:"+f.ID+":")
+	if !ok {
+		return nil
+	}
+	if i := f.Step(rest); i >= 0 && f.Steps[i].Kind == KindWait {
+		return f.Steps[i]
+	}
+	return nil
 }

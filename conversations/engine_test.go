@@ -54,6 +54,7 @@ flows:
     steps:
       - say: {pt-BR: "Dica 1", en: "Tip 1"}
       - wait: 2d
+        unless: answers.no_tips
       - say: {pt-BR: "Dica 2", en: "Tip 2"}
   - id: nps
     triggers: [{command: nps}]
@@ -224,6 +225,15 @@ func TestTimersWaitsQuietHoursAndStageChanges(t *testing.T) {
 	}
 	if got := tick(e, j, night.Add(20*time.Hour)); len(got) != 0 {
 		t.Fatalf("sent twice: %q", got)
+	}
+
+	// "unless" cancels a waiting step whose purpose is moot.
+	j3 := journey.New("c3", monday10)
+	deliver(e, j3, monday10)
+	tick(e, j3, monday10.Add(24*time.Hour))
+	j3.Answers["no_tips"] = "yes"
+	if got := tick(e, j3, monday10.Add(3*24*time.Hour)); len(got) != 0 {
+		t.Fatalf("tip sent although unless holds: %q", got)
 	}
 
 	// A stage change cancels the waiting tip.

@@ -19,8 +19,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -64,7 +68,9 @@ func TestWatchReloadsValidScriptsOnly(t *testing.T) {
 	eventually(t, "the new fallback text", func() bool { return reply() == "Como?" })
 
 	write(strings.Replace(testScripts, "goto: found", "goto: nowhere", 1))
-	eventually(t, "the refusal in the log", func() bool { return strings.Contains(logs.String(), "s.yaml:") && strings.Contains(logs.String(), `step \"nowhere\" does not exist`) })
+	eventually(t, "the refusal in the log", func() bool {
+		return strings.Contains(logs.String(), "s.yaml:") && strings.Contains(logs.String(), `step \"nowhere\" does not exist`)
+	})
 	if got := reply(); got != "Como?" {
 		t.Fatalf("broken scripts replaced the running ones: %q", got)
 	}
