@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"journeybot/internal/suggest"
 )
 
 // EnvPrefix is the prefix of environment overrides: redis.url is JOURNEYBOT_REDIS_URL.
@@ -239,42 +241,14 @@ func checkUnknown(file string, v *viper.Viper) error {
 	sort.Strings(unknown)
 	k := unknown[0]
 	msg := "unknown key"
-	if s := suggest(k); s != "" {
+	if s := closestKey(k); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return &Error{File: file, Key: k, Msg: msg}
 }
 
-// suggest returns the known key closest to k, if it is close.
-func suggest(k string) string {
-	best, bestD := "", 4
-	for _, known := range Keys() {
-		if d := distance(k, known); d < bestD {
-			best, bestD = known, d
-		}
-	}
-	return best
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
+// closestKey returns the known key closest to k, if it is close.
+func closestKey(k string) string { return suggest.Closest(k, Keys(), 3) }
 
 type builder struct {
 	file string

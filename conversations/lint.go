@@ -2,6 +2,8 @@ package conversations
 
 import (
 	"fmt"
+
+	"journeybot/internal/suggest"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,31 +207,11 @@ func (c *linter) flowIDs() []string {
 
 func (c *linter) suggest(id string, known []string) string {
 	for _, k := range known {
-		if strings.Contains(k, id) || strings.Contains(id, k) || editDistance(id, k) <= 2 {
+		if strings.Contains(k, id) || strings.Contains(id, k) || suggest.Distance(id, k) <= 2 {
 			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 func (c *linter) trigger(t *Trigger, intents map[string]bool) {
