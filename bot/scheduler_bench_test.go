@@ -147,9 +147,9 @@ func BenchmarkSchedulerFire(b *testing.B) {
 // BenchmarkSchedulerWaiting measures what waiting items cost: Redis memory
 // per item in the due index (MEMORY USAGE of the sorted set / n), the
 // journey document of a customer with one pending timer (and the timer's
-// share of it), and the time of a
-// scheduler tick while 100,000 items wait and none is due (the bot does no
-// work per waiting item). MEMORY USAGE needs a real Redis.
+// share of it), and the time of a scheduler tick while 100,000 items wait
+// and none is due (the bot does no work per waiting item). MEMORY USAGE
+// needs a real Redis.
 func BenchmarkSchedulerWaiting(b *testing.B) {
 	const n = 100_000
 	e := newSchBench(b, 1)

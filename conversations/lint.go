@@ -2,11 +2,11 @@ package conversations
 
 import (
 	"fmt"
-
-	"journeybot/internal/suggest"
 	"slices"
 	"strconv"
 	"strings"
+
+	"journeybot/internal/suggest"
 )
 
 // Fields every template and condition may use. "Sometimes" fields may have

@@ -128,7 +128,7 @@ func Parse(raw []byte, o ParseOptions) (journey.Event, error) {
 		return journey.Event{}, decodeError(err, raw)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return journey.Event{}, &Error{Msg: "body has more than one JSON value (send one event per request, or one per line in an import)"}
+		return journey.Event{}, &Error{Msg: "more than one JSON value: send one event per request, or one per line in an import"}
 	}
 	return p.Event(o)
 }
@@ -139,14 +139,14 @@ func decodeError(err error, raw []byte) *Error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
-		return &Error{Msg: "body is empty: expected a JSON object"}
+		return &Error{Msg: "the event is empty: expected a JSON object"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &Error{Msg: "body is not valid JSON: it ends too early"}
+		return &Error{Msg: "the event is not valid JSON: it ends too early"}
 	case errors.As(err, &syn):
-		return &Error{Msg: fmt.Sprintf("body is not valid JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))}
+		return &Error{Msg: fmt.Sprintf("the event is not valid JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))}
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return &Error{Msg: fmt.Sprintf("body must be a JSON object, not %s", typ.Value)}
+			return &Error{Msg: fmt.Sprintf("the event must be a JSON object, not %s", typ.Value)}
 		}
 		return fieldErr(typ.Field, "must be %s, not %s", kindName(typ.Type.Kind().String()), typ.Value)
 	}
@@ -158,7 +158,7 @@ func decodeError(err error, raw []byte) *Error {
 		}
 		return fieldErr(name, "unknown field (extra information goes in data)")
 	}
-	return &Error{Msg: "body is not a valid event: " + strings.TrimPrefix(msg, "json: ")}
+	return &Error{Msg: "not a valid event: " + strings.TrimPrefix(msg, "json: ")}
 }
 
 // known lists the fields of each object of the schema, to name an unknown
