@@ -18,6 +18,7 @@ const usage = "*/journey* — for staff and marketers\n" +
 	"• `/journey customer <id or @telegram_username>` — stage, orders, open case, recent activity\n" +
 	"• `/journey pause <customer>` — the bot stops writing to this customer\n" +
 	"• `/journey resume <customer>` — the bot writes again\n" +
+	"• `/journey resolve <customer>` — close their open case (the customer gets the CSAT survey)\n" +
 	"• `/journey stats` — today's figures"
 
 // command answers /journey (shown only to the member who typed it). It
@@ -35,6 +36,8 @@ func (d *Desk) command(ctx context.Context, c slack.SlashCommand) string {
 		out, err = d.showCustomer(ctx, arg)
 	case "pause", "resume":
 		out, err = d.pause(ctx, arg, strings.EqualFold(verb, "pause"), c.UserID)
+	case "resolve":
+		out, err = d.resolveCommand(ctx, arg, c)
 	case "stats":
 		out, err = d.stats(ctx)
 	default:
@@ -180,6 +183,30 @@ func (d *Desk) pause(ctx context.Context, arg string, paused bool, user string) 
 		return fmt.Sprintf("⏸ The bot is paused for *%s* (`%s`): it sends nothing until `/journey resume %s`.", esc(customerName(j)), esc(j.ID), esc(j.ID)), nil
 	}
 	return fmt.Sprintf("▶️ The bot writes to *%s* (`%s`) again.", esc(customerName(j)), esc(j.ID)), nil
+}
+
+// resolveCommand resolves a customer's case from anywhere in Slack; the
+// work (the survey goes out) runs after the answer, like a button press.
+func (d *Desk) resolveCommand(ctx context.Context, arg string, c slack.SlashCommand) (string, error) {
+	j, missing, err := d.findCustomer(ctx, arg)
+	if err != nil || j == nil {
+		return missing, err
+	}
+	if j.Case == nil || j.Case.Ref == "" {
+		return fmt.Sprintf("*%s* has no open case.", esc(customerName(j))), nil
+	}
+	r, ok, err := d.loadCase(ctx, j.Case.Ref)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return fmt.Sprintf("The case of *%s* is not one of this desk's threads.", esc(customerName(j))), nil
+	}
+	user, handle := c.UserID, c.UserName
+	if err := d.enqueue(r.TS, "resolve", func(ctx context.Context) error { return d.resolve(ctx, r, user, handle) }); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Resolving the case of *%s*; the thread records it.", esc(customerName(j))), nil
 }
 
 func (d *Desk) stats(ctx context.Context) (string, error) {

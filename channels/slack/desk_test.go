@@ -694,6 +694,17 @@ func TestSlashCommands(t *testing.T) {
 	if got := e.command(guest, "stats"); !strings.Contains(got, "only for the support team") {
 		t.Errorf("other workspace allowed: %s", got)
 	}
+	if got := e.command(bia, "resolve cust-1"); !strings.Contains(got, "Resolving") {
+		t.Errorf("resolve: %s", got)
+	}
+	ts := e.sl.Messages(e.channel)[0].TS
+	eventually(t, "resolved by command", func() bool { return e.threadHas(ts, "Resolved by *Bia Souza*") })
+	if e.journey().Case != nil {
+		t.Error("case still open")
+	}
+	if got := e.command(bia, "resolve cust-1"); !strings.Contains(got, "no open case") {
+		t.Errorf("second resolve: %s", got)
+	}
 }
 
 func TestStaffListLimitsWhoActs(t *testing.T) {
