@@ -555,9 +555,6 @@ func TestIdentifyByOrderAndContact(t *testing.T) {
 	if id, _ := e.bot.CustomerID(ctx, "telegram", "424242"); id != "cust-77" {
 		t.Fatalf("chat linked to %q, want cust-77", id)
 	}
-	for _, m := range srv.Messages(chat.ID) {
-		t.Logf("reply: %q", m.Text)
-	}
 	if len(srv.Messages(chat.ID)) < n {
 		t.Fatalf("every identification attempt must be answered: %d replies to %d", len(srv.Messages(chat.ID)), n)
 	}
@@ -571,6 +568,28 @@ func TestIdentifyByOrderAndContact(t *testing.T) {
 	srv.WaitConfirmed(srv.SendText(bobChat, bob, "/pedido 12345 ana@example.com"))
 	if id, _ := e.bot.CustomerID(ctx, "telegram", "515151"); id == "cust-77" {
 		t.Fatalf("a chat that failed %d times could still identify", 6)
+	}
+
+	// The scripts see each outcome as a command.
+	said := func(customer string) string {
+		h, err := e.store.History(ctx, customer, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, x := range h {
+			b.WriteString(x.Text + "\n")
+		}
+		return b.String()
+	}
+	if h := said("telegram:424242"); !strings.Contains(h, "/identify_usage") || !strings.Contains(h, "/identify_failed") {
+		t.Fatalf("history of the unlinked chat:\n%s", h)
+	}
+	if h := said("cust-77"); !strings.Contains(h, "/identified") {
+		t.Fatalf("history of the identified customer:\n%s", h)
+	}
+	if h := said("telegram:515151"); !strings.Contains(h, "/identify_locked") {
+		t.Fatalf("history of the guessing chat:\n%s", h)
 	}
 }
 
