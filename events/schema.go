@@ -101,7 +101,10 @@ const (
 	maxFuture = 10 * time.Minute
 )
 
-var typePattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+var (
+	typePattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+	dataKey     = regexp.MustCompile(`^[a-z0-9_]+$`)
+)
 
 // orderTypes must carry an order: the scripts and order status depend on it.
 var orderTypes = map[string]bool{
@@ -306,7 +309,7 @@ func (p *Payload) Event(o ParseOptions) (journey.Event, error) {
 	if len(p.Data) > 0 {
 		ev.Data = make(map[string]string, len(p.Data))
 		for k, v := range p.Data {
-			if k == "" || len(k) > maxTypeLen || !typePattern.MatchString(k) {
+			if len(k) > maxTypeLen || !dataKey.MatchString(k) {
 				return ev, fieldErr("data", "key %q: use lower-case letters, digits and _ (at most %d characters)", clip(k), maxTypeLen)
 			}
 			s, err := scalar(v)
