@@ -28,7 +28,7 @@ func telegramCustomer(t *testing.T, r *redistest.Redis) telegramtest.User {
 			}
 		})
 	}
-	return telegramtest.User{ID: id, FirstName: "Ana", Username: "ana_e2e", LanguageCode: "pt-br"}
+	return telegramtest.User{ID: id, FirstName: "Ana", Username: "ana_" + strconv.FormatInt(id, 10), LanguageCode: "pt-br"}
 }
 
 func buttonLabels(m telegramtest.Message) []string {
