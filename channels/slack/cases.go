@@ -225,7 +225,7 @@ func (d *Desk) reply(ctx context.Context, r caseRec, user, text string) error {
 		return nil
 	}
 	if err := d.o.Bot.StaffReply(ctx, r.Customer, name, out); err != nil {
-		d.notice(ctx, r.Channel, r.TS, "⚠️ Not delivered to the customer: "+esc(err.Error()))
+		d.notice(ctx, r.Channel, r.TS, "⚠️ Not delivered to the customer (the bot's log says why). Try again in a moment.")
 		return fmt.Errorf("staff reply on case %s: %w", r.TS, err)
 	}
 	return nil

@@ -114,9 +114,12 @@ func New(ctx context.Context, o Options) (*Desk, error) {
 	if o.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(o.APIURL))
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, slack.OptionHTTPClient(o.HTTPClient))
+	if o.HTTPClient == nil {
+		// slack-go's default client has no timeout, and OpenCase and Mirror
+		// run while the bot holds the customer's lock.
+		o.HTTPClient = &http.Client{Timeout: 15 * time.Second}
 	}
+	opts = append(opts, slack.OptionHTTPClient(o.HTTPClient))
 	if o.AppToken != "" {
 		opts = append(opts, slack.OptionAppLevelToken(o.AppToken))
 	}

@@ -420,6 +420,11 @@ func TestTakeoverRaceExactlyOneWins(t *testing.T) {
 	if strings.Contains(string(c.Blocks), actionTake) || !strings.Contains(string(c.Blocks), actionResolve) {
 		t.Errorf("after takeover the card should keep only Resolve: %s", c.Blocks)
 	}
+	for _, keep := range []string{"Case: Ana Lima", "#1001", "customer asked for a person", blockHistory} {
+		if !strings.Contains(string(c.Blocks), keep) {
+			t.Errorf("the update lost %q: %s", keep, c.Blocks)
+		}
+	}
 	// The customer hears once that a person joined, by first name.
 	if got := a.rec.count(winner.FirstName); got != 1 {
 		t.Errorf("customer told %d times about %s: %+v", got, winner.FirstName, a.rec.sent())
@@ -501,9 +506,12 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 	if survey == nil {
 		t.Fatalf("no CSAT survey after resolve: %+v", e.rec.sent()[before:])
 	}
-	c, _ := e.sl.Message(e.channel, m.TS)
-	if !strings.Contains(string(c.Blocks), "Resolved by *Bia Souza*") || strings.Contains(string(c.Blocks), actionResolve) {
-		t.Errorf("card not closed: %s", c.Blocks)
+	eventually(t, "the card closed", func() bool {
+		c, _ := e.sl.Message(e.channel, m.TS)
+		return strings.Contains(string(c.Blocks), "Resolved by *Bia Souza*")
+	})
+	if c, _ := e.sl.Message(e.channel, m.TS); strings.Contains(string(c.Blocks), actionResolve) {
+		t.Errorf("a resolved card still has buttons: %s", c.Blocks)
 	}
 	// The customer answers 5; today's figures show it.
 	msgSeq++
