@@ -19,6 +19,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	// Time zones must resolve on hosts without a zone database (slim
+	// containers), or every event naming one would be refused.
+	_ "time/tzdata"
 
 	"journeybot/journey"
 )
