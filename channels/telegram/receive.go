@@ -110,7 +110,7 @@ func (p *poller) run(ctx context.Context) {
 		err := p.c.call(ctx, p.c.opt.PollTimeout+15*time.Second, func(api *tgbotapi.BotAPI) error {
 			var err error
 			updates, err = api.GetUpdates(tgbotapi.UpdateConfig{
-				Offset: offset, Limit: 100, Timeout: int(p.c.opt.PollTimeout / time.Second),
+				Offset: offset, Limit: 100, Timeout: max(1, int(p.c.opt.PollTimeout/time.Second)),
 				AllowedUpdates: []string{"message", "callback_query"},
 			})
 			return err

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -195,11 +194,16 @@ func bestCut(s string) int {
 	return 0
 }
 
+// units is the length of s in UTF-16 code units.
 func units(s string) int {
-	if len(s) <= MaxText/2 {
-		return len(s) // fewer bytes than the limit can never exceed it
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
 	}
-	return len(utf16.Encode([]rune(s)))
+	return n
 }
 
 // pacer spaces messages: at most one per PerChat to a chat, PerSecond
