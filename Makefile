@@ -1,5 +1,6 @@
 # journeybot — see README.md. `make run` and `make test` are the two commands
 # a newcomer needs; the rest are for development.
+SHELL   := bash
 GO      ?= go
 BIN     := bin/journeybot
 PKGS    := ./...

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -77,7 +76,7 @@ type Bot struct {
 	mu         sync.RWMutex
 	channels   map[string]channels.Channel
 	order      []string // channel preference for proactive messages
-	locks      [256]sync.Mutex
+	locks      keyedLocks
 	linkSecret string
 	usernames  sync.Map // "channel:username" already indexed by this process
 }
@@ -126,13 +125,63 @@ func (b *Bot) Engine() *conversations.Engine { return b.engine }
 func (b *Bot) Now() time.Time { return b.now() }
 
 // lock serializes the handling of one customer in this process (the store's
-// version check covers other processes).
-func (b *Bot) lock(id string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	m := &b.locks[h.Sum32()%uint32(len(b.locks))]
-	m.Lock()
-	return m.Unlock
+// version check covers other processes). One lock per customer, so a slow
+// send to one chat never holds up another customer.
+func (b *Bot) lock(id string) func() { return b.locks.lock(id) }
+
+type keyedLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyedLock
+}
+
+type keyedLock struct {
+	mu      sync.Mutex
+	waiters int
+}
+
+func (k *keyedLocks) lock(id string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedLock{}
+	}
+	l := k.m[id]
+	if l == nil {
+		l = &keyedLock{}
+		k.m[id] = l
+	}
+	l.waiters++
+	k.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		k.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(k.m, id)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// update commits a change to a journey and keeps the due index right: when
+// the change brought a timer forward, the customer is scheduled for it.
+func (b *Bot) update(ctx context.Context, id, msgID string, now time.Time, fn journey.Mutation) (*journey.Journey, error) {
+	var before int64
+	j, err := b.store.Update(ctx, id, msgID, now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		before = j.NextDue()
+		return fn(j)
+	})
+	if errors.Is(err, journey.ErrDuplicate) {
+		// A redelivery: the first delivery may have committed and then
+		// failed to schedule; scheduling again is harmless (ZADD LT).
+		if serr := b.store.Schedule(ctx, id, j.NextDue()); serr != nil {
+			return j, serr
+		}
+		return j, err
+	}
+	if err != nil {
+		return j, err
+	}
+	return j, b.reschedule(ctx, j, before)
 }
 
 // CustomerID returns the customer linked to a channel address; an address
@@ -167,7 +216,7 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 		input.Order = b.lookupMentionedOrder(ctx, id, in.Text)
 	}
 	var res *conversations.Result
-	j, err := b.store.Update(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	j, err := b.update(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		fillProfile(j, in)
 		res = b.engine.Handle(j, input, now)
 		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
@@ -184,7 +233,7 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 	b.linkUsername(ctx, in, id)
 	b.metrics.inbound.WithLabelValues(in.Channel).Inc()
 	b.metrics.stats.Add("inbound", 1)
-	b.after(ctx, j, res, in.Channel, describe(in), in.Kind == channels.KindText)
+	b.after(ctx, j, res, in.Channel, &in)
 	b.metrics.handleSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
@@ -240,15 +289,17 @@ func fillProfile(j *journey.Journey, in channels.Inbound) {
 
 // after does what a committed update asks: open a case, mirror to staff,
 // personalize and send the messages.
-func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.Result, channel, inbound string, fromCustomer bool) {
+// in is the customer's message being answered, nil for bot-initiated work.
+func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.Result, channel string, in *channels.Inbound) {
 	for _, n := range res.Notes {
 		b.metrics.note(n)
 	}
 	if res.Escalated != "" {
 		b.openCase(ctx, j, channel, res.Escalated)
-	} else if res.Mirror && fromCustomer && j.Case != nil && j.Case.Ref != "" {
+	} else if res.Mirror && in != nil && j.Case != nil && j.Case.Ref != "" {
+		// Every kind of message reaches staff; media as a notice ("[photo]").
 		if s := b.staffDesk(); s != nil {
-			if err := s.Mirror(ctx, j.Case.Ref, Case{Journey: j, Channel: channel}, inbound); err != nil {
+			if err := s.Mirror(ctx, j.Case.Ref, Case{Journey: j, Channel: channel}, describe(*in)); err != nil {
 				b.log.Warn("mirror to staff failed", "customer", j.ID, "err", err)
 			}
 		}
@@ -257,8 +308,8 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.
 		return
 	}
 	msgs := res.Messages
-	if res.Unmatched && fromCustomer {
-		if answer, ok := b.freeAnswer(ctx, j, inbound); ok {
+	if res.Unmatched && in != nil && in.Kind == channels.KindText {
+		if answer, ok := b.freeAnswer(ctx, j, in.Text); ok {
 			msgs = []conversations.Message{{Text: answer}}
 			b.metrics.note("llm.free_answer")
 		}
@@ -420,13 +471,16 @@ func turns(h []journey.HistoryEntry) []llm.Turn {
 }
 
 // lookupMentionedOrder asks the lookup service about an order number the
-// customer typed that the journey does not hold yet.
+// customer typed that the journey does not hold yet. The order is taken in
+// only when its e-mail or phone is the customer's: typing someone else's
+// order number shows nothing.
 func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journey.Order {
 	m := orderNumber.FindStringSubmatch(text)
 	if m == nil {
 		return nil
 	}
-	if j, found, err := b.store.Get(ctx, id); err == nil && found && j.Order(m[1]) != nil {
+	j, _, err := b.store.Get(ctx, id)
+	if err != nil || j.Order(m[1]) != nil {
 		return nil
 	}
 	o, err := b.orders.Lookup(ctx, m[1])
@@ -434,7 +488,20 @@ func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journe
 		b.log.Info("order lookup failed", "order", m[1], "err", err)
 		return nil
 	}
+	if o == nil || !sameContact(j.Profile, o) {
+		b.metrics.note("lookup.not_owner")
+		return nil
+	}
 	return o
+}
+
+// sameContact reports whether the order's e-mail or phone is the profile's.
+func sameContact(p journey.Profile, o *journey.Order) bool {
+	if p.Email != "" && strings.EqualFold(p.Email, o.Email) {
+		return true
+	}
+	pd, od := digitsOnly.ReplaceAllString(p.Phone, ""), digitsOnly.ReplaceAllString(o.Phone, "")
+	return len(pd) >= 8 && len(od) >= 8 && pd[len(pd)-8:] == od[len(od)-8:]
 }
 
 var orderNumber = regexp.MustCompile(`#?\b([0-9]{4,12})\b`)

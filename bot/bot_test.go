@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -240,5 +241,34 @@ func TestStartPayloadLinksChatToOrderOwner(t *testing.T) {
 	f.bot.HandleInbound(ctx, in)
 	if id, _ := f.bot.CustomerID(ctx, "test", "78"); id != "test:78" {
 		t.Fatalf("forged payload linked the chat to %q", id)
+	}
+}
+
+// A wait started by a customer's message is put in the due index, so the
+// scheduler fires it (and only once).
+func TestWaitStartedByCustomerFires(t *testing.T) {
+	r := redistest.New(t)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions()), Now: clock})
+	rec := newRecorder()
+	b.AddChannel(rec)
+	ctx := context.Background()
+	in := text("5", "")
+	in.Kind, in.Command = channels.KindCommand, "remind"
+	if err := b.HandleInbound(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := store.Pending(ctx); n != 1 {
+		t.Fatalf("due index holds %d customers, want 1", n)
+	}
+	now = now.Add(25 * time.Hour) // 11:00 UTC is 08:00 in São Paulo: quiet hours
+	b.Tick(ctx)
+	now = now.Add(2 * time.Hour)
+	b.Tick(ctx)
+	b.Tick(ctx)
+	if got := rec.texts("5"); !slices.Equal(got, []string{"Combinado, te lembro amanhã.", "Lembrete!"}) {
+		t.Fatalf("customer got %q", got)
 	}
 }

@@ -39,9 +39,7 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	defer unlock()
 	now := b.now()
 	var res *conversations.Result
-	var before int64
-	j, err := b.store.Update(ctx, id, "ev:"+ev.ID, now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
-		before = j.NextDue()
+	j, err := b.update(ctx, id, "ev:"+ev.ID, now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &ev}, now)
 		return append([]journey.HistoryEntry{{At: now.Unix(), From: "event", Text: ev.Type}}, res.History...), nil
 	})
@@ -52,10 +50,7 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
-	if err := b.reschedule(ctx, j, before); err != nil {
-		return nil, err
-	}
-	b.after(ctx, j, res, "", "", false)
+	b.after(ctx, j, res, "", nil)
 	return &EventOutcome{Customer: id, Stage: j.Stage, Messages: len(res.Messages)}, nil
 }
 
@@ -108,7 +103,7 @@ func (b *Bot) wake(ctx context.Context, id string, lease int64) error {
 	if err := b.store.Finish(ctx, id, lease, j.NextDue()); err != nil {
 		return err
 	}
-	b.after(ctx, j, res, "", "", false)
+	b.after(ctx, j, res, "", nil)
 	return nil
 }
 

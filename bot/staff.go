@@ -21,7 +21,7 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 	defer unlock()
 	now := b.now()
 	var res *conversations.Result
-	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	j, err := b.update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		won, holder, res = false, "", nil
 		if j.Case == nil {
 			return nil, ErrNoCase
@@ -41,7 +41,7 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 	b.metrics.note("takeover")
 	b.metrics.stats.Add("takeover.count", 1)
 	b.metrics.stats.Add("takeover.seconds", now.Unix()-j.Case.Opened)
-	b.after(ctx, j, res, "", "", false)
+	b.after(ctx, j, res, "", nil)
 	return true, holder, nil
 }
 
@@ -73,7 +73,7 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 	now := b.now()
 	var res *conversations.Result
 	var open time.Duration
-	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	j, err := b.update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		if j.Case == nil {
 			return nil, ErrNoCase
 		}
@@ -86,7 +86,7 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 		return 0, err
 	}
 	b.metrics.note("resolved")
-	b.after(ctx, j, res, "", "", false)
+	b.after(ctx, j, res, "", nil)
 	return open, nil
 }
 

@@ -831,6 +831,12 @@ func (x *run) event(ev *journey.Event) {
 			if o.Created == 0 {
 				o.Created = prev.Created
 			}
+			if o.Email == "" {
+				o.Email = prev.Email
+			}
+			if o.Phone == "" {
+				o.Phone = prev.Phone
+			}
 		}
 		if o.Created == 0 {
 			o.Created = at.Unix()

@@ -50,25 +50,27 @@ func TestBotAnswersWithALookedUpOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
 	b := bot.New(bot.Options{
-		Store:  journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix}),
+		Store:  store,
 		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
 	})
 	b.SetOrderLookup(l)
 	rec := &recorder{}
 	b.AddChannel(rec)
 	ctx := context.Background()
-	say := func(id, text string) string {
-		t.Helper()
-		err := b.HandleInbound(ctx, channels.Inbound{Channel: "test", Address: "a1", ID: id, Kind: channels.KindText, Text: text})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := rec.take()
-		if len(got) != 1 {
-			t.Fatalf("%q: %d replies, want 1: %+v", text, len(got), got)
-		}
-		return got[0].Text
+	// The customer's e-mail is the one on the order (an event or /pedido told us).
+	_, err = store.Update(ctx, "test:a1", "", time.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		j.Profile.Email = "Ana@Example.com"
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	say := func(id, text string) string { return sayAs(t, b, rec, "a1", id, text) }
+	// Someone else typing the same order number learns nothing about it.
+	if got := sayAs(t, b, rec, "a2", "0", "where is order 1234?"); !strings.Contains(got, "could not find order 1234") {
+		t.Fatalf("a stranger got %q", got)
 	}
 	if got := say("1", "where is order 1234?"); !strings.Contains(got, "#1234 is shipped") || !strings.Contains(got, "https://track.example/AB1") {
 		t.Fatalf("reply = %q, want the looked-up status and tracking link", got)
@@ -83,4 +85,17 @@ func TestBotAnswersWithALookedUpOrder(t *testing.T) {
 	if s.hits.Load() != before {
 		t.Fatal("an order the journey holds now was looked up again")
 	}
+}
+
+func sayAs(t *testing.T, b *bot.Bot, rec *recorder, addr, id, text string) string {
+	t.Helper()
+	err := b.HandleInbound(context.Background(), channels.Inbound{Channel: "test", Address: addr, ID: id, Kind: channels.KindText, Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.take()
+	if len(got) != 1 {
+		t.Fatalf("%q: %d replies, want 1: %+v", text, len(got), got)
+	}
+	return got[0].Text
 }

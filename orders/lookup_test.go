@@ -49,7 +49,7 @@ func newService(t *testing.T) *service {
 		switch r.URL.Path {
 		case "/api/orders/1234":
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprint(w, `{"id":"1234","status":"shipped","total":99.5,"currency":"brl","tracking_url":"https://track.example/AB1",
+			fmt.Fprint(w, `{"id":"1234","status":"shipped","total":99.5,"currency":"brl","tracking_url":"https://track.example/AB1","email":"ana@example.com",
 				"items":[{"name":"Garrafa Térmica","sku":"GARRAFA-01","qty":2,"price":49.75}],"created_at":"2026-03-01T10:00:00-03:00"}`)
 		case "/api/orders/5555":
 			fmt.Fprint(w, `{"order":{"status":"paid"}}`) // wrapped, no id
