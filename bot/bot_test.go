@@ -14,6 +14,7 @@ import (
 	"journeybot/bot"
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
 )
@@ -24,7 +25,7 @@ func TestConversationThroughTheRuntime(t *testing.T) {
 	if err := f.bot.HandleInbound(ctx, text("42", "oi")); err != nil {
 		t.Fatal(err)
 	}
-	got := f.rec.sent["42"]
+	got := f.rec.To("42")
 	if len(got) != 1 || got[0].Text != "Olá, Ana!" || len(got[0].Buttons) != 1 {
 		t.Fatalf("greeting = %+v", got)
 	}
@@ -33,7 +34,7 @@ func TestConversationThroughTheRuntime(t *testing.T) {
 	if err := f.bot.HandleInbound(ctx, press); err != nil {
 		t.Fatal(err)
 	}
-	if texts := f.rec.texts("42"); texts[1] != "Sem pedidos." {
+	if texts := f.rec.Texts("42"); texts[1] != "Sem pedidos." {
 		t.Fatalf("after the button: %q", texts)
 	}
 	// The state is in Redis: a second process sees the conversation.
@@ -58,7 +59,7 @@ func TestRedeliveredMessageIsHandledOnce(t *testing.T) {
 	if err := b.bot.HandleInbound(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(a.rec.sent["7"]) + len(b.rec.sent["7"]); n != 1 {
+	if n := len(a.rec.To("7")) + len(b.rec.To("7")); n != 1 {
 		t.Fatalf("replies = %d, want 1", n)
 	}
 }
@@ -90,7 +91,7 @@ func TestCustomersInParallelMessagesInOrder(t *testing.T) {
 	wg.Wait()
 	for c := 0; c < customers; c++ {
 		addr := fmt.Sprint("c", c)
-		got := f.rec.texts(addr)
+		got := f.rec.Texts(addr)
 		want := slices.Repeat([]string{"Olá, Ana!", "Sem pedidos."}, msgs/2)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s replies = %q", addr, got)
@@ -108,15 +109,15 @@ func TestRedisDownReturnsErrorAndSendsNothing(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	defer dead.Close()
 	store := journey.NewStore(dead, journey.Options{})
-	rec := newRecorder()
+	rec := channeltest.New("test")
 	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions())})
 	b.AddChannel(rec)
 	err := b.HandleInbound(context.Background(), text("1", "oi"))
 	if err == nil {
 		t.Fatal("no error with Redis down")
 	}
-	if len(rec.sent) != 0 {
-		t.Fatalf("sent %v with Redis down", rec.sent)
+	if n := len(rec.Sent()); n != 0 {
+		t.Fatalf("sent %d messages with Redis down", n)
 	}
 }
 
@@ -188,7 +189,7 @@ func TestCaseTakeoverRelayAndResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"Chamando alguém.", winners[0] + " entrou.", "Olá! Como posso ajudar?", "Nota de 1 a 5?"}
-	if got := f.rec.texts("9"); !slices.Equal(got, want) {
+	if got := f.rec.Texts("9"); !slices.Equal(got, want) {
 		t.Fatalf("customer saw %q, want %q", got, want)
 	}
 	if _, err := f.bot.Resolve(ctx, "test:9", "x"); !errors.Is(err, bot.ErrNoCase) {
@@ -252,7 +253,7 @@ func TestWaitStartedByCustomerFires(t *testing.T) {
 	clock := func() time.Time { return now }
 	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
 	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions()), Now: clock})
-	rec := newRecorder()
+	rec := channeltest.New("test")
 	b.AddChannel(rec)
 	ctx := context.Background()
 	in := text("5", "")
@@ -268,7 +269,7 @@ func TestWaitStartedByCustomerFires(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	b.Tick(ctx)
 	b.Tick(ctx)
-	if got := rec.texts("5"); !slices.Equal(got, []string{"Combinado, te lembro amanhã.", "Lembrete!"}) {
+	if got := rec.Texts("5"); !slices.Equal(got, []string{"Combinado, te lembro amanhã.", "Lembrete!"}) {
 		t.Fatalf("customer got %q", got)
 	}
 }

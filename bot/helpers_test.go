@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -9,36 +8,10 @@ import (
 	"journeybot/bot"
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
 )
-
-// recorder is a channel that keeps what the bot sends, by address.
-type recorder struct {
-	mu   sync.Mutex
-	sent map[string][]channels.Outbound
-}
-
-func newRecorder() *recorder { return &recorder{sent: map[string][]channels.Outbound{}} }
-
-func (r *recorder) Name() string                                      { return "test" }
-func (r *recorder) Run(ctx context.Context, h channels.Handler) error { return nil }
-func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sent[m.Address] = append(r.sent[m.Address], m)
-	return nil
-}
-
-func (r *recorder) texts(addr string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, m := range r.sent[addr] {
-		out = append(out, m.Text)
-	}
-	return out
-}
 
 func loadScripts(t testing.TB) *conversations.Scripts {
 	t.Helper()
@@ -52,7 +25,7 @@ func loadScripts(t testing.TB) *conversations.Scripts {
 type fixture struct {
 	bot   *bot.Bot
 	store *journey.Store
-	rec   *recorder
+	rec   *channeltest.Recorder
 	redis *redistest.Redis
 }
 
@@ -60,7 +33,7 @@ func newFixture(t testing.TB, r *redistest.Redis) *fixture {
 	t.Helper()
 	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
 	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions())})
-	rec := newRecorder()
+	rec := channeltest.New("test")
 	b.AddChannel(rec)
 	return &fixture{bot: b, store: store, rec: rec, redis: r}
 }

@@ -12,6 +12,7 @@ import (
 	"journeybot/channels"
 	"journeybot/conversations"
 	"journeybot/internal/redistest"
+	"journeybot/internal/simclock"
 	"journeybot/journey"
 )
 
@@ -28,7 +29,7 @@ func (c *countingChannel) Send(ctx context.Context, m channels.Outbound) error {
 
 type schBench struct {
 	r    *redistest.Redis
-	clk  *schClock
+	clk  *simclock.Clock
 	bots []*bot.Bot
 	ch   *countingChannel
 }
@@ -40,10 +41,10 @@ func newSchBench(b *testing.B, processes int) *schBench {
 		b.Fatal(err)
 	}
 	r := redistest.New(b)
-	e := &schBench{r: r, clk: &schClock{t: schStart}, ch: &countingChannel{}}
+	e := &schBench{r: r, clk: simclock.New(schStart), ch: &countingChannel{}}
 	for i := 0; i < processes; i++ {
 		store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-		bt := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, schOptions()), Now: e.clk.now})
+		bt := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, schOptions()), Now: e.clk.Now})
 		bt.AddChannel(e.ch)
 		e.bots = append(e.bots, bt)
 	}
@@ -57,7 +58,7 @@ func newSchBench(b *testing.B, processes int) *schBench {
 func (e *schBench) schedule(b *testing.B, n int) {
 	b.Helper()
 	ctx := context.Background()
-	ev := journey.Event{ID: "tmpl", Type: "customer.created", At: e.clk.now(), Customer: journey.EventCustomer{
+	ev := journey.Event{ID: "tmpl", Type: "customer.created", At: e.clk.Now(), Customer: journey.EventCustomer{
 		ID: "template", Name: "Ana Souza", Language: "pt-BR", Email: "ana.souza@example.com", Phone: "+55 11 91234-5678", TelegramChat: "123456789"}}
 	if _, err := e.bots[0].HandleEvent(ctx, ev); err != nil {
 		b.Fatal(err)
@@ -76,7 +77,7 @@ func (e *schBench) schedule(b *testing.B, n int) {
 			defer wg.Done()
 			for i := w; i < n; i += workers {
 				id := fmt.Sprintf("cust-%07d", i)
-				_, err := store.Update(ctx, id, "", e.clk.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+				_, err := store.Update(ctx, id, "", e.clk.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 					*j = *tmpl.Clone()
 					j.ID = id
 					j.Profile.Addresses = map[string]string{"telegram": id}
@@ -111,7 +112,7 @@ func BenchmarkSchedulerFire(b *testing.B) {
 		b.Run(fmt.Sprintf("processes=%d", procs), func(b *testing.B) {
 			e := newSchBench(b, procs)
 			e.schedule(b, b.N)
-			e.clk.add(time.Hour)
+			e.clk.Add(time.Hour)
 			e.ch.n.Store(0)
 			ctx := context.Background()
 			b.ResetTimer()
@@ -172,7 +173,7 @@ func BenchmarkSchedulerWaiting(b *testing.B) {
 		b.Fatal(err)
 	}
 	// The same journey without its timer, for the timer's own share.
-	_, err = store.Update(ctx, "cust-0000002", "", e.clk.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	_, err = store.Update(ctx, "cust-0000002", "", e.clk.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		j.Timers = nil
 		return nil, nil
 	})

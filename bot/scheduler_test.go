@@ -11,7 +11,9 @@ import (
 	"journeybot/bot"
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
+	"journeybot/internal/simclock"
 	"journeybot/journey"
 )
 
@@ -31,43 +33,12 @@ func mustZone(name string) *time.Location {
 // schStart is a Monday morning in São Paulo.
 var schStart = time.Date(2026, 3, 2, 10, 0, 0, 0, saoPaulo)
 
-type schClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *schClock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *schClock) set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *schClock) add(d time.Duration) { c.set(c.now().Add(d)) }
-
-// schRecorder is a telegram channel that keeps texts by address; addresses
-// in unreachable answer channels.ErrUnreachable (the customer blocked the bot).
-type schRecorder struct {
-	mu          sync.Mutex
-	sent        map[string][]string
-	attempts    int
-	unreachable map[string]bool
-}
-
-func (r *schRecorder) Name() string                                      { return "telegram" }
-func (r *schRecorder) Run(ctx context.Context, h channels.Handler) error { return nil }
-func (r *schRecorder) Send(ctx context.Context, m channels.Outbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.attempts++
-	if r.unreachable[m.Address] {
-		return channels.ErrUnreachable
-	}
-	r.sent[m.Address] = append(r.sent[m.Address], m.Text)
-	return nil
-}
-
 type schEnv struct {
 	t     *testing.T
 	r     *redistest.Redis
-	clk   *schClock
+	clk   *simclock.Clock
 	bots  []*bot.Bot
-	recs  []*schRecorder
+	recs  []*channeltest.Recorder
 	stats *bot.Stats
 	seq   int
 }
@@ -85,12 +56,12 @@ func newSchEnv(t *testing.T, processes int, opt conversations.Options) *schEnv {
 		t.Fatal(err)
 	}
 	r := redistest.New(t)
-	e := &schEnv{t: t, r: r, clk: &schClock{t: schStart}}
-	e.stats = bot.NewStats(r.Client, r.Prefix, e.clk.now)
+	e := &schEnv{t: t, r: r, clk: simclock.New(schStart)}
+	e.stats = bot.NewStats(r.Client, r.Prefix, e.clk.Now)
 	for i := 0; i < processes; i++ {
 		store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-		b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, opt), Now: e.clk.now, Metrics: bot.NewMetrics(e.stats)})
-		rec := &schRecorder{sent: map[string][]string{}, unreachable: map[string]bool{}}
+		b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, opt), Now: e.clk.Now, Metrics: bot.NewMetrics(e.stats)})
+		rec := channeltest.New("telegram")
 		b.AddChannel(rec)
 		e.bots = append(e.bots, b)
 		e.recs = append(e.recs, rec)
@@ -103,7 +74,7 @@ func newSchEnv(t *testing.T, processes int, opt conversations.Options) *schEnv {
 func (e *schEnv) event(customer, typ string, edit func(*journey.Event)) *bot.EventOutcome {
 	e.t.Helper()
 	e.seq++
-	ev := journey.Event{ID: fmt.Sprintf("ev%d", e.seq), Type: typ, At: e.clk.now(),
+	ev := journey.Event{ID: fmt.Sprintf("ev%d", e.seq), Type: typ, At: e.clk.Now(),
 		Customer: journey.EventCustomer{ID: customer, TelegramChat: customer}}
 	if edit != nil {
 		edit(&ev)
@@ -128,9 +99,7 @@ func (e *schEnv) tick(p int) int {
 func (e *schEnv) texts(customer string) []string {
 	var out []string
 	for _, r := range e.recs {
-		r.mu.Lock()
-		out = append(out, r.sent[customer]...)
-		r.mu.Unlock()
+		out = append(out, r.Texts(customer)...)
 	}
 	return out
 }
@@ -148,7 +117,7 @@ func (e *schEnv) note(name string) int64 {
 	if err := e.stats.Flush(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
-	d, err := e.stats.Day(context.Background(), e.clk.now())
+	d, err := e.stats.Day(context.Background(), e.clk.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -186,7 +155,7 @@ func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
 	if e.tick(0)+e.tick(1) != 0 {
 		t.Fatal("customers woken before their timer was due")
 	}
-	e.clk.add(time.Hour)
+	e.clk.Add(time.Hour)
 	// Both processes tick at once, several times over.
 	var wg sync.WaitGroup
 	for p := range e.bots {
@@ -212,15 +181,11 @@ func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
 	// Both processes took part (the claim spreads the work), and none sent twice.
 	perProcess := []int{0, 0}
 	for p, r := range e.recs {
-		r.mu.Lock()
-		for _, texts := range r.sent {
-			for _, s := range texts {
-				if s == "first tip" {
-					perProcess[p]++
-				}
+		for _, m := range r.Sent() {
+			if m.Text == "first tip" {
+				perProcess[p]++
 			}
 		}
-		r.mu.Unlock()
 	}
 	if perProcess[0]+perProcess[1] != customers {
 		t.Fatalf("first tips sent per process = %v, want %d in all", perProcess, customers)
@@ -236,9 +201,9 @@ func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
 func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
 	e := newSchEnv(t, 2, schOptions())
 	e.event("c1", "customer.created", nil)
-	e.clk.add(time.Hour)
+	e.clk.Add(time.Hour)
 	// Process 0 claims the customer and dies before handling it.
-	now := e.clk.now()
+	now := e.clk.Now()
 	ids, err := e.bots[0].Store().Claim(context.Background(), now.Unix(), now.Add(time.Minute).Unix(), 10)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("claim: %v %v", ids, err)
@@ -247,7 +212,7 @@ func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
 		t.Fatal("a leased customer was handled by another process")
 	}
 	e.expect("c1", "welcome")
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	if e.tick(1) != 1 {
 		t.Fatal("the customer was not retried when the lease ended")
 	}
@@ -257,12 +222,12 @@ func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
 func TestStaleWakeUpSendsNothingTwice(t *testing.T) {
 	e := newSchEnv(t, 2, schOptions())
 	e.event("c1", "customer.created", nil)
-	e.clk.add(time.Hour)
+	e.clk.Add(time.Hour)
 	e.tick(0)
 	e.expect("c1", "welcome", "first tip")
 	// A wake-up left in the index (say, by a process that crashed after
 	// committing but before finishing) fires nothing again.
-	if err := e.bots[1].Store().Schedule(context.Background(), "c1", e.clk.now().Unix()); err != nil {
+	if err := e.bots[1].Store().Schedule(context.Background(), "c1", e.clk.Now().Unix()); err != nil {
 		t.Fatal(err)
 	}
 	if e.tick(1) != 1 {
@@ -275,12 +240,12 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 	e := newSchEnv(t, 1, schOptions())
 	// "old" signed up on Saturday, its tip was due Saturday 11:00; the bot
 	// was down until Monday. "recent" signed up Monday 10:00, tip due 11:00.
-	e.clk.set(schStart.Add(-48 * time.Hour))
+	e.clk.Set(schStart.Add(-48 * time.Hour))
 	e.event("old", "customer.created", nil)
-	e.clk.set(schStart)
+	e.clk.Set(schStart)
 	e.event("recent", "customer.created", nil)
 	// The bot comes back at 17:00: six hours late is inside the 12h grace.
-	e.clk.set(schStart.Add(7 * time.Hour))
+	e.clk.Set(schStart.Add(7 * time.Hour))
 	if n := e.tick(0); n != 2 {
 		t.Fatalf("woke %d customers, want 2", n)
 	}
@@ -303,11 +268,11 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) {
 	e := newSchEnv(t, 1, schOptions())
 	evening := time.Date(2026, 3, 2, 19, 30, 0, 0, saoPaulo)
-	e.clk.set(evening)
+	e.clk.Set(evening)
 	e.event("sp1", "customer.created", nil)
 	e.expect("sp1", "welcome")
 	// 21:30: sp1's tip falls in quiet hours and waits for 09:00.
-	e.clk.set(evening.Add(2 * time.Hour))
+	e.clk.Set(evening.Add(2 * time.Hour))
 	e.tick(0)
 	e.expect("sp1", "welcome")
 	morning := time.Date(2026, 3, 3, 9, 0, 0, 0, saoPaulo)
@@ -323,15 +288,15 @@ func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) {
 	// A São Paulo customer signing up now gets the welcome in the morning.
 	e.event("sp2", "customer.created", nil)
 	e.expect("sp2")
-	e.clk.set(evening.Add(3 * time.Hour)) // 22:30 here, 10:30 in Tokyo
+	e.clk.Set(evening.Add(3 * time.Hour)) // 22:30 here, 10:30 in Tokyo
 	e.tick(0)
 	e.expect("tokyo", "welcome", "first tip")
 	e.expect("sp1", "welcome")
-	e.clk.set(morning.Add(-time.Minute))
+	e.clk.Set(morning.Add(-time.Minute))
 	if n := e.tick(0); n != 0 {
 		t.Fatalf("woke %d customers before 09:00", n)
 	}
-	e.clk.set(morning)
+	e.clk.Set(morning)
 	e.tick(0)
 	e.expect("sp1", "welcome", "first tip")
 	e.expect("sp2", "welcome")
@@ -342,7 +307,7 @@ func TestFrequencyCapsWithSimulatedDays(t *testing.T) {
 	opt.MaxPerDay, opt.MaxPerWeek = 2, 3
 	e := newSchEnv(t, 1, opt)
 	noon := schStart.Add(2 * time.Hour) // Monday 12:00
-	e.clk.set(noon)
+	e.clk.Set(noon)
 	for i := 0; i < 3; i++ {
 		e.event("c1", "promo.sent", nil)
 	}
@@ -364,20 +329,20 @@ func TestFrequencyCapsWithSimulatedDays(t *testing.T) {
 	}
 	// Tuesday 09:00: the deferred promo goes out (day 1 of 2, week 3 of 3).
 	tuesday := time.Date(2026, 3, 3, 9, 0, 0, 0, saoPaulo)
-	e.clk.set(tuesday)
+	e.clk.Set(tuesday)
 	e.tick(0)
 	e.expect("c1", "promo", "promo", "shipped", "Hi there!", "promo")
 	// Tuesday noon: the weekly cap holds a new promo until next Monday.
-	e.clk.set(tuesday.Add(3 * time.Hour))
+	e.clk.Set(tuesday.Add(3 * time.Hour))
 	e.event("c1", "promo.sent", nil)
 	for day := 1; day <= 5; day++ { // Wednesday to Sunday mornings
-		e.clk.set(tuesday.AddDate(0, 0, day))
+		e.clk.Set(tuesday.AddDate(0, 0, day))
 		e.tick(0)
 	}
 	if got := e.texts("c1"); len(got) != 5 {
 		t.Fatalf("sent during a capped week: %q", got)
 	}
-	e.clk.set(time.Date(2026, 3, 9, 9, 0, 0, 0, saoPaulo))
+	e.clk.Set(time.Date(2026, 3, 9, 9, 0, 0, 0, saoPaulo))
 	e.tick(0)
 	e.expect("c1", "promo", "promo", "shipped", "Hi there!", "promo", "promo")
 }
@@ -390,7 +355,7 @@ func TestStageChangeCancelsPendingNudges(t *testing.T) {
 	e.event("buyer", "order.delivered", delivered)
 	e.event("control", "order.delivered", delivered)
 	e.expect("buyer", "enjoy")
-	e.clk.add(2 * time.Hour)
+	e.clk.Add(2 * time.Hour)
 	out := e.event("buyer", "order.paid", func(ev *journey.Event) { ev.Order = &journey.Order{ID: "501"} })
 	if out.Stage != "loyalty" {
 		t.Fatalf("stage after order.paid = %q, want loyalty", out.Stage)
@@ -400,9 +365,9 @@ func TestStageChangeCancelsPendingNudges(t *testing.T) {
 			t.Fatalf("the care nudge of onboarding survived the stage change: %+v", tm)
 		}
 	}
-	e.clk.set(schStart.Add(2 * 24 * time.Hour))
+	e.clk.Set(schStart.Add(2 * 24 * time.Hour))
 	e.tick(0)
-	e.clk.set(schStart.Add(3 * 24 * time.Hour))
+	e.clk.Set(schStart.Add(3 * 24 * time.Hour))
 	e.tick(0)
 	e.expect("control", "enjoy", "care tip", "review?")
 	e.expect("buyer", "enjoy")
@@ -417,7 +382,7 @@ func TestStageChangeCancelsPendingNudges(t *testing.T) {
 
 func TestOptOutAndUnreachableStopNudges(t *testing.T) {
 	e := newSchEnv(t, 1, schOptions())
-	e.recs[0].unreachable["blocked"] = true
+	e.recs[0].Block("blocked")
 	e.event("quitter", "customer.created", nil)
 	e.event("blocked", "customer.created", nil)
 	err := e.bots[0].HandleInbound(context.Background(), channels.Inbound{Channel: "telegram", Address: "quitter", ID: "s1", Kind: channels.KindCommand, Command: "stop"})
@@ -430,11 +395,11 @@ func TestOptOutAndUnreachableStopNudges(t *testing.T) {
 	if e.journey("blocked").Profile.Unreachable == 0 {
 		t.Fatal("a customer who blocked the bot was not marked unreachable")
 	}
-	attempts := e.recs[0].attempts
-	e.clk.add(time.Hour)
+	attempts := e.recs[0].Attempts()
+	e.clk.Add(time.Hour)
 	e.tick(0)
 	e.expect("quitter", "welcome", "stopped")
-	if e.recs[0].attempts != attempts {
+	if e.recs[0].Attempts() != attempts {
 		t.Fatal("the bot tried to send a nudge to a customer who blocked it")
 	}
 	if n := e.note("nudge.skipped_unreachable"); n != 1 {

@@ -1,30 +1,17 @@
 package conversations
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"journeybot/internal/logtest"
 	"journeybot/journey"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -53,7 +40,7 @@ func TestWatchReloadsValidScriptsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := NewEngine(s, DefaultOptions())
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})

@@ -15,9 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"journeybot/bot"
-	"journeybot/channels"
 	"journeybot/conversations"
 	"journeybot/events"
+	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
 )
@@ -28,35 +28,16 @@ const secret = "test-events-secret"
 var now = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 
 // recorder is a channel named telegram that keeps what the bot sends.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []channels.Outbound
-}
-
-func (r *recorder) Name() string                                      { return "telegram" }
-func (r *recorder) Run(ctx context.Context, h channels.Handler) error { return nil }
-func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
-func (r *recorder) sent() []channels.Outbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]channels.Outbound(nil), r.msgs...)
-}
 
 type env struct {
 	r     *redistest.Redis
 	store *journey.Store
 	bot   *bot.Bot
-	rec   *recorder
+	rec   *channeltest.Recorder
 	url   string
 }
 
-func newBot(t *testing.T, rdb redis.UniversalClient, prefix string) (*bot.Bot, *journey.Store, *recorder) {
+func newBot(t *testing.T, rdb redis.UniversalClient, prefix string) (*bot.Bot, *journey.Store, *channeltest.Recorder) {
 	t.Helper()
 	scripts, _, err := conversations.LoadDir("testdata/scripts")
 	if err != nil {
@@ -65,7 +46,7 @@ func newBot(t *testing.T, rdb redis.UniversalClient, prefix string) (*bot.Bot, *
 	store := journey.NewStore(rdb, journey.Options{Prefix: prefix})
 	engine := conversations.NewEngine(scripts, conversations.Options{Grace: 12 * time.Hour, MaxPerDay: 2, MaxPerWeek: 5})
 	b := bot.New(bot.Options{Store: store, Engine: engine, Now: func() time.Time { return now }})
-	rec := &recorder{}
+	rec := channeltest.New("telegram")
 	b.AddChannel(rec)
 	return b, store, rec
 }
@@ -148,7 +129,7 @@ func TestSignedOrderCreatedIsAppliedAndAnswersADeepLink(t *testing.T) {
 	if owner, _ := e.store.OrderOwner(context.Background(), "1001"); owner != "cust-42" {
 		t.Fatalf("order owner = %q", owner)
 	}
-	msgs := e.rec.sent()
+	msgs := e.rec.Sent()
 	if len(msgs) != 1 || msgs[0].Address != "777" || msgs[0].Text != "Thanks for order #1001." {
 		t.Fatalf("sent = %+v", msgs)
 	}
@@ -189,7 +170,7 @@ func TestSignatureIsRequired(t *testing.T) {
 	if _, found, _ := e.store.Get(context.Background(), "cust-42"); found {
 		t.Fatal("an unsigned event changed a journey")
 	}
-	if len(e.rec.sent()) != 0 {
+	if len(e.rec.Sent()) != 0 {
 		t.Fatal("an unsigned event sent messages")
 	}
 	// Upper-case hex is the same signature.
@@ -261,7 +242,7 @@ func TestMalformedBodiesAreRefusedNamingTheField(t *testing.T) {
 			}
 		})
 	}
-	if len(e.rec.sent()) != 0 {
+	if len(e.rec.Sent()) != 0 {
 		t.Fatal("a refused event sent messages")
 	}
 }
@@ -310,7 +291,7 @@ func TestSameEventTwiceIsAppliedOnce(t *testing.T) {
 	if code, a := signed(t, srv2.URL+"/events", body); code != http.StatusOK || !a.Duplicate {
 		t.Fatalf("second process: %d %+v, want 200 duplicate", code, a)
 	}
-	if n := len(e.rec.sent()) + len(rec2.sent()); n != 1 {
+	if n := len(e.rec.Sent()) + len(rec2.Sent()); n != 1 {
 		t.Fatalf("%d messages sent, want 1", n)
 	}
 	h, err := e.store.History(context.Background(), "cust-42", 50)
@@ -354,7 +335,7 @@ func TestEventsAreAppliedConcurrentlyOncePerID(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if n := len(e.rec.sent()); n != 20 {
+	if n := len(e.rec.Sent()); n != 20 {
 		t.Fatalf("%d messages sent, want 20 (one per event)", n)
 	}
 }

@@ -53,8 +53,8 @@ func TestImportAppliesGoodLinesAndReportsBadOnes(t *testing.T) {
 			t.Errorf("invalid %s; want lines %v", e, wantBad)
 		}
 	}
-	if sum.Messages != 0 || len(rec.sent()) != 0 {
-		t.Fatalf("old events sent messages: %d produced, %+v sent", sum.Messages, rec.sent())
+	if sum.Messages != 0 || len(rec.Sent()) != 0 {
+		t.Fatalf("old events sent messages: %d produced, %+v sent", sum.Messages, rec.Sent())
 	}
 	if progress.Len() == 0 || !strings.Contains(progress.String(), "importing events") {
 		t.Fatalf("no progress bar written: %q", progress.String())
@@ -94,8 +94,8 @@ func TestImportOfRecentEventCountsItsMessages(t *testing.T) {
 	}
 	// The test bot has a channel, so here the welcome was delivered; the
 	// summary counts it either way, so the CLI can warn when it could not be.
-	if sum.Applied != 1 || sum.Messages != 1 || len(rec.sent()) != 1 {
-		t.Fatalf("summary = %+v, sent %d; want 1 applied with 1 message", sum, len(rec.sent()))
+	if sum.Applied != 1 || sum.Messages != 1 || len(rec.Sent()) != 1 {
+		t.Fatalf("summary = %+v, sent %d; want 1 applied with 1 message", sum, len(rec.Sent()))
 	}
 }
 

@@ -14,28 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"journeybot/internal/logtest"
 	"journeybot/internal/openaitest"
 )
 
 const testKey = "sk-test-SECRET-4242"
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -58,7 +41,7 @@ type fixture struct {
 	c     *Client
 	srv   *openaitest.Server
 	clock *fakeClock
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	reg   *prometheus.Registry
 }
 
@@ -69,7 +52,7 @@ func newFixture(t *testing.T, mutate func(*Config)) *fixture {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	c, err := New(cfg, logger, reg)

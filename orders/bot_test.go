@@ -3,39 +3,17 @@ package orders_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"journeybot/bot"
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
 	"journeybot/orders"
 )
-
-type recorder struct {
-	mu   sync.Mutex
-	msgs []channels.Outbound
-}
-
-func (r *recorder) Name() string                                      { return "test" }
-func (r *recorder) Run(ctx context.Context, h channels.Handler) error { return nil }
-func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
-func (r *recorder) take() []channels.Outbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.msgs
-	r.msgs = nil
-	return out
-}
 
 // The bot asks the lookup service about an order number the customer types
 // that no event told it about, and answers with its status.
@@ -56,7 +34,7 @@ func TestBotAnswersWithALookedUpOrder(t *testing.T) {
 		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
 	})
 	b.SetOrderLookup(l)
-	rec := &recorder{}
+	rec := channeltest.New("test")
 	b.AddChannel(rec)
 	ctx := context.Background()
 	// The customer's e-mail is the one on the order (an event or /pedido told us).
@@ -87,13 +65,13 @@ func TestBotAnswersWithALookedUpOrder(t *testing.T) {
 	}
 }
 
-func sayAs(t *testing.T, b *bot.Bot, rec *recorder, addr, id, text string) string {
+func sayAs(t *testing.T, b *bot.Bot, rec *channeltest.Recorder, addr, id, text string) string {
 	t.Helper()
 	err := b.HandleInbound(context.Background(), channels.Inbound{Channel: "test", Address: addr, ID: id, Kind: channels.KindText, Text: text})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := rec.take()
+	got := rec.Take()
 	if len(got) != 1 {
 		t.Fatalf("%q: %d replies, want 1: %+v", text, len(got), got)
 	}

@@ -20,28 +20,11 @@ import (
 	"journeybot/channels"
 	"journeybot/channels/telegram"
 	"journeybot/conversations"
+	"journeybot/internal/logtest"
 	"journeybot/internal/redistest"
 	"journeybot/internal/telegramtest"
 	"journeybot/journey"
 )
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is one bot process: a real bot with the repository's scripts, a store
 // on the test Redis, and the Telegram channel against the loopback Bot API.
@@ -53,7 +36,7 @@ type env struct {
 	engine *conversations.Engine
 	bot    *bot.Bot
 	ch     *telegram.Channel
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	stop   func()
 	// webhook is the bot's HTTP server in webhook mode.
 	webhook *httptest.Server
@@ -73,7 +56,7 @@ func newEnv(t *testing.T, srv *telegramtest.Server, r *redistest.Redis, o envOpt
 	if err != nil {
 		t.Fatalf("load scripts: %v", err)
 	}
-	e := &env{t: t, srv: srv, redis: r, logs: &syncBuffer{}}
+	e := &env{t: t, srv: srv, redis: r, logs: &logtest.Buffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.store = journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
 	e.engine = conversations.NewEngine(scripts, conversations.Options{})

@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -26,6 +25,8 @@ import (
 	"journeybot/bot"
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/internal/channeltest"
+	"journeybot/internal/simclock"
 	"journeybot/journey"
 )
 
@@ -270,37 +271,6 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 	return rep, nil
 }
 
-// recorder is the test channel: it keeps what the bot sends.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []channels.Outbound
-}
-
-func (r *recorder) Name() string                                      { return "test" }
-func (r *recorder) Run(ctx context.Context, h channels.Handler) error { return nil }
-func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
-func (r *recorder) take() []channels.Outbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.msgs
-	r.msgs = nil
-	return out
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, file string, c *Case) (fails []string) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("-03", -3*3600))
 	if c.Start != "" {
@@ -310,11 +280,11 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 		}
 		start = t
 	}
-	clk := &clock{t: start}
+	clk := simclock.New(start)
 	store := journey.NewStore(rdb, journey.Options{})
 	engine := conversations.NewEngine(s, conversations.DefaultOptions())
-	rec := &recorder{}
-	b := bot.New(bot.Options{Store: store, Engine: engine, Now: clk.now})
+	rec := channeltest.New("test")
+	b := bot.New(bot.Options{Store: store, Engine: engine, Now: clk.Now})
 	b.AddChannel(rec)
 	id := c.Customer.ID
 	if id == "" {
@@ -330,7 +300,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 	for _, st := range c.Steps {
 		seq++
 		at := fmt.Sprintf("%s:%d", file, st.line)
-		in := channels.Inbound{Channel: "test", Address: id, ID: strconv.Itoa(seq), At: clk.now(), LanguageCode: ""}
+		in := channels.Inbound{Channel: "test", Address: id, ID: strconv.Itoa(seq), At: clk.Now(), LanguageCode: ""}
 		var err error
 		switch {
 		case st.Say != nil:
@@ -349,7 +319,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 			in.Kind, in.Command, in.Args = channels.KindCommand, strings.ToLower(name), args
 			err = b.HandleInbound(ctx, in)
 		case st.Event != nil:
-			err = sendEvent(ctx, b, id, seq, st.Event, clk.now())
+			err = sendEvent(ctx, b, id, seq, st.Event, clk.Now())
 		case st.Advance != "":
 			err = advance(ctx, b, store, clk, st.Advance)
 		case st.Staff == "take":
@@ -364,7 +334,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 		if err != nil {
 			return append(fails, fmt.Sprintf("%s: %v", at, err))
 		}
-		got := rec.take()
+		got := rec.Take()
 		if len(got) > 0 {
 			for i := len(got) - 1; i >= 0; i-- {
 				if len(got[i].Buttons) > 0 {
@@ -444,12 +414,12 @@ func sendEvent(ctx context.Context, b *bot.Bot, id string, seq int, e *Event, no
 
 // advance moves the simulated clock forward, waking customers at each due
 // time on the way, as the scheduler would.
-func advance(ctx context.Context, b *bot.Bot, store *journey.Store, clk *clock, d string) error {
+func advance(ctx context.Context, b *bot.Bot, store *journey.Store, clk *simclock.Clock, d string) error {
 	dur, err := conversations.ParseDuration(d)
 	if err != nil {
 		return err
 	}
-	target := clk.now().Add(dur)
+	target := clk.Now().Add(dur)
 	for i := 0; i < 10000; i++ {
 		due, ok, err := store.NextWake(ctx)
 		if err != nil {
@@ -458,14 +428,14 @@ func advance(ctx context.Context, b *bot.Bot, store *journey.Store, clk *clock, 
 		if !ok || due > target.Unix() {
 			break
 		}
-		if t := time.Unix(due, 0).In(target.Location()); t.After(clk.now()) {
-			clk.set(t)
+		if t := time.Unix(due, 0).In(target.Location()); t.After(clk.Now()) {
+			clk.Set(t)
 		}
 		if _, err := b.Tick(ctx); err != nil {
 			return err
 		}
 	}
-	clk.set(target)
+	clk.Set(target)
 	_, err = b.Tick(ctx)
 	return err
 }
