@@ -28,6 +28,7 @@ const DefaultFile = "journeybot.yaml"
 // this table is a typo and refused.
 var defaults = map[string]any{
 	"redis.url":               "",
+	"redis.prefix":            "jb",
 	"http.addr":               "127.0.0.1:8080",
 	"log.level":               "info",
 	"log.format":              "text",
@@ -74,12 +75,14 @@ var defaults = map[string]any{
 type Config struct {
 	File string // the file read, or "" when none
 
-	RedisURL   string
-	HTTPAddr   string
-	LogLevel   string
-	LogFormat  string
-	ScriptsDir string
-	HistoryCap int
+	RedisURL string
+	// RedisPrefix starts every key, so several bots (or tests) can share a database.
+	RedisPrefix string
+	HTTPAddr    string
+	LogLevel    string
+	LogFormat   string
+	ScriptsDir  string
+	HistoryCap  int
 
 	Telegram Telegram
 	Slack    Slack
@@ -322,6 +325,10 @@ func build(file string, v *viper.Viper) (*Config, error) {
 	c.RedisURL = b.str("redis.url")
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		b.fail("redis.url", "must start with redis:// or rediss://")
+	}
+	c.RedisPrefix = b.str("redis.prefix")
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " {}") {
+		b.fail("redis.prefix", "%q must be a non-empty word without spaces or braces", c.RedisPrefix)
 	}
 	c.HTTPAddr = b.str("http.addr")
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

@@ -183,7 +183,7 @@ func TestRunConsoleConversationMetricsAndGracefulShutdown(t *testing.T) {
 	r := redistest.New(t)
 	addr := freeAddr(t)
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
 	}, "run")
 	waitStatus(t, "http://"+addr+"/healthz", 200)
 	waitStatus(t, "http://"+addr+"/readyz", 200)

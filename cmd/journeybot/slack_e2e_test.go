@@ -33,7 +33,7 @@ func TestRunSlackOverHTTP(t *testing.T) {
 	addr := freeAddr(t)
 	const secret = "e2e-signing-secret"
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + repoScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + repoScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
 		"JOURNEYBOT_SLACK_BOT_TOKEN=" + sl.BotToken, "JOURNEYBOT_SLACK_SIGNING_SECRET=" + secret,
 		"JOURNEYBOT_SLACK_API_URL=" + sl.URL, "JOURNEYBOT_SLACK_SUPPORT_CHANNEL=#support",
 	}, "run")
@@ -84,7 +84,7 @@ func TestRunSlackSocketMode(t *testing.T) {
 	sl.AddChannel("support")
 	addr := freeAddr(t)
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + repoScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + repoScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
 		"JOURNEYBOT_SLACK_BOT_TOKEN=" + sl.BotToken, "JOURNEYBOT_SLACK_APP_TOKEN=" + sl.AppToken,
 		"JOURNEYBOT_SLACK_API_URL=" + sl.URL, "JOURNEYBOT_SLACK_SUPPORT_CHANNEL=#support",
 	}, "run")

@@ -94,7 +94,7 @@ func TestRunTelegramPolling(t *testing.T) {
 	scripts, _ := filepath.Abs("../../scripts")
 	addr := freeAddr(t)
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
 		"JOURNEYBOT_TELEGRAM_TOKEN=" + srv.Token, "JOURNEYBOT_TELEGRAM_API_URL=" + srv.URL,
 	}, "run")
 	waitStatus(t, "http://"+addr+"/healthz", 200)
@@ -118,7 +118,7 @@ func TestRunTelegramWebhook(t *testing.T) {
 	hook := "http://" + addr + "/telegram/webhook"
 	const secret = "e2e-Webhook_secret"
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
 		"JOURNEYBOT_TELEGRAM_TOKEN=" + srv.Token, "JOURNEYBOT_TELEGRAM_API_URL=" + srv.URL,
 		"JOURNEYBOT_TELEGRAM_MODE=webhook", "JOURNEYBOT_TELEGRAM_WEBHOOK_SECRET=" + secret,
 		"JOURNEYBOT_TELEGRAM_WEBHOOK_URL=" + hook,
