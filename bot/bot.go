@@ -250,6 +250,10 @@ func toInput(in channels.Inbound) conversations.Input {
 	return conversations.Input{Kind: conversations.InText, Text: in.Text}
 }
 
+// maxHistoryText bounds what one history line keeps of a customer's text:
+// history is context for staff and the model, not an archive.
+const maxHistoryText = 1000
+
 func describe(in channels.Inbound) string {
 	switch in.Kind {
 	case channels.KindButton:
@@ -261,6 +265,9 @@ func describe(in channels.Inbound) string {
 		return "/" + in.Command
 	case channels.KindMedia:
 		return "[" + in.Media + "]"
+	}
+	if r := []rune(in.Text); len(r) > maxHistoryText {
+		return string(r[:maxHistoryText]) + "…"
 	}
 	return in.Text
 }

@@ -131,10 +131,8 @@ const maxSteps = 64
 // Handle applies in to j at now and returns what to send.
 func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 	x := &run{e: e, s: e.scripts.Load(), j: j, now: now, r: &Result{}}
-	if j.Stage == "" || x.s.Stage(j.Stage) == nil && in.Kind != InTick {
-		if j.Stage == "" {
-			x.setStage(x.s.InitialStage())
-		}
+	if j.Stage == "" {
+		x.setStage(x.s.InitialStage())
 	}
 	if in.Order != nil {
 		j.UpsertOrder(*in.Order)
@@ -385,21 +383,21 @@ func (x *run) button(data string) {
 	if x.silent() {
 		return
 	}
+	// A button whose flow or step no longer exists (the scripts changed
+	// since it was sent) gets the fallback, so the tap is not met with silence.
 	parts := strings.Split(data, ":")
 	if len(parts) != 4 || parts[0] != "b" {
 		x.r.note("button.unknown")
+		x.fallback()
 		return
 	}
 	f := x.s.Flow(parts[1])
-	if f == nil {
-		x.r.note("button.stale")
+	if f == nil || f.Step(parts[2]) < 0 {
+		x.r.note("button.removed")
+		x.fallback()
 		return
 	}
 	i := f.Step(parts[2])
-	if i < 0 {
-		x.r.note("button.stale")
-		return
-	}
 	st := f.Steps[i]
 	n, _ := strconv.Atoi(parts[3])
 	current := x.j.Conv.Waiting && x.j.Conv.Flow == f.ID && x.j.Conv.Step == st.ID

@@ -177,6 +177,10 @@ func TestSurveyFollowUpsAndStaleButtons(t *testing.T) {
 	if r := e.Handle(j, Input{Kind: InButton, Data: review}, monday10); len(r.Messages) != 0 {
 		t.Fatalf("second tap ran the step again: %q", texts(r))
 	}
+	// A button of a flow that no longer exists (scripts changed) gets the fallback.
+	if got := texts(e.Handle(j, Input{Kind: InButton, Data: "b:gone:x:0"}, monday10)); len(got) != 1 || !strings.HasPrefix(got[0], "Não entendi") {
+		t.Fatalf("removed button: %q", got)
+	}
 	// A detractor opens one case; the bot keeps answering until staff take over.
 	e.Handle(j, Input{Kind: InCommand, Command: "nps"}, monday10)
 	r = e.Handle(j, Input{Kind: InText, Text: "3"}, monday10)
