@@ -400,7 +400,7 @@ func (c *Channel) identify(ctx context.Context, h channels.Handler, id Identifie
 	switch {
 	case order == "" || contact == "":
 		in.Command = CmdIdentifyUsage
-	case c.identifyLocked(ctx, in.Address):
+	case !c.identifyAllowed(ctx, in.Address, strings.TrimPrefix(order, "#")):
 		in.Command = CmdIdentifyLocked
 	default:
 		ok, err := id.Identify(ctx, in.Channel, in.Address, order, contact)
@@ -409,35 +409,50 @@ func (c *Channel) identify(ctx context.Context, h channels.Handler, id Identifie
 		}
 		if ok {
 			in.Command, in.Args = CmdIdentified, strings.TrimPrefix(order, "#")
+			c.identifyReset(ctx, in.Address)
 		} else {
 			in.Command = CmdIdentifyFailed
-			c.identifyFailed(ctx, in.Address)
 		}
 	}
 	return h.HandleInbound(ctx, in)
 }
 
-func (c *Channel) identifyKey(chat string) string {
-	return c.opt.Store.Key("tg", "identify_fail", chat)
+func (c *Channel) identifyKey(kind, id string) string {
+	return c.opt.Store.Key("tg", "identify", kind, id)
 }
 
-func (c *Channel) identifyLocked(ctx context.Context, chat string) bool {
+// identifyAllowed counts an attempt before it is made (one atomic INCR, so
+// concurrent webhook requests cannot all slip under the limit), per chat and
+// per order: identifyLimit tries an hour from a chat, 2×identifyLimit on one
+// order from all chats together.
+func (c *Channel) identifyAllowed(ctx context.Context, chat, order string) bool {
 	if c.opt.Store == nil {
-		return false
+		return true
 	}
-	n, err := c.opt.Store.Redis().Get(ctx, c.identifyKey(chat)).Int()
-	return err == nil && n >= identifyLimit
+	rdb := c.opt.Store.Redis()
+	for _, k := range []struct {
+		key   string
+		limit int64
+	}{{c.identifyKey("chat", chat), identifyLimit}, {c.identifyKey("order", order), 2 * identifyLimit}} {
+		n, err := rdb.Incr(ctx, k.key).Result()
+		if err != nil {
+			c.log.Warn("count identification attempt", "err", err)
+			return false // fail closed: an attempt we cannot count is not made
+		}
+		if n == 1 {
+			rdb.Expire(ctx, k.key, time.Hour)
+		}
+		if n > k.limit {
+			return false
+		}
+	}
+	return true
 }
 
-func (c *Channel) identifyFailed(ctx context.Context, chat string) {
-	if c.opt.Store == nil {
-		return
-	}
-	rdb, key := c.opt.Store.Redis(), c.identifyKey(chat)
-	if n, err := rdb.Incr(ctx, key).Result(); err == nil && n == 1 {
-		rdb.Expire(ctx, key, time.Hour)
-	} else if err != nil {
-		c.log.Warn("count failed identification", "err", err)
+// identifyReset clears a chat's count after it identified.
+func (c *Channel) identifyReset(ctx context.Context, chat string) {
+	if c.opt.Store != nil {
+		c.opt.Store.Redis().Del(ctx, c.identifyKey("chat", chat))
 	}
 }
 
