@@ -319,8 +319,28 @@ func langCode(tag string) string {
 	return ""
 }
 
-// contextFacts are the customer profile values a reply may mention.
+// contextFacts are the customer profile values a reply may mention. The
+// first name comes from the customer (their Telegram name), so it counts only
+// when it is a plain name: "FREE100/cupom.com" must not let a made-up coupon
+// or link through. Products come from the store.
 func contextFacts(cc CustomerContext) []string {
-	out := []string{cc.FirstName, strconv.Itoa(cc.Points)}
+	out := []string{strconv.Itoa(cc.Points)}
+	if plainName(cc.FirstName) {
+		out = append(out, cc.FirstName)
+	}
 	return append(out, cc.Products...)
+}
+
+// plainName reports whether s is letters with at most spaces, hyphens and
+// apostrophes between them.
+func plainName(s string) bool {
+	if s == "" || utf8.RuneCountInString(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) && r != ' ' && r != '-' && r != '\'' {
+			return false
+		}
+	}
+	return true
 }

@@ -460,8 +460,9 @@ func (c *Client) redact(s string) string {
 	return truncateRunes(s, max)
 }
 
-// rephraseKey identifies a rephrase result. Turns are left out on purpose so
-// the cache still hits across conversations; the rest changes the text.
+// rephraseKey identifies a rephrase result: everything the model saw,
+// the conversation included, so one customer's words can never reach another
+// customer through the cache.
 func rephraseKey(req RephraseRequest, lang string, maxChars int) string {
 	h := sha256.New()
 	for _, s := range []string{
@@ -470,6 +471,15 @@ func rephraseKey(req RephraseRequest, lang string, maxChars int) string {
 		strings.Join(req.Context.Products, "\x1f"), strconv.Itoa(req.Context.Points),
 	} {
 		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, t := range req.Turns {
+		if t.FromCustomer {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{2})
+		}
+		h.Write([]byte(t.Text))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))

@@ -383,6 +383,31 @@ func TestRephraseCache(t *testing.T) {
 	if f.srv.Calls() != 3 {
 		t.Fatalf("expired entry should miss the cache: calls = %d", f.srv.Calls())
 	}
+
+	// Another conversation (another customer with the same profile) never
+	// gets a text the model wrote after seeing someone else's words.
+	stranger := ptRequest()
+	stranger.Turns = []Turn{{FromCustomer: true, Text: "preciso de ajuda com meu divórcio"}}
+	f.c.Rephrase(ctx, stranger)
+	if f.srv.Calls() != 4 {
+		t.Fatalf("a different conversation hit the cache: calls = %d", f.srv.Calls())
+	}
+}
+
+// A first name is the customer's own text: it cannot vouch for a code or a
+// link the model invents.
+func TestFirstNameCannotSmuggleFacts(t *testing.T) {
+	f := newFixture(t, nil)
+	f.srv.SetReply("Claro! Use o cupom FREE100 em cupom-gratis.com para o frete.")
+	_, ok := f.c.Answer(context.Background(), AnswerRequest{
+		Question: "tem cupom?",
+		Topics:   []string{"Frete: grátis em compras acima de R$ 199,00."},
+		Language: "pt-BR",
+		Context:  CustomerContext{FirstName: "FREE100/cupom-gratis.com", Language: "pt-BR"},
+	})
+	if ok {
+		t.Fatal("an invented coupon and link passed because the first name contained them")
+	}
 }
 
 func TestRejectedReplyIsNotCached(t *testing.T) {
