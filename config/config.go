@@ -314,7 +314,8 @@ func (b *builder) clock(key string) time.Duration {
 func (b *builder) url(key string) string {
 	s := b.str(key)
 	if s != "" && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-		b.fail(key, "%q is not an http(s) URL", s)
+		// Not quoted: URLs may carry credentials.
+		b.fail(key, "is not an http(s) URL (it must start with http:// or https://)")
 	}
 	return s
 }

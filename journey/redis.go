@@ -2,6 +2,7 @@ package journey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -45,9 +46,10 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (redis.Universal
 }
 
 func clientFor(rawURL string) (redis.UniversalClient, error) {
+	// Parse errors quote the whole URL, password included: never pass them on.
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, errors.New("redis.url is not a valid URL (characters such as % @ / : in the password must be %-escaped)")
 	}
 	q := u.Query()
 	switch {
@@ -62,13 +64,13 @@ func clientFor(rawURL string) (redis.UniversalClient, error) {
 		u.RawQuery = q.Encode()
 		opt, err := redis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis.url: %w", err)
+			return nil, fmt.Errorf("redis.url %s: not a valid cluster URL", redactURL(rawURL))
 		}
 		return redis.NewClusterClient(opt), nil
 	default:
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis.url: %w", err)
+			return nil, fmt.Errorf("redis.url %s: not a valid Redis URL", redactURL(rawURL))
 		}
 		return redis.NewClient(opt), nil
 	}

@@ -64,3 +64,16 @@ func TestOpenEmbeddedWarns(t *testing.T) {
 		t.Errorf("no durability warning: %s", logs.String())
 	}
 }
+
+func TestBadRedisURLDoesNotEchoPassword(t *testing.T) {
+	for _, raw := range []string{"redis://user:pa%ss@127.0.0.1:6379/0", "redis://user:s3cr3t@127.0.0.1:6379/notanumber"} {
+		_, err := clientFor(raw)
+		if err == nil {
+			t.Errorf("%s: no error", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "pa%ss") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
