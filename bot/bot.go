@@ -502,13 +502,10 @@ func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journe
 	return o
 }
 
-// sameContact reports whether the order's e-mail or phone is the profile's.
+// sameContact reports whether the order's e-mail or phone is the profile's
+// verified one (sent by the store, or proven with /pedido).
 func sameContact(p journey.Profile, o *journey.Order) bool {
-	if p.Email != "" && strings.EqualFold(p.Email, o.Email) {
-		return true
-	}
-	pd, od := digitsOnly.ReplaceAllString(p.Phone, ""), digitsOnly.ReplaceAllString(o.Phone, "")
-	return len(pd) >= 8 && len(od) >= 8 && pd[len(pd)-8:] == od[len(od)-8:]
+	return p.Email != "" && contactMatches(p.Email, o.Email, "") || p.Phone != "" && contactMatches(p.Phone, "", o.Phone)
 }
 
 var orderNumber = regexp.MustCompile(`#?\b([0-9]{4,12})\b`)

@@ -110,36 +110,22 @@ var digitsOnly = regexp.MustCompile(`[^0-9]`)
 // phone) matches the one on the order or the customer's profile. It is how
 // a customer who came without a deep link proves who they are.
 func (b *Bot) Identify(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
-	owner, err := b.store.OrderOwner(ctx, strings.TrimPrefix(orderID, "#"))
-	if err != nil || owner == "" {
+	orderID = strings.TrimPrefix(orderID, "#")
+	contact = strings.TrimSpace(contact)
+	owner, err := b.store.OrderOwner(ctx, orderID)
+	if err != nil {
 		return false, err
+	}
+	if owner == "" {
+		return b.identifyByLookup(ctx, channel, address, orderID, contact)
 	}
 	j, found, err := b.store.Get(ctx, owner)
 	if err != nil || !found {
 		return false, err
 	}
-	o := j.Order(strings.TrimPrefix(orderID, "#"))
-	var emails, phones []string
-	emails = append(emails, j.Profile.Email)
-	phones = append(phones, j.Profile.Phone)
-	if o != nil {
-		emails = append(emails, o.Email)
-		phones = append(phones, o.Phone)
-	}
-	contact = strings.TrimSpace(contact)
-	match := false
-	for _, e := range emails {
-		if e != "" && strings.EqualFold(e, contact) {
-			match = true
-		}
-	}
-	cd := digitsOnly.ReplaceAllString(contact, "")
-	for _, p := range phones {
-		pd := digitsOnly.ReplaceAllString(p, "")
-		// Compare the last 8 digits so +55 and area codes may differ in form.
-		if len(cd) >= 8 && len(pd) >= 8 && pd[len(pd)-8:] == cd[len(cd)-8:] {
-			match = true
-		}
+	match := contactMatches(contact, j.Profile.Email, j.Profile.Phone)
+	if o := j.Order(orderID); o != nil {
+		match = match || contactMatches(contact, o.Email, o.Phone)
 	}
 	if !match {
 		b.metrics.note("identify.failed")
@@ -157,4 +143,50 @@ func (b *Bot) Identify(ctx context.Context, channel, address, orderID, contact s
 	})
 	b.metrics.note("identify.ok")
 	return err == nil, err
+}
+
+// identifyByLookup serves stores that keep orders only in the lookup
+// service: the order is asked for, and when the contact is the order's, it
+// joins the chat's journey and that contact becomes the journey's verified
+// one (so later order numbers with the same contact are looked up too).
+func (b *Bot) identifyByLookup(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
+	if b.orders == nil {
+		b.metrics.note("identify.failed")
+		return false, nil
+	}
+	o, err := b.orders.Lookup(ctx, orderID)
+	if err != nil {
+		return false, err
+	}
+	if o == nil || !contactMatches(contact, o.Email, o.Phone) {
+		b.metrics.note("identify.failed")
+		return false, nil
+	}
+	id, err := b.CustomerID(ctx, channel, address)
+	if err != nil {
+		return false, err
+	}
+	unlock := b.lock(id)
+	defer unlock()
+	_, err = b.update(ctx, id, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		j.UpsertOrder(*o)
+		if strings.Contains(contact, "@") {
+			j.Profile.Email = o.Email
+		} else {
+			j.Profile.Phone = o.Phone
+		}
+		return nil, nil
+	})
+	b.metrics.note("identify.ok")
+	return err == nil, err
+}
+
+// contactMatches reports whether contact is the e-mail, or the phone (last 8
+// digits, so +55 and area codes may be written differently).
+func contactMatches(contact, email, phone string) bool {
+	if email != "" && strings.EqualFold(email, contact) {
+		return true
+	}
+	cd, pd := digitsOnly.ReplaceAllString(contact, ""), digitsOnly.ReplaceAllString(phone, "")
+	return len(cd) >= 8 && len(pd) >= 8 && pd[len(pd)-8:] == cd[len(cd)-8:]
 }

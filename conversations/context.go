@@ -31,9 +31,9 @@ func (x *run) lookup(field string) (string, bool) {
 		first, _, _ := strings.Cut(strings.TrimSpace(j.Profile.Name), " ")
 		return str(first)
 	case "email":
-		return str(j.Profile.Email)
+		return str(first(j.Profile.Email, j.Profile.Fields["email"]))
 	case "phone":
-		return str(j.Profile.Phone)
+		return str(first(j.Profile.Phone, j.Profile.Fields["phone"]))
 	case "username":
 		return str(j.Profile.Username)
 	case "language":
@@ -300,4 +300,14 @@ func validate(v *Validation, raw, norm string) (string, bool) {
 		return strings.TrimPrefix(raw, "#"), true
 	}
 	return raw, true
+}
+
+// first returns the first non-empty string.
+func first(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

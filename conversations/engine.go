@@ -728,10 +728,13 @@ func (x *run) save(field, val string) {
 	switch field {
 	case "name":
 		p.Name = val
-	case "email":
-		p.Email = val
-	case "phone":
-		p.Phone = val
+	case "email", "phone":
+		// What a customer types is not verified: it is kept apart from the
+		// contacts the store sent, which alone can unlock orders.
+		if p.Fields == nil {
+			p.Fields = map[string]string{}
+		}
+		p.Fields[field] = val
 	case "language":
 		p.Language = val
 	case "order_ref", "answers.order_ref":

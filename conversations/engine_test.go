@@ -139,8 +139,11 @@ func TestAskValidatesRetriesAndGivesUp(t *testing.T) {
 	if got := say(e, j, "not an email", monday10); got[0] != "Invalid e-mail, try again" {
 		t.Fatalf("retry = %q", got)
 	}
-	if got := say(e, j, "ana@example.com", monday10); got[0] != "Thanks, ana@example.com" || j.Profile.Email != "ana@example.com" {
-		t.Fatalf("answer = %q, email %q", got, j.Profile.Email)
+	if got := say(e, j, "ana@example.com", monday10); got[0] != "Thanks, ana@example.com" || j.Profile.Fields["email"] != "ana@example.com" {
+		t.Fatalf("answer = %q, fields %v", got, j.Profile.Fields)
+	}
+	if j.Profile.Email != "" {
+		t.Fatal("a typed e-mail became the store's verified contact")
 	}
 	say(e, j, "signup", monday10)
 	say(e, j, "x", monday10)

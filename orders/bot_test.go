@@ -77,3 +77,38 @@ func sayAs(t *testing.T, b *bot.Bot, rec *channeltest.Recorder, addr, id, text s
 	}
 	return got[0].Text
 }
+
+// A store that keeps orders only in the lookup service: a customer proves
+// an order with its contact (/pedido), and from then on sees it.
+func TestIdentifyThroughTheLookupService(t *testing.T) {
+	s := newService(t)
+	l, err := orders.New(s.base(), orders.Options{CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.New(t)
+	scripts, _, err := conversations.LoadDir("testdata/scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bot.New(bot.Options{
+		Store:  journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix}),
+		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
+	})
+	b.SetOrderLookup(l)
+	rec := channeltest.New("test")
+	b.AddChannel(rec)
+	ctx := context.Background()
+	if got := sayAs(t, b, rec, "a3", "1", "order 1234"); !strings.Contains(got, "could not find order 1234") {
+		t.Fatalf("before identifying: %q", got)
+	}
+	if ok, err := b.Identify(ctx, "test", "a3", "1234", "bob@example.com"); ok || err != nil {
+		t.Fatalf("wrong contact: ok=%v err=%v", ok, err)
+	}
+	if ok, err := b.Identify(ctx, "test", "a3", "#1234", "ANA@example.com"); !ok || err != nil {
+		t.Fatalf("right contact: ok=%v err=%v", ok, err)
+	}
+	if got := sayAs(t, b, rec, "a3", "2", "order 1234"); !strings.Contains(got, "#1234 is shipped") {
+		t.Fatalf("after identifying: %q", got)
+	}
+}

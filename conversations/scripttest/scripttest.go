@@ -486,9 +486,15 @@ func profileField(j *journey.Journey, k string) string {
 	case "name":
 		return j.Profile.Name
 	case "email":
-		return j.Profile.Email
+		if j.Profile.Email != "" {
+			return j.Profile.Email
+		}
+		return j.Profile.Fields["email"]
 	case "phone":
-		return j.Profile.Phone
+		if j.Profile.Phone != "" {
+			return j.Profile.Phone
+		}
+		return j.Profile.Fields["phone"]
 	case "language":
 		return j.Profile.Language
 	case "points":
