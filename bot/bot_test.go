@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -198,25 +199,33 @@ func TestCaseTakeoverRelayAndResolve(t *testing.T) {
 }
 
 func TestDeepLinkPayloads(t *testing.T) {
-	p, err := bot.SignPayload("s3cret", 'o', "10001")
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	p, err := bot.SignPayloadUntil("s3cret", 'o', "10001", now.Add(bot.LinkValidity))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kind, id, ok := bot.VerifyPayload("s3cret", p); !ok || kind != 'o' || id != "10001" {
+	if kind, id, ok := bot.VerifyPayload("s3cret", p, now); !ok || kind != 'o' || id != "10001" {
 		t.Fatalf("verify = %c %q %v", kind, id, ok)
 	}
 	forged := []byte(p)
 	forged[2] ^= 1
-	for _, bad := range []string{string(forged), p[:len(p)-1] + "A", "o" + p[1:]} {
-		if _, _, ok := bot.VerifyPayload("s3cret", bad); ok && bad != p {
+	for _, bad := range []string{string(forged), p[:len(p)-1] + "A", "c" + p[1:], ""} {
+		if _, _, ok := bot.VerifyPayload("s3cret", bad, now); ok {
 			t.Errorf("forged payload %q verified", bad)
 		}
 	}
-	if _, _, ok := bot.VerifyPayload("other", p); ok {
+	if _, _, ok := bot.VerifyPayload("other", p, now); ok {
 		t.Error("payload verified under another secret")
 	}
-	if len(p) > 64 {
-		t.Errorf("payload %d bytes, Telegram allows 64", len(p))
+	if _, _, ok := bot.VerifyPayload("s3cret", p, now.Add(bot.LinkValidity+2*time.Hour)); ok {
+		t.Error("an expired link verified")
+	}
+	long, err := bot.SignPayload("s3cret", 'c', strings.Repeat("x", 34))
+	if err != nil || len(long) > 64 {
+		t.Errorf("34-byte id: %d bytes, %v (Telegram allows 64)", len(long), err)
+	}
+	if _, err := bot.SignPayload("s3cret", 'c', strings.Repeat("x", 35)); err == nil {
+		t.Error("a 35-byte id made a payload longer than Telegram allows")
 	}
 }
 
@@ -242,6 +251,22 @@ func TestStartPayloadLinksChatToOrderOwner(t *testing.T) {
 	f.bot.HandleInbound(ctx, in)
 	if id, _ := f.bot.CustomerID(ctx, "test", "78"); id != "test:78" {
 		t.Fatalf("forged payload linked the chat to %q", id)
+	}
+	// The same link, forwarded to another chat, does not move the customer.
+	in = text("79", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p
+	f.bot.HandleInbound(ctx, in)
+	if id, _ := f.bot.CustomerID(ctx, "test", "79"); id != "test:79" {
+		t.Fatalf("a link used by chat 77 also linked chat 79 to %q", id)
+	}
+	// The first chat may open it again.
+	in = text("77", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p
+	if err := f.bot.HandleInbound(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := f.bot.CustomerID(ctx, "test", "77"); id != "cust-1" {
+		t.Fatalf("chat 77 now %q", id)
 	}
 }
 

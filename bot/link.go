@@ -5,10 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"journeybot/channels"
 	"journeybot/journey"
@@ -16,23 +20,39 @@ import (
 
 // Deep-link payloads (t.me/<bot>?start=<payload>) link a chat to a store
 // customer or order. Telegram allows 64 characters of A-Z a-z 0-9 _ -, so a
-// payload is a kind letter, the base64url id, and an 11-character base64url
-// HMAC-SHA256 tag (64 bits) under events.secret: nobody can forge one for
-// someone else's order by guessing.
+// payload is a kind letter, the base64url id, the base64url expiry (hours
+// since 1970, 4 bytes), and an 11-character base64url HMAC-SHA256 tag (64
+// bits) under events.secret: nobody can forge one for someone else's order
+// by guessing, and a leaked link stops working when it expires. A link also
+// works for one chat only (see linkFromPayload).
 
-const tagLen = 11
+const (
+	tagLen    = 11
+	expiryLen = 6 // 4 bytes in base64url
+	// LinkValidity is how long a deep link works: long enough for an order
+	// confirmation e-mail read weeks later.
+	LinkValidity = 90 * 24 * time.Hour
+)
 
 var b64 = base64.RawURLEncoding
 
-// SignPayload returns the payload for kind 'c' (customer) or 'o' (order).
+// SignPayload returns a payload for kind 'c' (customer) or 'o' (order),
+// valid for LinkValidity.
 func SignPayload(secret string, kind byte, id string) (string, error) {
+	return SignPayloadUntil(secret, kind, id, time.Now().Add(LinkValidity))
+}
+
+// SignPayloadUntil returns a payload that expires at until.
+func SignPayloadUntil(secret string, kind byte, id string, until time.Time) (string, error) {
 	if secret == "" {
 		return "", errors.New("events.secret is not set: deep links cannot be signed")
 	}
-	p := string(kind) + b64.EncodeToString([]byte(id))
+	var exp [4]byte
+	binary.BigEndian.PutUint32(exp[:], uint32(until.Unix()/3600))
+	p := string(kind) + b64.EncodeToString([]byte(id)) + b64.EncodeToString(exp[:])
 	p += b64.EncodeToString(tag(secret, p))
 	if len(p) > 64 {
-		return "", fmt.Errorf("id %q is too long for a Telegram deep link (at most 39 bytes)", id)
+		return "", fmt.Errorf("id %q is too long for a Telegram deep link (at most 34 bytes)", id)
 	}
 	return p, nil
 }
@@ -43,9 +63,9 @@ func tag(secret, p string) []byte {
 	return m.Sum(nil)[:8]
 }
 
-// VerifyPayload checks a payload and returns its kind and id.
-func VerifyPayload(secret, payload string) (kind byte, id string, ok bool) {
-	if secret == "" || len(payload) < 1+tagLen+1 {
+// VerifyPayload checks a payload at now and returns its kind and id.
+func VerifyPayload(secret, payload string, now time.Time) (kind byte, id string, ok bool) {
+	if secret == "" || len(payload) < 1+expiryLen+tagLen {
 		return 0, "", false
 	}
 	body, sig := payload[:len(payload)-tagLen], payload[len(payload)-tagLen:]
@@ -53,7 +73,11 @@ func VerifyPayload(secret, payload string) (kind byte, id string, ok bool) {
 	if err != nil || !hmac.Equal(got, tag(secret, body)) {
 		return 0, "", false
 	}
-	raw, err := b64.DecodeString(body[1:])
+	exp, err := b64.DecodeString(body[len(body)-expiryLen:])
+	if err != nil || len(exp) != 4 || now.Unix()/3600 > int64(binary.BigEndian.Uint32(exp)) {
+		return 0, "", false
+	}
+	raw, err := b64.DecodeString(body[1 : len(body)-expiryLen])
 	if err != nil {
 		return 0, "", false
 	}
@@ -75,9 +99,20 @@ func (b *Bot) linkFromPayload(ctx context.Context, in channels.Inbound, chatCust
 	b.mu.RLock()
 	secret := b.linkSecret
 	b.mu.RUnlock()
-	kind, id, ok := VerifyPayload(secret, in.Args)
+	kind, id, ok := VerifyPayload(secret, in.Args, b.now())
 	if !ok {
 		b.metrics.note("link.invalid")
+		return "", nil
+	}
+	// A link works for the first chat that opens it: a forwarded or leaked
+	// link cannot move the customer to someone else's chat.
+	first, err := b.store.Redis().SetArgs(ctx, b.store.Key("link", in.Args), in.Channel+":"+in.Address,
+		redis.SetArgs{Mode: "NX", TTL: LinkValidity, Get: true}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("record deep link use: %w", err)
+	}
+	if first != "" && first != in.Channel+":"+in.Address {
+		b.metrics.note("link.used_elsewhere")
 		return "", nil
 	}
 	customer := id

@@ -111,7 +111,7 @@ func TestSignedOrderCreatedIsAppliedAndAnswersADeepLink(t *testing.T) {
 	if !ok {
 		t.Fatalf("telegram_link = %q, want a t.me/shop_bot deep link", a.TelegramLink)
 	}
-	kind, id, ok := bot.VerifyPayload(secret, payload)
+	kind, id, ok := bot.VerifyPayload(secret, payload, time.Now())
 	if !ok || kind != 'o' || id != "1001" {
 		t.Fatalf("deep link payload verifies as (%q, %q, %v), want order 1001", kind, id, ok)
 	}
