@@ -118,6 +118,16 @@ func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn 
 	for attempt := 0; ; attempt++ {
 		next := cur.Clone()
 		hist, err := fn(next)
+		if (errors.Is(err, ErrNoChange) || err != nil) && cached {
+			// The decision not to write was taken on the cached copy, which
+			// another process may have changed: decide again on Redis's.
+			cached = false
+			s.cache.drop(id)
+			if ver, cur, err = s.load(ctx, id, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if errors.Is(err, ErrNoChange) {
 			return cur, nil
 		}
@@ -148,6 +158,7 @@ func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn 
 			return next, nil
 		}
 		// Someone else wrote first: take their version and run fn again.
+		cached = false
 		ver = res[1].(int64)
 		if raw, ok := res[2].(string); ok {
 			cur = &Journey{}

@@ -151,3 +151,33 @@ func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) {
 		t.Fatalf("due at 1500 = %v, want [c2]", due)
 	}
 }
+
+// A decision not to write, taken on a cached copy that another process has
+// changed since, is taken again on the current state.
+func TestNoChangeDecidedOnFreshState(t *testing.T) {
+	r := redistest.New(t)
+	a, b := newStore(t, r), newStore(t, r)
+	ctx := context.Background()
+	setPaused := func(v bool) journey.Mutation {
+		return func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+			if j.Profile.Paused == v {
+				return nil, journey.ErrNoChange
+			}
+			j.Profile.Paused = v
+			return nil, nil
+		}
+	}
+	if _, err := a.Update(ctx, "c1", "", time.Now(), setPaused(false)); err != nil { // a caches "not paused"
+		t.Fatal(err)
+	}
+	a.Update(ctx, "c1", "", time.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) { j.Stage = "x"; return nil, nil })
+	if _, err := b.Update(ctx, "c1", "", time.Now(), setPaused(true)); err != nil { // another process pauses
+		t.Fatal(err)
+	}
+	if _, err := a.Update(ctx, "c1", "", time.Now(), setPaused(false)); err != nil {
+		t.Fatal(err)
+	}
+	if j, _, _ := b.Get(ctx, "c1"); j.Profile.Paused {
+		t.Fatal("resume was skipped because the cached copy said 'not paused'")
+	}
+}
