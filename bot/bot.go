@@ -162,6 +162,11 @@ func (k *keyedLocks) lock(id string) func() {
 	}
 }
 
+// errSchedule marks a failure to update the due index after a commit: the
+// caller still sends what the commit says, then reports the error so the
+// input is redelivered, and the redelivery (a duplicate) schedules again.
+var errSchedule = errors.New("scheduling after the commit failed")
+
 // update commits a change to a journey and keeps the due index right: when
 // the change brought a timer forward, the customer is scheduled for it.
 func (b *Bot) update(ctx context.Context, id, msgID string, now time.Time, fn journey.Mutation) (*journey.Journey, error) {
@@ -181,7 +186,11 @@ func (b *Bot) update(ctx context.Context, id, msgID string, now time.Time, fn jo
 	if err != nil {
 		return j, err
 	}
-	return j, b.reschedule(ctx, j, before)
+	if err := b.reschedule(ctx, j, before); err != nil {
+		b.metrics.errors.WithLabelValues("schedule").Inc()
+		return j, fmt.Errorf("%w: %w", errSchedule, err)
+	}
+	return j, nil
 }
 
 // CustomerID returns the customer linked to a channel address; an address
@@ -226,7 +235,7 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 		b.metrics.duplicates.Inc()
 		return nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSchedule) {
 		b.metrics.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("handle %s message: %w", in.Channel, err)
 	}
@@ -235,6 +244,9 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 	b.metrics.stats.Add("inbound", 1)
 	b.after(ctx, j, res, in.Channel, &in)
 	b.metrics.handleSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fmt.Errorf("handle %s message: %w", in.Channel, err)
+	}
 	return nil
 }
 
@@ -325,13 +337,14 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.
 }
 
 // send delivers messages on the customer's channel ("" picks one for a
-// proactive message).
-func (b *Bot) send(ctx context.Context, j *journey.Journey, channel string, msgs []conversations.Message, proactive bool) {
+// proactive message). Failures are logged and counted here; the error is
+// returned for callers that report delivery (staff replies).
+func (b *Bot) send(ctx context.Context, j *journey.Journey, channel string, msgs []conversations.Message, proactive bool) error {
 	ch, addr := b.route(j, channel)
 	if ch == nil {
 		b.metrics.note("send.no_channel")
 		b.log.Info("no channel to reach customer", "customer", j.ID)
-		return
+		return fmt.Errorf("customer %s has no channel to reach", j.ID)
 	}
 	for _, m := range msgs {
 		text := m.Text
@@ -344,15 +357,16 @@ func (b *Bot) send(ctx context.Context, j *journey.Journey, channel string, msgs
 		case errors.Is(err, channels.ErrUnreachable):
 			b.metrics.note("send.unreachable")
 			b.markUnreachable(ctx, j.ID)
-			return
+			return err
 		case err != nil:
 			b.metrics.errors.WithLabelValues("send").Inc()
 			b.log.Warn("send failed", "customer", j.ID, "channel", ch.Name(), "err", err)
-			return
+			return err
 		}
 		b.metrics.outbound.WithLabelValues(ch.Name(), kindOf(proactive)).Inc()
 		b.metrics.stats.Add("outbound", 1)
 	}
+	return nil
 }
 
 func kindOf(proactive bool) string {
@@ -406,7 +420,21 @@ func (b *Bot) openCase(ctx context.Context, j *journey.Journey, channel, reason 
 	}
 	ref, err := s.OpenCase(ctx, Case{Journey: j, Reason: reason, Channel: channel, History: hist})
 	if err != nil {
-		b.log.Error("open case failed", "customer", j.ID, "err", err)
+		// The customer was told a person is coming: try again in a minute
+		// (a timer in the journey, so a restart does not forget it).
+		b.log.Error("open case failed; retrying in a minute", "customer", j.ID, "err", err)
+		b.metrics.errors.WithLabelValues("open_case").Inc()
+		retry := b.now().Add(time.Minute).Unix()
+		_, err := b.update(ctx, j.ID, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+			if j.Case == nil || j.Case.Ref != "" {
+				return nil, journey.ErrNoChange
+			}
+			j.SetTimer(journey.Timer{Key: conversations.CaseRetryKey, Due: retry})
+			return nil, nil
+		})
+		if err != nil {
+			b.log.Error("schedule case retry failed", "customer", j.ID, "err", err)
+		}
 		return
 	}
 	_, err = b.store.Update(ctx, j.ID, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {

@@ -298,3 +298,46 @@ func TestWaitStartedByCustomerFires(t *testing.T) {
 		t.Fatalf("customer got %q", got)
 	}
 }
+
+// flakyDesk fails to open the first case, like Slack answering 503.
+type flakyDesk struct {
+	staffDesk
+	failures int
+}
+
+func (d *flakyDesk) OpenCase(ctx context.Context, c bot.Case) (string, error) {
+	if d.failures > 0 {
+		d.failures--
+		return "", errors.New("slack: 503")
+	}
+	return d.staffDesk.OpenCase(ctx, c)
+}
+
+// A case that could not reach staff is brought again a minute later.
+func TestCaseRetriedWhenStaffDeskFails(t *testing.T) {
+	r := redistest.New(t)
+	now := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions()), Now: func() time.Time { return now }})
+	b.AddChannel(channeltest.New("test"))
+	desk := &flakyDesk{failures: 1}
+	b.SetStaff(desk)
+	ctx := context.Background()
+	if err := b.HandleInbound(ctx, text("3", "atendente")); err != nil {
+		t.Fatal(err)
+	}
+	if len(desk.cases) != 0 {
+		t.Fatal("case posted although the desk failed")
+	}
+	now = now.Add(61 * time.Second)
+	if _, err := b.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(desk.cases) != 1 || desk.cases[0].Reason != "asked for a person" {
+		t.Fatalf("cases after the retry: %+v", desk.cases)
+	}
+	j, _, _ := store.Get(ctx, "test:3")
+	if j.Case == nil || j.Case.Ref != "ref1" {
+		t.Fatalf("case = %+v", j.Case)
+	}
+}

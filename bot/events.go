@@ -47,10 +47,13 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 		b.metrics.duplicates.Inc()
 		return &EventOutcome{Customer: id, Duplicate: true, Stage: j.Stage}, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSchedule) {
 		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
 	b.after(ctx, j, res, "", nil)
+	if err != nil { // committed and sent; a retry of the event schedules again
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
 	return &EventOutcome{Customer: id, Stage: j.Stage, Messages: len(res.Messages)}, nil
 }
 
@@ -100,10 +103,20 @@ func (b *Bot) wake(ctx context.Context, id string, lease int64) error {
 		return err
 	}
 	b.metrics.timersFired.Inc()
+	// What fired is committed: send it whatever happens to the index.
+	b.after(ctx, j, res, "", nil)
 	if err := b.store.Finish(ctx, id, lease, j.NextDue()); err != nil {
+		return err // the lease runs out and the customer is looked at again
+	}
+	// Another process may have set a timer between the commit and Finish,
+	// which Finish could not see; read the journey once more to be sure.
+	fresh, _, err := b.store.Get(ctx, id)
+	if err != nil {
 		return err
 	}
-	b.after(ctx, j, res, "", nil)
+	if next := fresh.NextDue(); next != 0 && next != j.NextDue() {
+		return b.store.Schedule(ctx, id, next)
+	}
 	return nil
 }
 

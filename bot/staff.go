@@ -35,14 +35,14 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
 		return append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...), nil
 	})
-	if err != nil || !won {
+	if err != nil && !errors.Is(err, errSchedule) || !won {
 		return false, holder, err
 	}
 	b.metrics.note("takeover")
 	b.metrics.stats.Add("takeover.count", 1)
 	b.metrics.stats.Add("takeover.seconds", now.Unix()-j.Case.Opened)
 	b.after(ctx, j, res, "", nil)
-	return true, holder, nil
+	return true, holder, err
 }
 
 // StaffReply sends a staff member's message to the customer on their channel.
@@ -56,13 +56,11 @@ func (b *Bot) StaffReply(ctx context.Context, customerID, staffName, text string
 	if err != nil {
 		return err
 	}
-	ch, addr := b.route(j, "")
+	ch, _ := b.route(j, "")
 	if ch == nil {
 		return fmt.Errorf("customer %s has no channel to reach", customerID)
 	}
-	b.send(ctx, j, ch.Name(), []conversations.Message{{Text: text}}, false)
-	_ = addr
-	return nil
+	return b.send(ctx, j, ch.Name(), []conversations.Message{{Text: text}}, false)
 }
 
 // Resolve closes the customer's case: the bot resumes and the scripts'
@@ -82,12 +80,12 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
 		return append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...), nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errSchedule) {
 		return 0, err
 	}
 	b.metrics.note("resolved")
 	b.after(ctx, j, res, "", nil)
-	return open, nil
+	return open, err
 }
 
 // SetPaused stops (true) or restarts (false) the bot for one customer.

@@ -921,8 +921,17 @@ func (x *run) tick() {
 	}
 }
 
+// CaseRetryKey is the timer the runtime sets when a case could not be
+// brought to staff; when it fires the case is brought again.
+const CaseRetryKey = "k:case"
+
 func (x *run) fire(t journey.Timer) {
 	switch {
+	case t.Key == CaseRetryKey:
+		if x.j.Case != nil && x.j.Case.Ref == "" {
+			x.r.Escalated = x.j.Case.Reason
+			x.r.note("case.retry")
+		}
 	case strings.HasPrefix(t.Key, "x:"): // a stage transition some time after an event
 		for _, tr := range x.s.Transitions {
 			if transitionKey(tr) == t.Key && (len(tr.From) == 0 || slices.Contains(tr.From, x.j.Stage)) {
