@@ -217,7 +217,7 @@ func (x *run) test(c *Cond) bool {
 	}
 	v, ok := x.lookup(c.Path)
 	if c.Op == "" {
-		return ok && v != "" && v != "0"
+		return ok && truthy(v)
 	}
 	switch c.Op {
 	case "==":

@@ -125,6 +125,10 @@ type run struct {
 	steps int
 }
 
+// busyWindow is how long after a customer's message, while a question is
+// open, nudges wait.
+const busyWindow = 15 * time.Minute
+
 // maxSteps guards against flows that loop (a goto cycle) within one input.
 const maxSteps = 64
 
@@ -414,8 +418,9 @@ func (x *run) button(data string) {
 		return
 	}
 	b := st.Buttons[n]
-	if !current && b.Goto != "" {
-		// A second tap on an answered question's button never runs a step twice.
+	if !current && b.Flow == "" {
+		// A second tap on an answered question's button never runs a step
+		// twice; only buttons that start a flow (a menu) work from old messages.
 		x.r.note("button.stale")
 		return
 	}
@@ -426,7 +431,6 @@ func (x *run) button(data string) {
 func (x *run) press(f *Flow, st *Step, n int) {
 	b := st.Buttons[n]
 	x.j.Conv.Waiting = false
-	x.j.Conv.Buttons = nil
 	x.j.Conv.Misses = 0
 	switch {
 	case b.Goto != "":
@@ -813,7 +817,16 @@ func (x *run) event(ev *journey.Event) {
 	if at.IsZero() {
 		at = x.now
 	}
-	if ev.Order != nil {
+	// An event older than one already applied (an import after live events,
+	// a webhook retried late) updates what it knows better, but moves no
+	// stage, arms no timer and starts no conversation.
+	stale := at.Unix() < j.LastEvent && !strings.HasPrefix(ev.Type, "case.")
+	if !stale && !strings.HasPrefix(ev.Type, "case.") {
+		j.LastEvent = at.Unix()
+	}
+	if prev := j.Order(orderID(ev)); prev != nil && prev.Updated > at.Unix() {
+		x.r.note("event.order_outdated")
+	} else if ev.Order != nil {
 		o := *ev.Order
 		if o.Status == "" {
 			o.Status = statusByEvent[ev.Type]
@@ -846,10 +859,10 @@ func (x *run) event(ev *journey.Event) {
 		j.UpsertOrder(o)
 		x.setAnswer("order_ref", o.ID)
 	}
-	if ev.Type == "order.paid" || ev.Type == "order.created" && ev.Order != nil && j.LastPurchase < at.Unix()-3600 {
+	if (ev.Type == "order.paid" || ev.Type == "order.created" && ev.Order != nil) && at.Unix() > j.LastPurchase {
 		j.LastPurchase = at.Unix()
 	}
-	if ev.Points != nil {
+	if ev.Points != nil && !stale {
 		j.Profile.Points = *ev.Points
 	}
 	if ev.Type == "coupon.redeemed" {
@@ -862,6 +875,11 @@ func (x *run) event(ev *journey.Event) {
 	}
 	for k, v := range ev.Data {
 		x.setAnswer("event."+k, v)
+	}
+	x.r.note("event.%s", ev.Type)
+	if stale {
+		x.r.note("event.stale")
+		return
 	}
 	// Stage transitions on this event: the first that applies moves the
 	// customer; every "after ... since" this event (re)starts its timer.
@@ -884,12 +902,16 @@ func (x *run) event(ev *journey.Event) {
 			}
 		}
 	}
-	x.r.note("event.%s", ev.Type)
 	if ev.Type == "case.resolved" {
 		x.j.Conv.Misses = 0
 	}
 	if strings.HasPrefix(ev.Type, "case.") {
-		// Staff actions (claimed, resolved) answer the customer directly.
+		// Staff actions (claimed, resolved) answer the customer directly,
+		// unless the customer asked for silence or staff paused the bot.
+		if j.Profile.OptedOut != 0 || j.Profile.Unreachable != 0 || j.Profile.Paused {
+			x.r.note("case.followup_skipped")
+			return
+		}
 		x.startByTrigger(func(t *Trigger) bool { return t.Event == ev.Type }, false)
 		return
 	}
@@ -917,6 +939,7 @@ func (x *run) tick() {
 	sort.Slice(due, func(a, b int) bool { return due[a].Due < due[b].Due })
 	for _, t := range due {
 		x.j.CancelTimers(func(o journey.Timer) bool { return o.Key == t.Key && o.Due == t.Due })
+		x.steps = 0 // each timer gets its own loop guard
 		x.fire(t)
 	}
 }
@@ -946,7 +969,9 @@ func (x *run) fire(t journey.Timer) {
 			delete(x.j.Answers, "coupon_expires_at")
 			x.r.note("offer.expired")
 			if f := x.s.Flow(t.Flow); f != nil {
-				x.proactive(t, f)
+				// The follow-up is a nudge of its own, so quiet hours or caps
+				// may postpone it without the coupon check failing later.
+				x.proactive(journey.Timer{Key: "e:expired:" + code, Due: t.Due, Flow: f.ID}, f)
 			}
 		}
 	default: // a nudge: a wait ending, a time trigger, inactivity
@@ -988,6 +1013,14 @@ func (x *run) proactive(t journey.Timer, f *Flow) {
 		return
 	case x.now.Unix()-t.Due > int64(x.e.opt.Grace/time.Second):
 		x.r.note("nudge.dropped_late")
+		return
+	}
+	if j.Conv.Waiting && x.now.Unix()-j.LastInbound < int64(busyWindow/time.Second) {
+		// The customer is answering a question right now: a nudge would cut
+		// the conversation off. Try again a little later.
+		t.Due = x.now.Add(busyWindow).Unix()
+		j.SetTimer(t)
+		x.r.note("nudge.deferred_busy")
 		return
 	}
 	if w, ok := x.waitForMorning(); ok {
@@ -1092,4 +1125,11 @@ func waitStep(f *Flow, key string) *Step {
 		return f.Steps[i]
 	}
 	return nil
+}
+
+func orderID(ev *journey.Event) string {
+	if ev.Order == nil {
+		return ""
+	}
+	return ev.Order.ID
 }

@@ -16,8 +16,11 @@ stages:
   - {id: loyalty}
 transitions:
   - {on: order.delivered, from: [purchase], to: onboarding}
+  - {on: order.refunded, to: loyalty}
 intents:
   - {id: order, keywords: [pedido, order], patterns: ['pedido\s*#?(?P<order>[0-9]{3,})']}
+  - {id: coupon, keywords: [cupom]}
+  - {id: size, keywords: [tamanho]}
   - {id: signup, keywords: [cadastro, signup]}
 flows:
   - id: fallback
@@ -56,6 +59,28 @@ flows:
       - wait: 2d
         unless: answers.no_tips
       - say: {pt-BR: "Dica 2", en: "Tip 2"}
+  - id: coupon
+    triggers: [{intent: coupon}]
+    steps:
+      - offer: {code: VOLTE10, expires: 2d, on_expiry: coupon_gone}
+      - say: {pt-BR: "Cupom {{ coupon | default \"\" }}", en: "Coupon {{ coupon | default \"\" }}"}
+  - id: joined
+    triggers: [{event: case.claimed}]
+    steps:
+      - say: {pt-BR: "Uma pessoa entrou", en: "A person joined"}
+  - id: coupon_gone
+    steps:
+      - say: {pt-BR: "Seu cupom expirou", en: "Your coupon expired"}
+  - id: size
+    triggers: [{intent: size}]
+    steps:
+      - id: pick
+        say: {pt-BR: "Qual tamanho?", en: "Which size?"}
+        save: size
+        buttons:
+          - {label: {pt-BR: "P", en: "S"}, value: small}
+          - {label: {pt-BR: "G", en: "L"}, value: large}
+      - say: {pt-BR: "Anotado: {{ answers.size | default \"\" }}", en: "Noted: {{ answers.size | default \"\" }}"}
   - id: nps
     triggers: [{command: nps}]
     steps:
@@ -305,5 +330,79 @@ func TestLanguageFallsBackToBaseAndDefault(t *testing.T) {
 		if got := say(e, j, "xyz", monday10); got[0] != want {
 			t.Errorf("lang %q: %q, want %q", lang, got[0], want)
 		}
+	}
+}
+
+func TestOldEventsMoveNothing(t *testing.T) {
+	e := testEngine(t)
+	j := journey.New("c1", monday10)
+	deliver(e, j, monday10) // onboarding
+	ev := &journey.Event{ID: "old", Type: "order.refunded", At: monday10.Add(-48 * time.Hour), Order: &journey.Order{ID: "1"}}
+	r := e.Handle(j, Input{Kind: InEvent, Event: ev}, monday10.Add(time.Hour))
+	if j.Stage != "onboarding" || !contains(r.Notes, "event.stale") {
+		t.Fatalf("an old event moved the stage to %q (notes %v)", j.Stage, r.Notes)
+	}
+	if o := j.Order("1"); o.Status != "delivered" {
+		t.Fatalf("an old event overwrote the order status: %q", o.Status)
+	}
+}
+
+func TestOfferExpiryFollowUpSurvivesQuietHours(t *testing.T) {
+	e := testEngine(t)
+	j := journey.New("c1", monday10)
+	evening := monday10.Add(11 * time.Hour) // 21:00: the coupon expires in quiet hours two days later
+	if got := say(e, j, "quero um cupom", evening); len(got) != 1 || got[0] != "Cupom VOLTE10" {
+		t.Fatalf("offer = %q", got)
+	}
+	if got := tick(e, j, evening.Add(48*time.Hour)); len(got) != 0 {
+		t.Fatalf("sent in quiet hours: %q", got)
+	}
+	if j.Answers["coupon"] != "" {
+		t.Fatal("the coupon outlived its expiry")
+	}
+	if got := tick(e, j, evening.Add(60*time.Hour)); len(got) != 1 || got[0] != "Seu cupom expirou" {
+		t.Fatalf("morning after: %q", got)
+	}
+}
+
+func TestValueButtonsOnlyWhileAsked(t *testing.T) {
+	e := testEngine(t)
+	j := journey.New("c1", monday10)
+	r := e.Handle(j, Input{Kind: InText, Text: "tamanho"}, monday10)
+	small := r.Messages[0].Buttons[0].Data
+	if got := texts(e.Handle(j, Input{Kind: InButton, Data: small}, monday10)); len(got) != 1 || got[0] != "Anotado: small" {
+		t.Fatalf("press = %q", got)
+	}
+	if got := texts(e.Handle(j, Input{Kind: InButton, Data: small}, monday10)); len(got) != 0 {
+		t.Fatalf("an old value button ran the step again: %q", got)
+	}
+}
+
+func TestNudgeWaitsWhileCustomerAnswers(t *testing.T) {
+	e := testEngine(t)
+	j := journey.New("c1", monday10)
+	deliver(e, j, monday10)
+	day1 := monday10.Add(24 * time.Hour)
+	say(e, j, "signup", day1.Add(-5*time.Minute)) // a question is open
+	r := e.Handle(j, Input{Kind: InTick}, day1)
+	if len(r.Messages) != 0 || !contains(r.Notes, "nudge.deferred_busy") {
+		t.Fatalf("nudge cut into a question: %q %v", texts(r), r.Notes)
+	}
+	if got := tick(e, j, day1.Add(20*time.Minute)); len(got) != 1 || got[0] != "Dica 1" {
+		t.Fatalf("later: %q", got)
+	}
+}
+
+func TestCaseFollowUpRespectsOptOut(t *testing.T) {
+	e := testEngine(t)
+	claimed := Input{Kind: InEvent, Event: &journey.Event{ID: "r", Type: "case.claimed", At: monday10}}
+	j := journey.New("c1", monday10)
+	j.Case = &journey.Case{Reason: "x", Opened: monday10.Unix()}
+	if got := texts(e.Handle(j, claimed, monday10)); len(got) != 1 {
+		t.Fatalf("claimed: %q", got)
+	}
+	j.Profile.OptedOut = monday10.Unix()
+	if got := texts(e.Handle(j, claimed, monday10)); len(got) != 0 {
+		t.Fatalf("sent to an opted-out customer: %q", got)
 	}
 }

@@ -173,7 +173,7 @@ func render(b *strings.Builder, ns []node, look Lookup) {
 	for _, n := range ns {
 		switch {
 		case n.cond != "":
-			if v, ok := look(n.cond); ok && v != "" && v != "0" && v != "false" {
+			if v, ok := look(n.cond); ok && truthy(v) {
 				render(b, n.then, look)
 			} else {
 				render(b, n.els, look)
@@ -188,4 +188,10 @@ func render(b *strings.Builder, ns []node, look Lookup) {
 			b.WriteString(n.text)
 		}
 	}
+}
+
+// truthy is what "has data" means in {{ if }} and in conditions: not empty,
+// not 0, not false.
+func truthy(v string) bool {
+	return v != "" && v != "0" && !strings.EqualFold(v, "false")
 }

@@ -33,6 +33,9 @@ type Journey struct {
 	LastProactive int64 `json:"lp,omitempty"`
 	LastPurchase  int64 `json:"lb,omitempty"`
 	StageSince    int64 `json:"ss,omitempty"`
+	// LastEvent is the time of the newest commerce event applied; older
+	// ones arriving later move nothing.
+	LastEvent int64 `json:"le,omitempty"`
 }
 
 // Profile is what we know about the person.
@@ -89,9 +92,6 @@ type Conv struct {
 	Retries int `json:"r,omitempty"`
 	// Misses counts consecutive messages the bot did not understand.
 	Misses int `json:"m,omitempty"`
-	// Buttons are the payloads the customer may press now; a press of any
-	// other (old) button is ignored, so a second tap never runs a step twice.
-	Buttons []string `json:"b,omitempty"`
 }
 
 // Timer is a scheduled continuation: a wait step, a time trigger, an offer expiry.
@@ -148,7 +148,6 @@ func (j *Journey) Clone() *Journey {
 	}
 	c.Timers = slices.Clone(j.Timers)
 	c.Fired = slices.Clone(j.Fired)
-	c.Conv.Buttons = slices.Clone(j.Conv.Buttons)
 	if j.Case != nil {
 		k := *j.Case
 		c.Case = &k
