@@ -907,8 +907,9 @@ func (x *run) event(ev *journey.Event) {
 	}
 	if strings.HasPrefix(ev.Type, "case.") {
 		// Staff actions (claimed, resolved) answer the customer directly,
-		// unless the customer asked for silence or staff paused the bot.
-		if j.Profile.OptedOut != 0 || j.Profile.Unreachable != 0 || j.Profile.Paused {
+		// unless staff paused the bot or the chat is gone; the survey after a
+		// case is also skipped for a customer who opted out.
+		if j.Profile.Unreachable != 0 || j.Profile.Paused || ev.Type == "case.resolved" && j.Profile.OptedOut != 0 {
 			x.r.note("case.followup_skipped")
 			return
 		}

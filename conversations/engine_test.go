@@ -393,16 +393,17 @@ func TestNudgeWaitsWhileCustomerAnswers(t *testing.T) {
 	}
 }
 
-func TestCaseFollowUpRespectsOptOut(t *testing.T) {
+func TestCaseFollowUpRespectsPause(t *testing.T) {
 	e := testEngine(t)
 	claimed := Input{Kind: InEvent, Event: &journey.Event{ID: "r", Type: "case.claimed", At: monday10}}
 	j := journey.New("c1", monday10)
 	j.Case = &journey.Case{Reason: "x", Opened: monday10.Unix()}
+	j.Profile.OptedOut = monday10.Unix() // asked for no nudges, then for a person
 	if got := texts(e.Handle(j, claimed, monday10)); len(got) != 1 {
-		t.Fatalf("claimed: %q", got)
+		t.Fatalf("the person who joined was not announced: %q", got)
 	}
-	j.Profile.OptedOut = monday10.Unix()
+	j.Profile.Paused = true
 	if got := texts(e.Handle(j, claimed, monday10)); len(got) != 0 {
-		t.Fatalf("sent to an opted-out customer: %q", got)
+		t.Fatalf("sent while staff paused the bot: %q", got)
 	}
 }
