@@ -240,6 +240,11 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 	for i, st := range f.Steps {
 		if st.ID == "" {
 			st.ID = strconv.Itoa(i + 1)
+			if st.waits() {
+				// Conversations and timers remember the step by id; a number
+				// shifts when a step is inserted above it in a hot reload.
+				c.warnf(st.Pos, "give this %s step an id: a customer waiting at it keeps their place across script changes only by id", st.Kind)
+			}
 		} else {
 			c.id(st.Pos, st.ID, "step")
 		}
@@ -464,4 +469,10 @@ func (t *Template) unknownOrUnguarded() []fieldUse {
 	}
 	walk(t.nodes, nil)
 	return out
+}
+
+// waits reports whether a conversation can stop at this step (a question,
+// buttons, a wait).
+func (st *Step) waits() bool {
+	return st.Kind == KindAsk || st.Kind == KindSurvey || st.Kind == KindWait || st.Kind == KindSay && len(st.Buttons) > 0
 }
