@@ -15,7 +15,7 @@ build:
 run: build
 	./$(BIN) run
 
-# Chat with the bot in the terminal as a customer (pt-BR; LANG=en for English).
+# Chat with the bot in the terminal as a customer (pt-BR; CHAT_LANG=en for English).
 chat: build
 	./$(BIN) chat --lang $(or $(CHAT_LANG),pt-BR)
 

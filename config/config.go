@@ -207,7 +207,15 @@ func Load(file string, environ []string) (*Config, error) {
 			}
 		}
 		if key == "" {
-			return nil, &Error{File: "environment", Msg: fmt.Sprintf("unknown environment variable %s (known: %s_<KEY>, e.g. %s)", name, EnvPrefix, EnvName("redis.url"))}
+			hint := fmt.Sprintf("known: %s_<KEY>, e.g. %s", EnvPrefix, EnvName("redis.url"))
+			var names []string
+			for _, k := range Keys() {
+				names = append(names, EnvName(k))
+			}
+			if s := suggest.Closest(name, names, 3); s != "" {
+				hint = "did you mean " + s + "?"
+			}
+			return nil, &Error{File: "environment", Msg: fmt.Sprintf("unknown environment variable %s (%s)", name, hint)}
 		}
 		env[key] = val
 	}
@@ -347,6 +355,9 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		AllowGroups: b.boolean("telegram.allow_groups"),
 	}
 	if c.Telegram.Enabled() && c.Telegram.Mode == "webhook" {
+		if c.Telegram.WebhookURL == "" {
+			b.fail("telegram.webhook_url", "is required when telegram.mode is webhook: the public https URL of /telegram/webhook on this server")
+		}
 		if c.Telegram.WebhookSecret == "" {
 			b.fail("telegram.webhook_secret", "is required when telegram.mode is webhook")
 		} else if !validSecretToken(c.Telegram.WebhookSecret) {

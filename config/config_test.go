@@ -25,10 +25,11 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 	}{
 		{"unknown key", "redis:\n  ulr: redis://x\n", nil, []string{"redis.ulr", "unknown key", "did you mean redis.url"}},
 		{"bad duration", "slack:\n  claim_timeout: ten minutes\n", nil, []string{"slack.claim_timeout", "not a duration"}},
-		{"webhook without secret", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n", nil, []string{"telegram.webhook_secret", "required"}},
+		{"webhook without secret", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_url: https://bot.example/telegram/webhook\n", nil, []string{"telegram.webhook_secret", "required"}},
+		{"webhook without url", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_secret: s3cret\n", nil, []string{"telegram.webhook_url", "required"}},
 		{"bad mode", "telegram:\n  mode: push\n", nil, []string{"telegram.mode", `"push"`}},
 		{"bad env value", "", []string{"JOURNEYBOT_SEND_MAX_PER_DAY=lots"}, []string{"send.max_per_day", "JOURNEYBOT_SEND_MAX_PER_DAY"}},
-		{"unknown env var", "", []string{"JOURNEYBOT_REDIS_ULR=x"}, []string{"JOURNEYBOT_REDIS_ULR", "unknown environment variable"}},
+		{"unknown env var", "", []string{"JOURNEYBOT_REDIS_ULR=x"}, []string{"JOURNEYBOT_REDIS_ULR", "unknown environment variable", "did you mean JOURNEYBOT_REDIS_URL"}},
 		{"bad time zone", "send:\n  default_timezone: Mars/Olympus\n", nil, []string{"send.default_timezone"}},
 		{"slack without channel", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n", nil, []string{"slack.support_channel"}},
 		{"bad hours", "support:\n  hours: weekdays 9-5\n", nil, []string{"support.hours"}},

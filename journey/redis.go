@@ -54,10 +54,15 @@ func clientFor(rawURL string) (redis.UniversalClient, error) {
 	q := u.Query()
 	switch {
 	case q.Get("master_name") != "":
-		addrs := append([]string{u.Host}, q["addr"]...)
-		pass, _ := u.User.Password()
+		// Sentinel: the URL's host and addr= are the sentinels; user,
+		// password, /db and rediss:// apply to the master.
+		opt, err := redis.ParseURL((&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: u.Path}).String())
+		if err != nil {
+			return nil, fmt.Errorf("redis.url %s: not a valid Redis URL", redactURL(rawURL))
+		}
 		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: q.Get("master_name"), SentinelAddrs: addrs, Password: pass,
+			MasterName: q.Get("master_name"), SentinelAddrs: append([]string{u.Host}, q["addr"]...),
+			Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
 		}), nil
 	case q.Get("cluster") == "true" || len(q["addr"]) > 0:
 		q.Del("cluster")
@@ -87,3 +92,15 @@ func redactURL(raw string) string {
 	}
 	return strings.ReplaceAll(u.String(), "xxxxx", "***")
 }
+
+// slogRedis sends go-redis's own messages (reconnects, pool errors) to the
+// structured log instead of plain stderr lines.
+type slogRedis struct{ log *slog.Logger }
+
+func (l slogRedis) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+// LogRedisTo routes the go-redis client's messages to log. go-redis keeps
+// one logger per process, so this is set once, at start.
+func LogRedisTo(log *slog.Logger) { redis.SetLogger(slogRedis{log}) }

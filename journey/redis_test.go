@@ -19,6 +19,7 @@ func TestRedisURLForms(t *testing.T) {
 		{"redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002", "*redis.ClusterClient"},
 		{"redis://127.0.0.1:7000?cluster=true", "*redis.ClusterClient"},
 		{"redis://127.0.0.1:26379?master_name=mymaster&addr=127.0.0.1:26380", "*redis.Client"},
+		{"redis://:pw@127.0.0.1:26379/3?master_name=mymaster", "*redis.Client"},
 	}
 	for _, c := range cases {
 		cl, err := clientFor(c.url)
@@ -35,6 +36,11 @@ func TestRedisURLForms(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("%s: client %s, want %s", c.url, got, c.want)
+		}
+		if strings.Contains(c.url, "/3?") {
+			if o := cl.(*redis.Client).Options(); o.DB != 3 || o.Password != "pw" {
+				t.Errorf("sentinel master options lost: db %d", o.DB)
+			}
 		}
 		cl.Close()
 	}

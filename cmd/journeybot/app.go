@@ -47,6 +47,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	if err != nil {
 		return nil, fmt.Errorf("scripts in %s do not lint (run: journeybot lint %s):\n%w", c.ScriptsDir, c.ScriptsDir, err)
 	}
+	journey.LogRedisTo(log)
 	rdb, closeRedis, err := journey.Open(ctx, c.RedisURL, log)
 	if err != nil {
 		return nil, err

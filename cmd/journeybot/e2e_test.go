@@ -237,7 +237,7 @@ func TestBadConfigExitsBeforeConnecting(t *testing.T) {
 	}{
 		{"unknown key", []string{"run", "--config", file}, nil, []string{file, "telegram.tokn", "did you mean telegram.token"}},
 		{"bad duration", []string{"run"}, []string{"JOURNEYBOT_LLM_TIMEOUT=soon"}, []string{"llm.timeout", "not a duration"}},
-		{"webhook without secret", []string{"run"}, []string{"JOURNEYBOT_TELEGRAM_TOKEN=1:secret-token", "JOURNEYBOT_TELEGRAM_MODE=webhook"}, []string{"telegram.webhook_secret", "required"}},
+		{"webhook without secret", []string{"run"}, []string{"JOURNEYBOT_TELEGRAM_TOKEN=1:secret-token", "JOURNEYBOT_TELEGRAM_MODE=webhook", "JOURNEYBOT_TELEGRAM_WEBHOOK_URL=https://bot.example/telegram/webhook"}, []string{"telegram.webhook_secret", "required"}},
 		{"redis down", []string{"run"}, []string{"JOURNEYBOT_REDIS_URL=redis://127.0.0.1:1/0", "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t)}, []string{"redis at redis://127.0.0.1:1/0 does not answer"}},
 	}
 	for _, c := range cases {

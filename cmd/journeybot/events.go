@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,6 +62,9 @@ func eventsCmd(g *globals) *cobra.Command {
 			c, err := g.load()
 			if err != nil {
 				return err
+			}
+			if c.RedisURL == "" {
+				return errors.New("events import needs redis.url (JOURNEYBOT_REDIS_URL): the embedded Redis would be thrown away when the import ends")
 			}
 			var in io.Reader = cmd.InOrStdin()
 			var size int64 = -1
