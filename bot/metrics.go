@@ -59,6 +59,7 @@ type Stats struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	zone   *time.Location // whose "today" the figures are
 	mu     sync.Mutex
 	buf    map[string]int64
 }
@@ -68,7 +69,16 @@ func NewStats(rdb redis.UniversalClient, prefix string, now func() time.Time) *S
 	if now == nil {
 		now = time.Now
 	}
-	return &Stats{rdb: rdb, prefix: prefix, now: now, buf: map[string]int64{}}
+	return &Stats{rdb: rdb, prefix: prefix, now: now, zone: time.UTC, buf: map[string]int64{}}
+}
+
+// InZone makes days run midnight to midnight in loc (the business's time
+// zone) instead of UTC.
+func (s *Stats) InZone(loc *time.Location) *Stats {
+	if loc != nil {
+		s.zone = loc
+	}
+	return s
 }
 
 // Add counts n of field for today.
@@ -82,7 +92,7 @@ func (s *Stats) Add(field string, n int64) {
 }
 
 func (s *Stats) key(day time.Time) string {
-	return s.prefix + ":stats:" + day.UTC().Format("2006-01-02")
+	return s.prefix + ":stats:" + day.In(s.zone).Format("2006-01-02")
 }
 
 // Flush writes buffered counts to Redis in one pipeline.

@@ -55,7 +55,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
 	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap})
 	a.engine = conversations.NewEngine(scripts, engineOptions(c))
-	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil)
+	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
 	opts := bot.Options{Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics}
 	if c.LLM.Enabled() {

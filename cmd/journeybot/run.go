@@ -73,7 +73,9 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("http.addr %s: %w", c.HTTPAddr, err)
 			}
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			// Timeouts bound what a slow or idle client can hold; bodies are small
+			// (events are at most 1 MiB, webhooks less).
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 			log.Info("journeybot running", "http", ln.Addr().String(), "scripts", c.ScriptsDir)
 
 			// Everything below stops when ctx ends (SIGINT/SIGTERM): intake
