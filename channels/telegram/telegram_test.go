@@ -501,8 +501,9 @@ func TestBlockedUserMarkedUnreachable(t *testing.T) {
 	}
 	ctx := context.Background()
 	id, _ := e.bot.CustomerID(ctx, "telegram", "424242")
-	if err := e.bot.StaffReply(ctx, id, "Bia", "Oi Ana, tudo certo com o pedido?"); err != nil {
-		t.Fatal(err)
+	// Staff learn that their reply did not arrive.
+	if err := e.bot.StaffReply(ctx, id, "Bia", "Oi Ana, tudo certo com o pedido?"); !errors.Is(err, channels.ErrUnreachable) {
+		t.Fatalf("staff reply to a customer who blocked the bot: %v, want ErrUnreachable", err)
 	}
 	if j := e.customer(chat.ID); j.Profile.Unreachable == 0 {
 		t.Fatalf("the customer who blocked the bot is not marked unreachable")
