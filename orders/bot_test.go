@@ -18,27 +18,10 @@ import (
 // The bot asks the lookup service about an order number the customer types
 // that no event told it about, and answers with its status.
 func TestBotAnswersWithALookedUpOrder(t *testing.T) {
-	s := newService(t)
-	l, err := orders.New(s.base(), orders.Options{CacheTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := redistest.New(t)
-	scripts, _, err := conversations.LoadDir("testdata/scripts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-	b := bot.New(bot.Options{
-		Store:  store,
-		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
-	})
-	b.SetOrderLookup(l)
-	rec := channeltest.New("test")
-	b.AddChannel(rec)
+	b, store, rec, s := lookupBot(t)
 	ctx := context.Background()
 	// The customer's e-mail is the one on the order (an event or /pedido told us).
-	_, err = store.Update(ctx, "test:a1", "", time.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	_, err := store.Update(ctx, "test:a1", "", time.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		j.Profile.Email = "Ana@Example.com"
 		return nil, nil
 	})
@@ -81,23 +64,7 @@ func sayAs(t *testing.T, b *bot.Bot, rec *channeltest.Recorder, addr, id, text s
 // A store that keeps orders only in the lookup service: a customer proves
 // an order with its contact (/pedido), and from then on sees it.
 func TestIdentifyThroughTheLookupService(t *testing.T) {
-	s := newService(t)
-	l, err := orders.New(s.base(), orders.Options{CacheTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := redistest.New(t)
-	scripts, _, err := conversations.LoadDir("testdata/scripts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bot.New(bot.Options{
-		Store:  journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix}),
-		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
-	})
-	b.SetOrderLookup(l)
-	rec := channeltest.New("test")
-	b.AddChannel(rec)
+	b, _, rec, _ := lookupBot(t)
 	ctx := context.Background()
 	if got := sayAs(t, b, rec, "a3", "1", "order 1234"); !strings.Contains(got, "could not find order 1234") {
 		t.Fatalf("before identifying: %q", got)
@@ -111,4 +78,29 @@ func TestIdentifyThroughTheLookupService(t *testing.T) {
 	if got := sayAs(t, b, rec, "a3", "2", "order 1234"); !strings.Contains(got, "#1234 is shipped") {
 		t.Fatalf("after identifying: %q", got)
 	}
+}
+
+// lookupBot is a bot with the test scripts, a store on the test Redis and
+// the lookup client against the loopback order service.
+func lookupBot(t *testing.T) (*bot.Bot, *journey.Store, *channeltest.Recorder, *service) {
+	t.Helper()
+	s := newService(t)
+	l, err := orders.New(s.base(), orders.Options{CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.New(t)
+	scripts, _, err := conversations.LoadDir("testdata/scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	b := bot.New(bot.Options{
+		Store:  store,
+		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
+	})
+	b.SetOrderLookup(l)
+	rec := channeltest.New("test")
+	b.AddChannel(rec)
+	return b, store, rec, s
 }
