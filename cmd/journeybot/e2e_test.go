@@ -18,6 +18,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"journeybot/bot"
 	"journeybot/internal/redistest"
 )
 
@@ -298,5 +299,38 @@ func TestChatWithDefaultScripts(t *testing.T) {
 				t.Errorf("no warning about the embedded Redis:\n%s", p.stderr.String())
 			}
 		})
+	}
+}
+
+// `journeybot stats` prints the day's figures that the bot counted in Redis.
+func TestStatsCommand(t *testing.T) {
+	r := redistest.New(t)
+	sp, _ := time.LoadLocation("America/Sao_Paulo")
+	stats := bot.NewStats(r.Client, r.Prefix, nil).InZone(sp)
+	for field, n := range map[string]int64{"inbound": 12, "outbound": 15, "nudge.sent": 3, "survey.nps=10": 2, "survey.nps=3": 1, "survey.csat=5": 1, "escalated": 1} {
+		stats.Add(field, n)
+	}
+	if err := stats.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "stats", "--days", "2")
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_REDIS_URL="+r.URL, "JOURNEYBOT_REDIS_PREFIX="+r.Prefix)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("stats: %v\n%s", err, out)
+	}
+	today := time.Now().In(sp).Format("2006-01-02")
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), today) {
+			line = l
+		}
+	}
+	// 12 in, 15 out, 3 nudges, NPS (2 promoters - 1 detractor)/3 = +33, CSAT 100%.
+	for _, want := range []string{" 12 ", " 15 ", " 3 ", "+33 (3)", "100% (1)"} {
+		if !strings.Contains(line+" ", want) {
+			t.Errorf("today's line %q lacks %q\n%s", line, want, out)
+		}
 	}
 }
