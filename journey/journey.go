@@ -7,7 +7,9 @@
 package journey
 
 import (
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -230,18 +232,27 @@ func (j *Journey) NextDue() int64 {
 	return d
 }
 
-// MaxFired caps the remembered idempotency keys.
-const MaxFired = 32
+// MaxFired caps the remembered idempotency keys. The timer that fires is
+// removed in the same atomic update that records its key, so this is a
+// second guard; a short window keeps the journey small.
+const MaxFired = 16
+
+// firedID is a short fingerprint of an idempotency key (8 hex digits).
+func firedID(key string) string {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return strconv.FormatUint(uint64(h.Sum32()), 16)
+}
 
 // HasFired reports whether key was already sent.
-func (j *Journey) HasFired(key string) bool { return slices.Contains(j.Fired, key) }
+func (j *Journey) HasFired(key string) bool { return slices.Contains(j.Fired, firedID(key)) }
 
 // MarkFired records key, dropping the oldest beyond MaxFired.
 func (j *Journey) MarkFired(key string) {
 	if j.HasFired(key) {
 		return
 	}
-	j.Fired = append(j.Fired, key)
+	j.Fired = append(j.Fired, firedID(key))
 	if len(j.Fired) > MaxFired {
 		j.Fired = j.Fired[len(j.Fired)-MaxFired:]
 	}
