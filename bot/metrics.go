@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -43,7 +44,7 @@ func NewMetrics(stats *Stats) *Metrics {
 		stats:         stats,
 	}
 	r.MustRegister(m.inbound, m.outbound, m.notes, m.errors, m.duplicates, m.casesOpened, m.timersFired, m.handleSeconds,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -230,11 +230,7 @@ func Load(file string, environ []string) (*Config, error) {
 }
 
 func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, p)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // checkUnknown refuses keys in the file that the bot does not know, so a

@@ -154,7 +154,7 @@ func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 	case InMedia:
 		x.customerSaid()
 		if !x.silent() {
-			x.startByTrigger(func(t *Trigger) bool { return t.Command == "media" }, false)
+			x.startByTrigger(func(t *Trigger) bool { return t.Command == "media" })
 		}
 	case InEvent:
 		x.event(in.Event)
@@ -444,7 +444,7 @@ func (x *run) press(f *Flow, st *Step, n int) {
 		if st.Save != "" {
 			x.save(st.Save, b.Value)
 		}
-		if !x.startByTrigger(func(t *Trigger) bool { return t.Button == b.Value }, false) {
+		if !x.startByTrigger(func(t *Trigger) bool { return t.Button == b.Value }) {
 			x.continueAfter(f, st)
 		}
 	}
@@ -470,13 +470,13 @@ func (x *run) command(cmd, args string) {
 	if x.silent() {
 		return
 	}
-	if !x.startByTrigger(func(t *Trigger) bool { return t.Command == cmd }, false) {
+	if !x.startByTrigger(func(t *Trigger) bool { return t.Command == cmd }) {
 		x.fallback()
 	}
 }
 
 // startByTrigger starts the first applicable flow with a matching trigger.
-func (x *run) startByTrigger(match func(*Trigger) bool, proactive bool) bool {
+func (x *run) startByTrigger(match func(*Trigger) bool) bool {
 	for _, f := range x.s.Flows {
 		if x.applies(f) && slices.ContainsFunc(f.Triggers, match) {
 			x.start(f, 0)
@@ -913,7 +913,7 @@ func (x *run) event(ev *journey.Event) {
 			x.r.note("case.followup_skipped")
 			return
 		}
-		x.startByTrigger(func(t *Trigger) bool { return t.Event == ev.Type }, false)
+		x.startByTrigger(func(t *Trigger) bool { return t.Event == ev.Type })
 		return
 	}
 	// Flows on this event, now (unless the event is old news, e.g. an import).

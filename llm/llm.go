@@ -193,6 +193,9 @@ func (c *Client) request(msgs []openai.ChatCompletionMessage) openai.ChatComplet
 	if c.maxCompletionTokens {
 		r.MaxCompletionTokens = c.cfg.MaxTokens
 	} else {
+		// max_tokens is deprecated by OpenAI but is what most compatible
+		// servers (local model servers) understand.
+		//lint:ignore SA1019 see above
 		r.MaxTokens = c.cfg.MaxTokens
 		r.Temperature = c.cfg.Temperature
 	}

@@ -19,6 +19,7 @@ import (
 	"journeybot/config"
 	"journeybot/conversations"
 	"journeybot/internal/redistest"
+	"journeybot/internal/simclock"
 	"journeybot/internal/slacktest"
 	"journeybot/journey"
 )
@@ -63,18 +64,6 @@ func (r *recorder) count(s string) int {
 	return n
 }
 
-// clock is a settable clock shared by the bot and the desk.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration)     { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock(t time.Time) *clock        { return &clock{t: t} }
-func (c *clock) set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *clock) since(t time.Time) int64 { return int64(c.Now().Sub(t).Seconds()) }
-
 // loadScripts loads the repo's scripts: the case.claimed, case.resolved
 // (CSAT) and case.after_hours flows the desk relies on are theirs.
 func loadScripts(t *testing.T) *conversations.Scripts {
@@ -94,7 +83,7 @@ type env struct {
 	sl      *slacktest.Server
 	channel string // the support channel id
 	r       *redistest.Redis
-	clock   *clock
+	clock   *simclock.Clock
 	rec     *recorder
 	bot     *bot.Bot
 	stats   *bot.Stats
@@ -105,7 +94,7 @@ type env struct {
 type setup struct {
 	opts   func(*Options)
 	socket bool
-	clock  *clock
+	clock  *simclock.Clock
 }
 
 func newEnv(t *testing.T, s setup) *env {
@@ -116,7 +105,7 @@ func newEnv(t *testing.T, s setup) *env {
 	}
 	e := &env{t: t, sl: sl, channel: sl.AddChannel("support"), r: redistest.New(t), clock: s.clock}
 	if e.clock == nil {
-		e.clock = newClock(time.Now())
+		e.clock = simclock.New(time.Now())
 	}
 	return e.start(s)
 }
@@ -739,7 +728,7 @@ func TestStaffListLimitsWhoActs(t *testing.T) {
 }
 
 func TestUnclaimedCaseRaisedAgainOnce(t *testing.T) {
-	c := newClock(time.Date(2024, 6, 5, 14, 0, 0, 0, time.UTC)) // a Wednesday
+	c := simclock.New(time.Date(2024, 6, 5, 14, 0, 0, 0, time.UTC)) // a Wednesday
 	a := newEnv(t, setup{clock: c})
 	b := a.twin(setup{})
 	m := a.openCase()
@@ -787,7 +776,7 @@ func TestAfterHoursCustomerToldWhenWeAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp, _ := time.LoadLocation("America/Sao_Paulo")
-	c := newClock(time.Date(2024, 6, 8, 15, 0, 0, 0, sp)) // Saturday afternoon
+	c := simclock.New(time.Date(2024, 6, 8, 15, 0, 0, 0, sp)) // Saturday afternoon
 	e := newEnv(t, setup{clock: c, opts: func(o *Options) { o.Hours, o.TimeZone = &h, sp }})
 	m := e.openCase()
 	eventually(t, "after-hours notice", func() bool { return e.rec.count("segunda-feira às 09:00") == 1 })
@@ -800,7 +789,7 @@ func TestAfterHoursCustomerToldWhenWeAnswer(t *testing.T) {
 		t.Errorf("raised %d cases outside hours", n)
 	}
 	// Within hours a new case says nothing of the kind.
-	c.set(time.Date(2024, 6, 10, 10, 0, 0, 0, sp))
+	c.Set(time.Date(2024, 6, 10, 10, 0, 0, 0, sp))
 	e.staffSays(bia, m.TS, "resolve")
 	eventually(t, "resolved", func() bool { return e.threadHas(m.TS, "Resolved by") })
 	e.say("/human")

@@ -56,13 +56,14 @@ func converse(t *testing.T, srv *telegramtest.Server, ana telegramtest.User) {
 		t.Fatalf("menu = %q with buttons %v", menu.Text, labels)
 	}
 	srv.Press(chat, ana, labels[1])
-	msgs := srv.WaitMessages(chat.ID, 2)
+	srv.WaitMessages(chat.ID, 2)
 	answers := srv.WaitCalls("answerCallbackQuery", 1)
 	if !srv.Answered(answers[0].Params.Get("callback_query_id")) {
 		t.Fatalf("the button press was not answered")
 	}
 	srv.WaitCalls("editMessageReplyMarkup", 1)
-	if msgs = srv.Messages(chat.ID); msgs[0].ReplyMarkup != nil {
+	msgs := srv.Messages(chat.ID)
+	if msgs[0].ReplyMarkup != nil {
 		t.Fatalf("the pressed menu keeps its keyboard")
 	}
 	if msgs[1].Text == "" || msgs[1].Text == menu.Text {
