@@ -37,9 +37,11 @@ bench:
 		export JOURNEYBOT_TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
+# go vet, gofmt, staticcheck (fetched through the module proxy at a pinned version).
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 # A short fuzzing run of the script loader and of customer text.
 fuzz:
