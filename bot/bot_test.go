@@ -259,6 +259,15 @@ func TestStartPayloadLinksChatToOrderOwner(t *testing.T) {
 	if id, _ := f.bot.CustomerID(ctx, "test", "79"); id != "test:79" {
 		t.Fatalf("a link used by chat 77 also linked chat 79 to %q", id)
 	}
+	// A fresh link for the same customer, opened in another chat, does not
+	// move the customer away from the chat they use.
+	p2, _ := bot.SignPayload("s3cret", 'c', "cust-1")
+	in = text("80", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p2
+	f.bot.HandleInbound(ctx, in)
+	if id, _ := f.bot.CustomerID(ctx, "test", "80"); id != "test:80" {
+		t.Fatalf("a second chat took over the customer: %q", id)
+	}
 	// The first chat may open it again.
 	in = text("77", "")
 	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p

@@ -132,6 +132,17 @@ func (b *Bot) linkFromPayload(ctx context.Context, in channels.Inbound, chatCust
 	if customer == chatCustomer {
 		return customer, nil
 	}
+	// A customer who already talks to us from another chat is not moved by
+	// a link (it may be forwarded or leaked); that chat can still prove who
+	// it is with the order's contact (/pedido).
+	if j, found, err := b.store.Get(ctx, customer); err != nil {
+		return "", err
+	} else if found {
+		if other := j.Profile.Addresses[in.Channel]; other != "" && other != in.Address {
+			b.metrics.note("link.already_linked")
+			return "", nil
+		}
+	}
 	if err := b.store.Link(ctx, in.Channel, in.Address, customer); err != nil {
 		return "", err
 	}
