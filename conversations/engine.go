@@ -109,8 +109,6 @@ type Result struct {
 	// Notes are countable happenings for metrics: "survey.nps", "nudge.dropped_late", ...
 	Notes   []string
 	History []journey.HistoryEntry
-	// Stage is the stage after handling.
-	Stage string
 }
 
 func (r *Result) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
@@ -161,7 +159,6 @@ func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 	case InTick:
 		x.tick()
 	}
-	x.r.Stage = j.Stage
 	for _, m := range x.r.Messages {
 		x.r.History = append(x.r.History, journey.HistoryEntry{At: now.Unix(), From: "bot", Text: m.Text})
 	}
