@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"journeybot/channels"
 	"journeybot/config"
 	"journeybot/conversations"
+	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/internal/simclock"
 	"journeybot/internal/slacktest"
@@ -31,38 +31,6 @@ var (
 	caio  = slacktest.User{ID: "U2", Name: "caio", RealName: "Caio Lima", FirstName: "Caio"}
 	guest = slacktest.User{ID: "U9", Name: "guest", RealName: "Guest", TeamID: "T0OTHER"}
 )
-
-// recorder is the customer's channel: it keeps what the bot sends.
-type recorder struct {
-	mu  sync.Mutex
-	out []channels.Outbound
-}
-
-func (r *recorder) Name() string                                      { return "telegram" }
-func (r *recorder) Run(ctx context.Context, _ channels.Handler) error { <-ctx.Done(); return nil }
-func (r *recorder) Send(ctx context.Context, m channels.Outbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.out = append(r.out, m)
-	return nil
-}
-
-func (r *recorder) sent() []channels.Outbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.out)
-}
-
-// count is how many messages so far contain s.
-func (r *recorder) count(s string) int {
-	n := 0
-	for _, m := range r.sent() {
-		if strings.Contains(m.Text, s) {
-			n++
-		}
-	}
-	return n
-}
 
 // loadScripts loads the repo's scripts: the case.claimed, case.resolved
 // (CSAT) and case.after_hours flows the desk relies on are theirs.
@@ -84,7 +52,7 @@ type env struct {
 	channel string // the support channel id
 	r       *redistest.Redis
 	clock   *simclock.Clock
-	rec     *recorder
+	rec     *channeltest.Recorder
 	bot     *bot.Bot
 	stats   *bot.Stats
 	desk    *Desk
@@ -125,7 +93,7 @@ func (e *env) start(s setup) *env {
 	e.stats = bot.NewStats(e.r.Client, e.r.Prefix, nil)
 	e.bot = bot.New(bot.Options{Store: store, Engine: eng, Now: e.clock.Now, Metrics: bot.NewMetrics(e.stats)})
 	if e.rec == nil {
-		e.rec = &recorder{}
+		e.rec = channeltest.New("telegram")
 	}
 	e.bot.AddChannel(e.rec)
 	o := Options{
@@ -356,7 +324,7 @@ func TestCaseOpensWithContext(t *testing.T) {
 		t.Error("customer has no stage; the card's stage check means nothing")
 	}
 	// The customer is told someone is coming, and nobody took it yet.
-	if len(e.rec.sent()) == 0 {
+	if len(e.rec.Sent()) == 0 {
 		t.Error("customer got no reply to /human")
 	}
 	// A second request while the case is open opens no second case (it
@@ -422,11 +390,11 @@ func TestTakeoverRaceExactlyOneWins(t *testing.T) {
 		}
 	}
 	// The customer hears once that a person joined, by first name.
-	if got := a.rec.count(winner.FirstName); got != 1 {
-		t.Errorf("customer told %d times about %s: %+v", got, winner.FirstName, a.rec.sent())
+	if got := a.rec.Count(winner.FirstName); got != 1 {
+		t.Errorf("customer told %d times about %s: %+v", got, winner.FirstName, a.rec.Sent())
 	}
-	if a.rec.count(loser.FirstName) != 0 {
-		t.Errorf("customer heard of the loser: %+v", a.rec.sent())
+	if a.rec.Count(loser.FirstName) != 0 {
+		t.Errorf("customer heard of the loser: %+v", a.rec.Sent())
 	}
 }
 
@@ -434,8 +402,8 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 	e := newEnv(t, setup{})
 	m := e.openCase()
 	e.takeOver(bia, m.TS)
-	if e.rec.count("Bia") != 1 {
-		t.Fatalf("customer not told Bia joined: %+v", e.rec.sent())
+	if e.rec.Count("Bia") != 1 {
+		t.Fatalf("customer not told Bia joined: %+v", e.rec.Sent())
 	}
 
 	// Customer -> thread.
@@ -443,15 +411,15 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 	eventually(t, "the mirror", func() bool {
 		return e.threadHas(m.TS, "*Ana Lima:* meu pedido não chegou &lt;ainda&gt; &amp; agora?")
 	})
-	before := len(e.rec.sent())
-	if e.rec.count("não entendi") != 0 {
-		t.Errorf("the bot answered while staff has the case: %+v", e.rec.sent())
+	before := len(e.rec.Sent())
+	if e.rec.Count("não entendi") != 0 {
+		t.Errorf("the bot answered while staff has the case: %+v", e.rec.Sent())
 	}
 
 	// Thread -> customer, with Slack's link markup made readable.
 	e.staffSays(bia, m.TS, "Oi Ana, veja <https://track.example/1001|o rastreio> &amp; me diga")
-	eventually(t, "the staff reply", func() bool { return e.rec.count("Oi Ana") == 1 })
-	if got := e.rec.sent()[before].Text; got != "Oi Ana, veja o rastreio (https://track.example/1001) & me diga" {
+	eventually(t, "the staff reply", func() bool { return e.rec.Count("Oi Ana") == 1 })
+	if got := e.rec.Sent()[before].Text; got != "Oi Ana, veja o rastreio (https://track.example/1001) & me diga" {
 		t.Errorf("customer got %q", got)
 	}
 
@@ -472,13 +440,13 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 	fev["files"] = []any{map[string]any{"id": "F1", "name": "nota.pdf"}}
 	e.event("", fev)
 	e.staffSays(bia, m.TS, "Já te aviso")
-	eventually(t, "the last reply", func() bool { return e.rec.count("Já te aviso") == 1 })
+	eventually(t, "the last reply", func() bool { return e.rec.Count("Já te aviso") == 1 })
 	for _, s := range []string{"transportadora", "VIP", "took over", "rastreio!"} {
-		if e.rec.count(s) != 0 {
-			t.Errorf("%q reached the customer: %+v", s, e.rec.sent())
+		if e.rec.Count(s) != 0 {
+			t.Errorf("%q reached the customer: %+v", s, e.rec.Sent())
 		}
 	}
-	if e.rec.count("segue a nota") != 1 {
+	if e.rec.Count("segue a nota") != 1 {
 		t.Errorf("the text of a message with a file was not sent")
 	}
 	if !e.threadHas(m.TS, "edits are not sent") || !e.threadHas(m.TS, "Files are not forwarded") {
@@ -487,20 +455,20 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 
 	// Resolve in the thread: the customer gets the CSAT survey.
 	e.clock.Add(14 * time.Minute)
-	before = len(e.rec.sent())
+	before = len(e.rec.Sent())
 	e.staffSays(bia, m.TS, "resolve")
 	eventually(t, "the resolve notice", func() bool { return e.threadHas(m.TS, "Resolved by *Bia Souza* after 14m") })
 	if j := e.journey(); j.Case != nil {
 		t.Fatalf("case still open: %+v", j.Case)
 	}
 	var survey *channels.Outbound
-	for _, o := range e.rec.sent()[before:] {
+	for _, o := range e.rec.Sent()[before:] {
 		if len(o.Buttons) == 5 && o.Buttons[0].Label == "1" && o.Buttons[4].Label == "5" {
 			survey = &o
 		}
 	}
 	if survey == nil {
-		t.Fatalf("no CSAT survey after resolve: %+v", e.rec.sent()[before:])
+		t.Fatalf("no CSAT survey after resolve: %+v", e.rec.Sent()[before:])
 	}
 	eventually(t, "the card closed", func() bool {
 		c, _ := e.sl.Message(e.channel, m.TS)
@@ -522,10 +490,10 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 		}
 	}
 	// After resolve, thread replies no longer reach the customer.
-	before = len(e.rec.sent())
+	before = len(e.rec.Sent())
 	e.staffSays(bia, m.TS, "mais uma coisa")
 	eventually(t, "the closed-case warning", func() bool { return e.ephemeralTo(bia, "was not sent") })
-	if len(e.rec.sent()) != before {
+	if len(e.rec.Sent()) != before {
 		t.Errorf("a reply on a resolved case reached the customer")
 	}
 }
@@ -535,7 +503,7 @@ func TestResolveButtonAndReplyTakesOver(t *testing.T) {
 	m := e.openCase()
 	// Replying to an unclaimed case takes it over first.
 	e.staffSays(caio, m.TS, "Olá! Sou o Caio.")
-	eventually(t, "the reply", func() bool { return e.rec.count("Sou o Caio") == 1 })
+	eventually(t, "the reply", func() bool { return e.rec.Count("Sou o Caio") == 1 })
 	if j := e.journey(); j.Case == nil || j.Case.StaffID != caio.ID {
 		t.Fatalf("reply did not take the case over: %+v", j.Case)
 	}
@@ -622,8 +590,8 @@ func TestRetriedEventHandledOnce(t *testing.T) {
 		t.Fatalf("retry answered %d; Slack would keep retrying", resp.StatusCode)
 	}
 	e.staffSays(bia, m.TS, "Depois")
-	eventually(t, "the later message", func() bool { return e.rec.count("Depois") == 1 })
-	if n := e.rec.count("Uma vez só"); n != 1 {
+	eventually(t, "the later message", func() bool { return e.rec.Count("Depois") == 1 })
+	if n := e.rec.Count("Uma vez só"); n != 1 {
 		t.Errorf("retried event delivered %d times", n)
 	}
 }
@@ -642,18 +610,18 @@ func TestSocketMode(t *testing.T) {
 		t.Errorf("interaction ack payload %s", ack)
 	}
 	eventually(t, "takeover over socket mode", func() bool { return e.threadHas(m.TS, "Bia Souza* took over") })
-	if e.rec.count("Bia") != 1 {
-		t.Errorf("customer not told: %+v", e.rec.sent())
+	if e.rec.Count("Bia") != 1 {
+		t.Errorf("customer not told: %+v", e.rec.Sent())
 	}
 	if err := e.sl.DeliverEvent(ctx, "EvS1", slacktest.MessageEvent(e.sl.Post(e.channel, bia.ID, m.TS, "Pelo socket"))); err != nil {
 		t.Fatal(err)
 	}
 	e.say("obrigada")
-	eventually(t, "relay both ways", func() bool { return e.rec.count("Pelo socket") == 1 && e.threadHas(m.TS, "obrigada") })
+	eventually(t, "relay both ways", func() bool { return e.rec.Count("Pelo socket") == 1 && e.threadHas(m.TS, "obrigada") })
 	// The echoes of the bot's own posts (card, notice, mirror) came back as
 	// events and none went to the customer.
-	if e.rec.count("took over") != 0 || e.rec.count("Ana Lima") != 0 {
-		t.Errorf("own posts relayed: %+v", e.rec.sent())
+	if e.rec.Count("took over") != 0 || e.rec.Count("Ana Lima") != 0 {
+		t.Errorf("own posts relayed: %+v", e.rec.Sent())
 	}
 	raw, err := e.sl.Deliver(ctx, "slash_commands", e.sl.SlashCommand(bia, e.channel, "/journey", "customer @ana_s"))
 	if err != nil {
@@ -721,9 +689,9 @@ func TestStaffListLimitsWhoActs(t *testing.T) {
 	eventually(t, "refusal", func() bool { return e.ephemeralTo(caio, "Only support staff") })
 	e.staffSays(caio, m.TS, "posso ajudar?")
 	e.staffSays(bia, m.TS, "Oi, sou a Bia")
-	eventually(t, "staff reply", func() bool { return e.rec.count("sou a Bia") == 1 })
-	if e.rec.count("posso ajudar") != 0 || e.journey().Case.StaffID != bia.ID {
-		t.Errorf("non-staff reached the customer or took the case: %+v", e.rec.sent())
+	eventually(t, "staff reply", func() bool { return e.rec.Count("sou a Bia") == 1 })
+	if e.rec.Count("posso ajudar") != 0 || e.journey().Case.StaffID != bia.ID {
+		t.Errorf("non-staff reached the customer or took the case: %+v", e.rec.Sent())
 	}
 }
 
@@ -779,7 +747,7 @@ func TestAfterHoursCustomerToldWhenWeAnswer(t *testing.T) {
 	c := simclock.New(time.Date(2024, 6, 8, 15, 0, 0, 0, sp)) // Saturday afternoon
 	e := newEnv(t, setup{clock: c, opts: func(o *Options) { o.Hours, o.TimeZone = &h, sp }})
 	m := e.openCase()
-	eventually(t, "after-hours notice", func() bool { return e.rec.count("segunda-feira às 09:00") == 1 })
+	eventually(t, "after-hours notice", func() bool { return e.rec.Count("segunda-feira às 09:00") == 1 })
 	if !strings.Contains(string(m.Blocks), "outside support hours") {
 		t.Errorf("card does not say it is after hours: %s", m.Blocks)
 	}

@@ -4,6 +4,7 @@ package channeltest
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"journeybot/channels"
@@ -74,6 +75,17 @@ func (r *Recorder) To(addr string) []channels.Outbound {
 		}
 	}
 	return out
+}
+
+// Count is how many messages so far contain s.
+func (r *Recorder) Count(s string) int {
+	n := 0
+	for _, m := range r.Sent() {
+		if strings.Contains(m.Text, s) {
+			n++
+		}
+	}
+	return n
 }
 
 // Texts returns the texts sent to addr, in order.
