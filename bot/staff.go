@@ -42,7 +42,8 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 	b.metrics.stats.Add("takeover.count", 1)
 	b.metrics.stats.Add("takeover.seconds", now.Unix()-j.Case.Opened)
 	b.after(ctx, j, res, "", nil)
-	return true, holder, err
+	b.logScheduleError(j.ID, err)
+	return true, holder, nil
 }
 
 // StaffReply sends a staff member's message to the customer on their channel.
@@ -85,7 +86,8 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 	}
 	b.metrics.note("resolved")
 	b.after(ctx, j, res, "", nil)
-	return open, err
+	b.logScheduleError(j.ID, err)
+	return open, nil
 }
 
 // SetPaused stops (true) or restarts (false) the bot for one customer.
@@ -120,4 +122,12 @@ func (b *Bot) Escalate(ctx context.Context, customerID, reason string) error {
 	}
 	b.openCase(ctx, j, "", reason)
 	return nil
+}
+
+// logScheduleError reports a failure to index a timer after a staff action
+// succeeded: staff are not asked to repeat what worked; the log says it.
+func (b *Bot) logScheduleError(id string, err error) {
+	if err != nil {
+		b.log.Error("a timer set by a staff action was not scheduled", "customer", id, "err", err)
+	}
 }
