@@ -121,14 +121,8 @@ func (d *Desk) updateCard(ctx context.Context, r caseRec, status string, actions
 // pressing at once wins (the claim is one atomic journey update); the
 // others are told who has it.
 func (d *Desk) takeOver(ctx context.Context, r caseRec, user, handle string) error {
-	_, open, err := d.current(ctx, r)
-	if err != nil {
+	if open, err := d.stillOpen(ctx, r, user); !open || err != nil {
 		return err
-	}
-	if !open {
-		d.whisper(ctx, r.Channel, user, r.TS, "This case is already resolved.")
-		d.closed(ctx, r.TS)
-		return nil
 	}
 	name := d.staffName(ctx, user, handle)
 	won, holder, err := d.o.Bot.Claim(ctx, r.Customer, user, name)
@@ -156,17 +150,25 @@ func (d *Desk) takeOver(ctx context.Context, r caseRec, user, handle string) err
 	return nil
 }
 
-// resolve closes the case: the bot resumes and runs the scripts'
-// case.resolved flow (the CSAT survey); the thread records who and how long.
-func (d *Desk) resolve(ctx context.Context, r caseRec, user, handle string) error {
+// stillOpen reports whether the case is open; when it is not, the member
+// who acted is told and the case message is closed.
+func (d *Desk) stillOpen(ctx context.Context, r caseRec, user string) (bool, error) {
 	_, open, err := d.current(ctx, r)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !open {
 		d.whisper(ctx, r.Channel, user, r.TS, "This case is already resolved.")
 		d.closed(ctx, r.TS)
-		return nil
+	}
+	return open, nil
+}
+
+// resolve closes the case: the bot resumes and runs the scripts'
+// case.resolved flow (the CSAT survey); the thread records who and how long.
+func (d *Desk) resolve(ctx context.Context, r caseRec, user, handle string) error {
+	if open, err := d.stillOpen(ctx, r, user); !open || err != nil {
+		return err
 	}
 	name := d.staffName(ctx, user, handle)
 	took, err := d.o.Bot.Resolve(ctx, r.Customer, name)
