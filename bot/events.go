@@ -122,6 +122,15 @@ func (b *Bot) wake(ctx context.Context, id string, lease int64) error {
 
 // RunScheduler calls Tick every interval until ctx ends.
 func (b *Bot) RunScheduler(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		if _, err := b.Tick(ctx); err != nil && ctx.Err() == nil {
+			b.log.Warn("scheduler: redis unavailable, retrying", "err", err)
+		}
+	})
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -129,9 +138,7 @@ func (b *Bot) RunScheduler(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := b.Tick(ctx); err != nil && ctx.Err() == nil {
-				b.log.Warn("scheduler: redis unavailable, retrying", "err", err)
-			}
+			fn()
 		}
 	}
 }

@@ -128,17 +128,8 @@ func (s *Stats) Flush(ctx context.Context) error {
 
 // Run flushes every interval until ctx ends, then once more.
 func (s *Stats) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Flush(context.WithoutCancel(ctx))
-			return
-		case <-t.C:
-			s.Flush(ctx)
-		}
-	}
+	every(ctx, interval, func() { s.Flush(ctx) })
+	s.Flush(context.WithoutCancel(ctx))
 }
 
 // Day returns the figures of the day containing t.
