@@ -102,28 +102,6 @@ func (b *Bot) SetPaused(ctx context.Context, customerID string, paused bool) err
 	return err
 }
 
-// Escalate opens a case for a customer from outside a conversation (staff
-// tools, tests). It does nothing when one is open.
-func (b *Bot) Escalate(ctx context.Context, customerID, reason string) error {
-	unlock := b.lock(customerID)
-	defer unlock()
-	now := b.now()
-	opened := false
-	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
-		if j.Case != nil {
-			return nil, journey.ErrNoChange
-		}
-		j.Case = &journey.Case{Reason: reason, Opened: now.Unix()}
-		opened = true
-		return nil, nil
-	})
-	if err != nil || !opened {
-		return err
-	}
-	b.openCase(ctx, j, "", reason)
-	return nil
-}
-
 // logScheduleError reports a failure to index a timer after a staff action
 // succeeded: staff are not asked to repeat what worked; the log says it.
 func (b *Bot) logScheduleError(id string, err error) {
