@@ -214,7 +214,7 @@ func (b *Bot) identifyByLookup(ctx context.Context, channel, address, orderID, c
 	}
 	unlock := b.lock(id)
 	defer unlock()
-	_, err = b.update(ctx, id, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	_, err = b.store.Update(ctx, id, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		j.UpsertOrder(*o)
 		if strings.Contains(contact, "@") {
 			j.Profile.Email = o.Email

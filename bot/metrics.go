@@ -23,6 +23,7 @@ type Metrics struct {
 	casesOpened   prometheus.Counter
 	timersFired   prometheus.Counter
 	handleSeconds prometheus.Histogram
+	intakeLimited *prometheus.CounterVec
 	stats         *Stats
 }
 
@@ -40,10 +41,12 @@ func NewMetrics(stats *Stats) *Metrics {
 		duplicates:    prometheus.NewCounter(prometheus.CounterOpts{Name: "journeybot_duplicate_messages_total", Help: "Inbound messages or events seen before and skipped."}),
 		casesOpened:   prometheus.NewCounter(prometheus.CounterOpts{Name: "journeybot_cases_opened_total", Help: "Support cases opened."}),
 		timersFired:   prometheus.NewCounter(prometheus.CounterOpts{Name: "journeybot_scheduled_customers_woken_total", Help: "Customers woken by the scheduler."}),
-		handleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "journeybot_handle_seconds", Help: "Time to handle one inbound message, sending included.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-		stats:         stats,
+		handleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "journeybot_handle_seconds", Help: "Time to handle one inbound message, up to its commit.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		intakeLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_intake_limited_total",
+			Help: "Customer messages over the per-chat intake limit: acknowledged, not answered."}, []string{"channel"}),
+		stats: stats,
 	}
-	r.MustRegister(m.inbound, m.outbound, m.notes, m.errors, m.duplicates, m.casesOpened, m.timersFired, m.handleSeconds,
+	r.MustRegister(m.intakeLimited, m.inbound, m.outbound, m.notes, m.errors, m.duplicates, m.casesOpened, m.timersFired, m.handleSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

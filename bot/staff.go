@@ -21,47 +21,53 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 	defer unlock()
 	now := b.now()
 	var res *conversations.Result
-	j, err := b.update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	j, err := b.store.Commit(ctx, customerID, "", now, func(j *journey.Journey) (journey.Change, error) {
 		won, holder, res = false, "", nil
 		if j.Case == nil {
-			return nil, ErrNoCase
+			return journey.Change{}, ErrNoCase
 		}
 		if j.Case.Claimed != 0 {
 			holder = j.Case.Staff
-			return nil, journey.ErrNoChange
+			return journey.Change{}, journey.ErrNoChange
 		}
 		j.Case.Claimed, j.Case.Staff, j.Case.StaffID = now.Unix(), staffName, staffID
 		won, holder = true, staffName
 		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
-		return append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...), nil
+		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...)
+		return journey.Change{History: hist, Outbox: b.outgoing(j, "", res, nil)}, nil
 	})
-	if err != nil && !errors.Is(err, errSchedule) || !won {
+	if err != nil || !won {
 		return false, holder, err
 	}
 	b.metrics.note("takeover")
 	b.metrics.stats.Add("takeover.count", 1)
 	b.metrics.stats.Add("takeover.seconds", now.Unix()-j.Case.Opened)
 	b.after(ctx, j, res, "", nil)
-	b.logScheduleError(j.ID, err)
+	b.deliver(ctx)
 	return true, holder, nil
 }
 
-// StaffReply sends a staff member's message to the customer on their channel.
+// StaffReply queues a staff member's message to the customer on their
+// channel. Without senders (Options.Background off) it is sent before the
+// call returns, and a failure is returned; with them, a message that cannot
+// be delivered is reported in the case's thread.
 func (b *Bot) StaffReply(ctx context.Context, customerID, staffName, text string) error {
 	unlock := b.lock(customerID)
 	defer unlock()
 	now := b.now()
-	j, err := b.store.Update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
-		return []journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + ": " + text}}, nil
+	queued := false
+	_, err := b.store.Commit(ctx, customerID, "", now, func(j *journey.Journey) (journey.Change, error) {
+		out := b.reply(j, text)
+		queued = len(out) > 0
+		return journey.Change{History: []journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + ": " + text}}, Outbox: out}, nil
 	})
 	if err != nil {
 		return err
 	}
-	ch, _ := b.route(j, "")
-	if ch == nil {
+	if !queued {
 		return fmt.Errorf("customer %s has no channel to reach", customerID)
 	}
-	return b.send(ctx, j, ch.Name(), []conversations.Message{{Text: text}}, false)
+	return b.deliver(ctx)
 }
 
 // Resolve closes the customer's case: the bot resumes and the scripts'
@@ -72,21 +78,22 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 	now := b.now()
 	var res *conversations.Result
 	var open time.Duration
-	j, err := b.update(ctx, customerID, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+	j, err := b.store.Commit(ctx, customerID, "", now, func(j *journey.Journey) (journey.Change, error) {
 		if j.Case == nil {
-			return nil, ErrNoCase
+			return journey.Change{}, ErrNoCase
 		}
 		open = now.Sub(time.Unix(j.Case.Opened, 0))
 		j.Case = nil
 		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
-		return append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...), nil
+		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...)
+		return journey.Change{History: hist, Outbox: b.outgoing(j, "", res, nil)}, nil
 	})
-	if err != nil && !errors.Is(err, errSchedule) {
+	if err != nil {
 		return 0, err
 	}
 	b.metrics.note("resolved")
 	b.after(ctx, j, res, "", nil)
-	b.logScheduleError(j.ID, err)
+	b.deliver(ctx)
 	return open, nil
 }
 
@@ -100,12 +107,4 @@ func (b *Bot) SetPaused(ctx context.Context, customerID string, paused bool) err
 		return nil, nil
 	})
 	return err
-}
-
-// logScheduleError reports a failure to index a timer after a staff action
-// succeeded: staff are not asked to repeat what worked; the log says it.
-func (b *Bot) logScheduleError(id string, err error) {
-	if err != nil {
-		b.log.Error("a timer set by a staff action was not scheduled", "customer", id, "err", err)
-	}
 }

@@ -6,6 +6,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -24,7 +25,10 @@ type Inbound struct {
 	Channel string // "telegram", "console"
 	Address string // the chat on that channel
 	// ID is unique per channel and message; the bot handles each ID once.
-	ID      string
+	ID string
+	// Seq orders the messages of one address as the platform numbered them
+	// (Telegram's update_id); 0 means the order of arrival.
+	Seq     int64
 	Kind    Kind
 	Text    string
 	Data    string // button payload
@@ -65,15 +69,49 @@ type HandlerFunc func(ctx context.Context, in Inbound) error
 func (f HandlerFunc) HandleInbound(ctx context.Context, in Inbound) error { return f(ctx, in) }
 
 // Channel is a way to reach customers.
+//
+// Send makes one attempt and says how it failed, so the bot's senders can
+// decide: ErrUnreachable (the customer blocked the bot) and ErrRejected (the
+// message itself is refused) end at once; a *RetryError, or any other error
+// (the network), is tried again with backoff.
 type Channel interface {
 	// Name is the channel's name in addresses ("telegram").
 	Name() string
 	// Run receives messages and passes them to h until ctx ends.
 	Run(ctx context.Context, h Handler) error
-	// Send delivers one message. It returns ErrUnreachable when the
-	// customer cannot be reached on this channel any more (blocked the bot).
+	// Send delivers one message in one attempt. It returns ErrUnreachable
+	// when the customer cannot be reached on this channel any more (blocked
+	// the bot), ErrRejected for a message the platform refuses, and a
+	// *RetryError when the platform asks to wait.
 	Send(ctx context.Context, m Outbound) error
 }
 
 // ErrUnreachable means the customer blocked the bot or left the channel.
 var ErrUnreachable = errors.New("customer unreachable on this channel")
+
+// ErrRejected means the platform refused the message itself (a 400 other
+// than an unknown chat): sending it again would fail again.
+var ErrRejected = errors.New("message rejected by the channel")
+
+// RetryError is a temporary failure: the platform asked to slow down (a 429)
+// or failed (a 5xx). After, when not zero, is how long it asked to wait.
+type RetryError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryError) Error() string {
+	if e.After > 0 {
+		return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+	}
+	return e.Err.Error()
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Splitter is a channel with a text limit: the bot splits long texts into
+// several messages before it commits them, so each part is sent (and
+// retried) on its own and a retry never repeats a part already delivered.
+type Splitter interface {
+	Split(text string) []string
+}

@@ -41,6 +41,7 @@ var defaults = map[string]any{
 	"telegram.webhook_url":    "",
 	"telegram.bot_username":   "",
 	"telegram.allow_groups":   false,
+	"telegram.rate":           30,
 	"slack.bot_token":         "",
 	"slack.app_token":         "",
 	"slack.signing_secret":    "",
@@ -66,6 +67,9 @@ var defaults = map[string]any{
 	"send.quiet_start":        "21:00",
 	"send.quiet_end":          "09:00",
 	"send.default_timezone":   "America/Sao_Paulo",
+	"send.max_age":            "24h",
+	"intake.per_minute":       30,
+	"intake.burst":            10,
 	"schedule.grace":          "12h",
 	"schedule.interval":       "1s",
 }
@@ -92,11 +96,17 @@ type Config struct {
 	Orders   Orders
 	Send     Send
 	Schedule Schedule
+	Intake   Intake
 }
+
+// Intake is the per-chat inbound limit: PerMinute messages, bursts of Burst.
+type Intake struct{ PerMinute, Burst int }
 
 type Telegram struct {
 	Token, APIURL, Mode, WebhookSecret, WebhookURL, BotUsername string
 	AllowGroups                                                 bool
+	// Rate is the most messages per second to Telegram, for all processes together.
+	Rate int
 }
 
 // Enabled reports whether the Telegram channel is configured.
@@ -137,6 +147,8 @@ type Send struct {
 	QuietStart, QuietEnd             time.Duration // offsets from midnight
 	DefaultTimezone                  *time.Location
 	QuietStartText, QuietEndText, TZ string
+	// MaxAge is how long a message is retried before it is dropped.
+	MaxAge time.Duration
 }
 
 type Schedule struct{ Grace, Interval time.Duration }
@@ -348,7 +360,10 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		Token: b.str("telegram.token"), APIURL: b.url("telegram.api_url"),
 		Mode: b.oneOf("telegram.mode", "polling", "webhook"), WebhookSecret: b.str("telegram.webhook_secret"),
 		WebhookURL: b.url("telegram.webhook_url"), BotUsername: strings.TrimPrefix(b.str("telegram.bot_username"), "@"),
-		AllowGroups: b.boolean("telegram.allow_groups"),
+		AllowGroups: b.boolean("telegram.allow_groups"), Rate: b.integer("telegram.rate", 1),
+	}
+	if c.Telegram.Rate > 1000 {
+		b.fail("telegram.rate", "%d is more than Telegram allows (30 for a bot, up to 1000 with paid broadcasts)", c.Telegram.Rate)
 	}
 	if c.Telegram.Enabled() && c.Telegram.Mode == "webhook" {
 		if c.Telegram.WebhookURL == "" {
@@ -403,7 +418,12 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		MaxPerDay: b.integer("send.max_per_day", 0), MaxPerWeek: b.integer("send.max_per_week", 0),
 		QuietStart: b.clock("send.quiet_start"), QuietEnd: b.clock("send.quiet_end"),
 		QuietStartText: b.str("send.quiet_start"), QuietEndText: b.str("send.quiet_end"), TZ: b.str("send.default_timezone"),
+		MaxAge: b.dur("send.max_age"),
 	}
+	if b.err == nil && c.Send.MaxAge < time.Minute {
+		b.fail("send.max_age", "%s is too short: messages are retried for at least a minute", c.Send.MaxAge)
+	}
+	c.Intake = Intake{PerMinute: b.integer("intake.per_minute", 1), Burst: b.integer("intake.burst", 1)}
 	if loc, err := time.LoadLocation(c.Send.TZ); err != nil {
 		b.fail("send.default_timezone", "%q is not a time zone name (e.g. America/Sao_Paulo)", c.Send.TZ)
 	} else {

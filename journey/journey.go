@@ -38,6 +38,11 @@ type Journey struct {
 	// LastEvent is the time of the newest commerce event applied; older
 	// ones arriving later move nothing.
 	LastEvent int64 `json:"le,omitempty"`
+	// Intake is the per-chat inbound limit's state (GCRA): the theoretical
+	// arrival time of the next message, Unix ms; Flooded is set once the
+	// customer was asked to slow down, until the limit has fully recovered.
+	Intake  int64 `json:"it,omitempty"`
+	Flooded bool  `json:"fl,omitempty"`
 }
 
 // Profile is what we know about the person.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,11 @@ type Store struct {
 	opt   Options
 	cache *lru
 	addrs sync.Map // "channel\x00address" -> addrEntry
+	// outq and inq say which outboxes and inboxes have work waiting.
+	outq, inq workIndex
+	// cluster: a commit's writes span hash slots, so they go as one
+	// pipeline instead of one MULTI/EXEC transaction.
+	cluster bool
 }
 
 // NewStore returns a store over any go-redis client (single node, Sentinel
@@ -52,7 +58,45 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 	if opt.CacheSize <= 0 {
 		opt.CacheSize = 10000
 	}
-	return &Store{rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize)}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Store{
+		rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize), cluster: cluster,
+		outq: newWorkIndex(opt.Prefix, "out"), inq: newWorkIndex(opt.Prefix, "in"),
+	}
+}
+
+// scripts are the Lua scripts a pipeline may call by SHA: pipelines cannot
+// fall back to EVAL by themselves, so they are loaded up front and again when
+// Redis forgot them (a restart).
+var scripts = []*redis.Script{commitScript, markScript, claimQueueScript, releaseScript, ackScript}
+
+// LoadScripts loads the store's Lua scripts into Redis (on every node of a cluster).
+func (s *Store) LoadScripts(ctx context.Context) error {
+	load := func(ctx context.Context, c redis.Scripter) error {
+		for _, sc := range scripts {
+			if err := sc.Load(ctx, c).Err(); err != nil {
+				return fmt.Errorf("load redis scripts: %w", err)
+			}
+		}
+		return nil
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return load(ctx, c) })
+	}
+	return load(ctx, s.rdb)
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// pipeline returns a pipeline whose commands Redis runs as one transaction
+// on a single node; in a cluster the commands span slots and are only pipelined.
+func (s *Store) pipeline() redis.Pipeliner {
+	if s.cluster {
+		return s.rdb.Pipeline()
+	}
+	return s.rdb.TxPipeline()
 }
 
 // Redis returns the client, for components that keep their own keys.
@@ -74,11 +118,15 @@ func (s *Store) seenKey(id string) string { return s.jkey(id) + ":seen" }
 // commitScript applies one update atomically: it refuses a message id seen
 // before, refuses a stale version (optimistic concurrency: the caller retries
 // with the current value it returns), writes the journey, records the message
-// id and appends capped history. One round trip per inbound message.
+// id, appends capped history and appends the messages to send to the outbox.
+// KEYS journey, history, seen, outbox. ARGV version, document, message id,
+// now, seen TTL, history cap, number of history lines, the lines, the
+// outbox messages. It answers the outbox length too, so a caller can tell
+// that messages are waiting.
 var commitScript = redis.NewScript(`
 local now = tonumber(ARGV[4])
 if ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[3]) then
-  return {-1}
+  return {-1, redis.call('LLEN', KEYS[4])}
 end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then
@@ -91,23 +139,50 @@ if ARGV[3] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
   redis.call('EXPIRE', KEYS[3], ttl)
 end
-if #ARGV >= 7 then
-  for i = 7, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+local nh = tonumber(ARGV[7])
+if nh > 0 then
+  for i = 8, 7 + nh do redis.call('RPUSH', KEYS[2], ARGV[i]) end
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
 end
-return {1, v + 1}
+if #ARGV > 7 + nh then
+  for i = 8 + nh, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+end
+return {1, v + 1, redis.call('LLEN', KEYS[4])}
 `)
 
 // Mutation changes a journey in place and returns history lines to append.
 // It may run more than once (on a concurrent update) and must not have side
-// effects: send messages only after Update returns.
+// effects.
 type Mutation func(j *Journey) ([]HistoryEntry, error)
 
-// Update applies fn to the customer's journey atomically. msgID, when not
-// empty, makes the update idempotent: a second update with the same id
-// returns ErrDuplicate and changes nothing. The returned journey is the
-// committed state.
+// Change is what a commit writes besides the journey document: history lines
+// and the messages to send (into the customer's outbox).
+type Change struct {
+	History []HistoryEntry
+	Outbox  []Outgoing
+}
+
+// CommitFunc changes a journey in place and returns what else to write. Like
+// a Mutation it may run more than once and must not have side effects: what
+// it wants sent goes in the Change, and is sent once committed.
+type CommitFunc func(j *Journey) (Change, error)
+
+// Update applies fn to the customer's journey atomically; see Commit.
 func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn Mutation) (*Journey, error) {
+	return s.Commit(ctx, id, msgID, now, func(j *Journey) (Change, error) {
+		h, err := fn(j)
+		return Change{History: h}, err
+	})
+}
+
+// Commit applies fn to the customer's journey atomically, in one round trip:
+// the document, the history, the message id, the outbox messages, and the
+// due index and outbox queue entries that make the scheduler and the
+// senders see them. msgID, when not empty, makes the commit idempotent: a
+// second commit with the same id returns ErrDuplicate and changes nothing
+// (its messages were written by the first, and are still queued). The
+// returned journey is the committed state.
+func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn CommitFunc) (*Journey, error) {
 	ver, cur, cached := s.cache.get(id)
 	if !cached {
 		var err error
@@ -115,9 +190,10 @@ func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn 
 			return nil, err
 		}
 	}
+	reloaded := false
 	for attempt := 0; ; attempt++ {
 		next := cur.Clone()
-		hist, err := fn(next)
+		ch, err := fn(next)
 		if (errors.Is(err, ErrNoChange) || err != nil) && cached {
 			// The decision not to write was taken on the cached copy, which
 			// another process may have changed: decide again on Redis's.
@@ -138,19 +214,56 @@ func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			return nil, fmt.Errorf("journey %s: encode: %w", id, err)
 		}
-		args := make([]any, 0, 6+len(hist))
-		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap)
-		for _, h := range hist {
+		args := make([]any, 0, 7+len(ch.History)+len(ch.Outbox))
+		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History))
+		for _, h := range ch.History {
 			b, _ := json.Marshal(h)
 			args = append(args, b)
 		}
-		res, err := commitScript.Run(ctx, s.rdb, []string{s.jkey(id), s.hkey(id), s.seenKey(id)}, args...).Slice()
+		for _, m := range ch.Outbox {
+			if m.At == 0 {
+				m.At = now.UnixMilli()
+			}
+			b, _ := json.Marshal(m)
+			args = append(args, b)
+		}
+		pipe := s.pipeline()
+		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
+		if len(ch.Outbox) > 0 {
+			s.outq.mark(ctx, pipe, id, now.UnixMilli())
+		}
+		// A timer brought forward needs the due index moved (a later one is
+		// found when the customer is woken for the earlier).
+		if due, before := next.NextDue(), cur.NextDue(); due != 0 && (before == 0 || due < before) {
+			pipe.ZAddArgs(ctx, s.dueKey(), redis.ZAddArgs{LT: true, Members: []redis.Z{{Score: float64(due), Member: id}}})
+		}
+		_, err = pipe.Exec(ctx)
+		if isNoScript(commit.Err()) && !reloaded {
+			// Redis restarted and forgot the scripts: load them and try again.
+			reloaded = true
+			if err := s.LoadScripts(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			s.cache.drop(id)
 			return nil, fmt.Errorf("journey %s: commit: %w", id, err)
 		}
+		res, _ := commit.Slice()
 		switch res[0].(int64) {
 		case -1:
+			// A redelivery. The first delivery's writes beside the journey
+			// may not all have landed (a cluster node failed between them):
+			// queue what it left waiting, and its timers.
+			if pending, _ := res[1].(int64); pending > 0 {
+				if err := s.MarkOutbox(ctx, id, now); err != nil {
+					return cur, err
+				}
+			}
+			if err := s.Schedule(ctx, id, cur.NextDue()); err != nil {
+				return cur, err
+			}
 			return cur, ErrDuplicate
 		case 1:
 			ver = res[1].(int64)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -23,37 +22,38 @@ const MaxText = 4096
 // maxData is Telegram's limit for a button's callback data, in bytes.
 const maxData = 64
 
-// Send delivers m, split into several messages when the text is longer than
-// Telegram allows (the buttons go with the last part). It waits through 429s
-// as long as Telegram says, retries network errors with backoff, and returns
-// channels.ErrUnreachable when the customer blocked the bot.
+// Send delivers m in one attempt. A text longer than Telegram takes is cut
+// (the bot splits long texts before it queues them: see Split). Failures say
+// what the sender should do: channels.ErrUnreachable when the customer
+// blocked the bot, channels.ErrRejected for a message Telegram refuses, a
+// *channels.RetryError for a 429 (with its retry_after) or a 5xx.
 func (c *Channel) Send(ctx context.Context, m channels.Outbound) error {
 	chat, err := strconv.ParseInt(m.Address, 10, 64)
 	if err != nil {
-		return fmt.Errorf("telegram: address %q is not a chat id: %w", m.Address, err)
+		return fmt.Errorf("telegram: address %q is not a chat id: %w", m.Address, channels.ErrRejected)
 	}
 	kb, err := keyboard(m.Buttons)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", channels.ErrRejected, err)
 	}
-	parts := Split(m.Text, MaxText)
-	if len(parts) == 0 {
-		if kb == nil {
-			return nil
-		}
-		parts = []string{"…"} // buttons need a text to hang on
+	text := m.Text
+	if parts := Split(text, MaxText); len(parts) > 0 {
+		text = parts[0]
+	} else if kb != nil {
+		text = "…" // buttons need a text to hang on
+	} else {
+		return nil
 	}
-	for i, p := range parts {
-		msg := tgbotapi.NewMessage(chat, p)
-		if i == len(parts)-1 && kb != nil {
-			msg.ReplyMarkup = *kb
-		}
-		if err := c.deliver(ctx, chat, msg); err != nil {
-			return err
-		}
+	msg := tgbotapi.NewMessage(chat, text)
+	if kb != nil {
+		msg.ReplyMarkup = *kb
 	}
-	return nil
+	return c.deliver(ctx, chat, msg)
 }
+
+// Split cuts text into the messages Telegram takes (see SplitText); the bot
+// uses it to queue a long text as several messages.
+func (c *Channel) Split(text string) []string { return Split(text, MaxText) }
 
 // keyboard lays buttons out as an inline keyboard: short labels (survey
 // scores) several to a row, others one per row so they read on a phone.
@@ -86,43 +86,23 @@ func keyboard(bs []channels.Button) (*tgbotapi.InlineKeyboardMarkup, error) {
 	return &kb, nil
 }
 
-// deliver sends one message to chat within the pace, through 429s and
-// transient failures.
+// deliver makes one sendMessage call and classifies its failure.
 func (c *Channel) deliver(ctx context.Context, chat int64, msg tgbotapi.Chattable) error {
-	failures := 0
-	for {
-		if !c.pace.wait(ctx, chat) {
-			return fmt.Errorf("telegram: send to chat %d: %w", chat, ctx.Err())
-		}
-		err := c.request(ctx, msg)
-		if err == nil {
-			return nil
-		}
-		var apiErr *tgbotapi.Error
-		switch {
-		case errors.As(err, &apiErr) && (apiErr.Code == http.StatusTooManyRequests || apiErr.RetryAfter > 0):
-			// Never drop a message for a 429: wait as long as Telegram says.
-			wait := time.Duration(max(apiErr.RetryAfter, 1)) * time.Second
-			c.pace.hold(chat, time.Now().Add(wait))
-			c.log.Warn("Telegram flood limit, waiting", "chat", chat, "retry_after", wait)
-			continue
-		case errors.As(err, &apiErr) && unreachable(apiErr):
-			return fmt.Errorf("telegram: chat %d: %s: %w", chat, apiErr.Message, channels.ErrUnreachable)
-		case errors.As(err, &apiErr) && apiErr.Code > 0 && apiErr.Code < 500:
-			return fmt.Errorf("telegram: send to chat %d: %w", chat, err)
-		case ctx.Err() != nil:
-			return fmt.Errorf("telegram: send to chat %d: %w", chat, ctx.Err())
-		}
-		// A network error or a 5xx: retry with backoff, a bounded number of times.
-		failures++
-		if failures >= c.opt.SendAttempts {
-			return fmt.Errorf("telegram: send to chat %d failed %d times: %w", chat, failures, err)
-		}
-		c.log.Warn("Bot API request failed, retrying", "chat", chat, "attempt", failures, "err", err)
-		if !sleep(ctx, c.backoff(failures-1)) {
-			return fmt.Errorf("telegram: send to chat %d: %w", chat, ctx.Err())
-		}
+	err := c.request(ctx, msg)
+	if err == nil {
+		return nil
 	}
+	var apiErr *tgbotapi.Error
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.Code == http.StatusTooManyRequests || apiErr.RetryAfter > 0):
+		return &channels.RetryError{After: time.Duration(max(apiErr.RetryAfter, 1)) * time.Second,
+			Err: fmt.Errorf("telegram: flood limit for chat %d: %w", chat, err)}
+	case errors.As(err, &apiErr) && unreachable(apiErr):
+		return fmt.Errorf("telegram: chat %d: %s: %w", chat, apiErr.Message, channels.ErrUnreachable)
+	case errors.As(err, &apiErr) && apiErr.Code > 0 && apiErr.Code < 500:
+		return fmt.Errorf("telegram: send to chat %d: %s: %w", chat, apiErr.Message, channels.ErrRejected)
+	}
+	return &channels.RetryError{Err: fmt.Errorf("telegram: send to chat %d: %w", chat, err)}
 }
 
 // unreachable tells the answers that mean the customer cannot be written to
@@ -206,69 +186,3 @@ func units(s string) int {
 	return n
 }
 
-// pacer spaces messages: at most one per PerChat to a chat, PerSecond
-// overall (a token bucket allowing a one-second burst). A sender first waits
-// for its chat's slot, then takes an overall token at the time it really
-// sends, so a chat that waits never books capacity away from the others.
-type pacer struct {
-	mu      sync.Mutex
-	perChat time.Duration
-	rate    float64 // tokens per second, overall
-	tokens  float64 // may go negative: the debt queued senders wait off
-	last    time.Time
-	chats   map[int64]time.Time // earliest time of the next message to a chat
-}
-
-func newPacer(perChat time.Duration, perSecond float64) *pacer {
-	return &pacer{perChat: perChat, rate: perSecond, tokens: perSecond, chats: map[int64]time.Time{}}
-}
-
-// wait blocks until a message may go to chat.
-func (p *pacer) wait(ctx context.Context, chat int64) bool {
-	return sleep(ctx, p.chatSlot(chat, time.Now())) && sleep(ctx, p.token(time.Now()))
-}
-
-// chatSlot books chat's next slot and returns how long to wait for it.
-func (p *pacer) chatSlot(chat int64, now time.Time) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	at := now
-	if next := p.chats[chat]; next.After(at) {
-		at = next
-	}
-	p.chats[chat] = at.Add(p.perChat)
-	if len(p.chats) > 10000 {
-		for id, t := range p.chats {
-			if t.Before(now) {
-				delete(p.chats, id)
-			}
-		}
-	}
-	return at.Sub(now)
-}
-
-// token takes one overall token and returns how long to wait for it.
-func (p *pacer) token(now time.Time) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.last.IsZero() && now.After(p.last) {
-		p.tokens = min(p.rate, p.tokens+now.Sub(p.last).Seconds()*p.rate)
-	}
-	if now.After(p.last) {
-		p.last = now
-	}
-	p.tokens--
-	if p.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-p.tokens / p.rate * float64(time.Second))
-}
-
-// hold keeps chat from being sent to before until (after a 429).
-func (p *pacer) hold(chat int64, until time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if until.After(p.chats[chat]) {
-		p.chats[chat] = until
-	}
-}

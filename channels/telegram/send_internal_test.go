@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf16"
 
 	"journeybot/channels"
@@ -59,32 +58,3 @@ func TestKeyboardLayout(t *testing.T) {
 	}
 }
 
-func TestPacer(t *testing.T) {
-	p := newPacer(time.Second, 30)
-	t0 := time.Unix(1000, 0)
-	if d := p.chatSlot(1, t0); d != 0 {
-		t.Fatalf("first message to a chat waits %v", d)
-	}
-	if d := p.chatSlot(1, t0); d != time.Second {
-		t.Fatalf("second message to the same chat waits %v, want 1s", d)
-	}
-	if d := p.chatSlot(2, t0); d != 0 {
-		t.Fatalf("another chat waits %v for the first one", d)
-	}
-	p.hold(3, t0.Add(5*time.Second))
-	if d := p.chatSlot(3, t0); d != 5*time.Second {
-		t.Fatalf("a chat held by a 429 waits %v, want 5s", d)
-	}
-	// 30 messages a second overall: the 31st at the same instant waits.
-	for i := 0; i < 30; i++ {
-		if d := p.token(t0); d != 0 {
-			t.Fatalf("message %d of a burst waits %v", i+1, d)
-		}
-	}
-	if d := p.token(t0); d <= 0 || d > 100*time.Millisecond {
-		t.Fatalf("the 31st message in one second waits %v, want about 1/30s", d)
-	}
-	if d := p.token(t0.Add(2 * time.Second)); d != 0 {
-		t.Fatalf("after two quiet seconds a message waits %v", d)
-	}
-}

@@ -1,9 +1,9 @@
 // Package telegram is the customers' channel on Telegram, over the Bot API
 // client github.com/go-telegram-bot-api/telegram-bot-api/v5. It receives
 // updates by long polling or by webhook, turns them into channels.Inbound
-// (texts, commands, button presses, media), and sends replies with inline
-// keyboards, paced within Telegram's limits and retried through 429s and
-// network trouble.
+// (texts, commands, button presses, media), and sends messages with inline
+// keyboards, one attempt each: the bot's senders (package delivery) pace
+// them within Telegram's limits and retry them.
 package telegram
 
 import (
@@ -20,7 +20,6 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"journeybot/channels"
-	"journeybot/journey"
 )
 
 // Name is the channel's name in addresses and journeys.
@@ -48,23 +47,19 @@ type Options struct {
 	Log         *slog.Logger
 	// HTTPClient does the requests (default: a client with sane timeouts).
 	HTTPClient *http.Client
-	// Store, when set, keeps the count of failed identification attempts per
-	// chat in Redis, shared by all processes.
-	Store *journey.Store
-
 	// PollTimeout is the long-poll timeout of getUpdates (default 50s).
 	PollTimeout time.Duration
-	// PerChat is the least time between two messages to one chat (default 1s);
-	// PerSecond the most messages per second overall (default 30).
-	PerChat   time.Duration
-	PerSecond float64
-	// RetryBase is the first wait after a network error (default 500ms); the
-	// wait doubles up to 15s. SendAttempts bounds the attempts of one message
-	// through network errors and 5xx answers (default 8); 429s do not count.
-	RetryBase    time.Duration
-	SendAttempts int
-	// Grace is how long in-flight updates may finish after Run's context ends (default 5s).
-	Grace time.Duration
+	// PollLease, when set, makes polling a single process's job among those
+	// sharing it (lease.Lease); without it every process that runs polls.
+	PollLease Leaser
+	// RetryBase is the first wait after a failed getUpdates (default 500ms);
+	// the wait doubles up to 15s.
+	RetryBase time.Duration
+}
+
+// Leaser runs fn while this process holds a lease, until ctx ends.
+type Leaser interface {
+	Run(ctx context.Context, fn func(ctx context.Context))
 }
 
 // Channel is the Telegram channel. Safe for concurrent use.
@@ -73,7 +68,6 @@ type Channel struct {
 	log  *slog.Logger
 	api  *tgbotapi.BotAPI // template; each call uses a copy with its own context
 	http *http.Client
-	pace *pacer
 	self tgbotapi.User
 	hmu  sync.RWMutex
 	hand channels.Handler // the handler of Run, for the webhook
@@ -103,20 +97,8 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 	if o.PollTimeout <= 0 {
 		o.PollTimeout = 50 * time.Second
 	}
-	if o.PerChat <= 0 {
-		o.PerChat = time.Second
-	}
-	if o.PerSecond <= 0 {
-		o.PerSecond = 30
-	}
 	if o.RetryBase <= 0 {
 		o.RetryBase = 500 * time.Millisecond
-	}
-	if o.SendAttempts <= 0 {
-		o.SendAttempts = 8
-	}
-	if o.Grace <= 0 {
-		o.Grace = 5 * time.Second
 	}
 	hc := o.HTTPClient
 	if hc == nil {
@@ -127,7 +109,6 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 		}}
 	}
 	c := &Channel{opt: o, log: o.Log.With("channel", Name), http: hc}
-	c.pace = newPacer(o.PerChat, o.PerSecond)
 	// The library formats the endpoint with Sprintf(endpoint, token, method).
 	endpoint := strings.ReplaceAll(strings.TrimRight(o.APIURL, "/"), "%", "%%") + "/bot%s/%s"
 	if _, err := url.Parse(fmt.Sprintf(endpoint, "x", "getMe")); err != nil {

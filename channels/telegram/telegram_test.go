@@ -20,6 +20,8 @@ import (
 	"journeybot/channels"
 	"journeybot/channels/telegram"
 	"journeybot/conversations"
+	"journeybot/delivery"
+	"journeybot/ratelimit"
 	"journeybot/internal/logtest"
 	"journeybot/internal/redistest"
 	"journeybot/internal/telegramtest"
@@ -60,7 +62,10 @@ func newEnv(t *testing.T, srv *telegramtest.Server, r *redistest.Redis, o envOpt
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.store = journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
 	e.engine = conversations.NewEngine(scripts, conversations.Options{})
-	e.bot = bot.New(bot.Options{Store: e.store, Engine: e.engine, Log: log})
+	// The production setup: updates go through the inboxes, replies through
+	// the outboxes and the senders, with the shared rate limiter.
+	e.bot = bot.New(bot.Options{Store: e.store, Engine: e.engine, Log: log, Background: true,
+		Limiter: ratelimit.New(r.Client, r.Prefix+":rate"), Hold: 10 * time.Millisecond})
 	e.bot.SetLinkSecret(o.linkSecret)
 	if o.perChat == 0 {
 		o.perChat = 10 * time.Millisecond
@@ -68,13 +73,13 @@ func newEnv(t *testing.T, srv *telegramtest.Server, r *redistest.Redis, o envOpt
 	ctx, cancel := context.WithCancel(context.Background())
 	e.ch, err = telegram.New(ctx, telegram.Options{
 		Token: srv.Token, APIURL: srv.URL, Mode: o.mode, WebhookSecret: o.secret, AllowGroups: o.allowGroups,
-		Log: log, Store: e.store, PollTimeout: 2 * time.Second, RetryBase: 20 * time.Millisecond, PerChat: o.perChat,
+		Log: log, PollTimeout: 2 * time.Second, RetryBase: 20 * time.Millisecond,
 	})
 	if err != nil {
 		cancel()
 		t.Fatalf("telegram.New: %v", err)
 	}
-	e.bot.AddChannel(e.ch)
+	e.bot.AddChannel(e.ch, delivery.Limits{PerSecond: 30, PerChat: o.perChat})
 	if o.mode == telegram.ModeWebhook {
 		mux := http.NewServeMux()
 		mux.Handle("POST /telegram/webhook", e.ch.WebhookHandler())
@@ -84,7 +89,11 @@ func newEnv(t *testing.T, srv *telegramtest.Server, r *redistest.Redis, o envOpt
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- e.ch.Run(ctx, e.bot) }()
+	var workers sync.WaitGroup
+	workers.Add(2)
+	go func() { defer workers.Done(); e.bot.RunIntake(ctx) }()
+	go func() { defer workers.Done(); e.bot.RunSenders(ctx) }()
+	go func() { err := e.ch.Run(ctx, e.bot.Intake()); workers.Wait(); done <- err }()
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
@@ -456,33 +465,37 @@ func TestWebhookFailureAsksForRedelivery(t *testing.T) {
 	}
 }
 
+// A long text is queued as several messages (each sent and retried on its
+// own), cut at sentences.
 func TestOversizedTextIsSplit(t *testing.T) {
 	srv := telegramtest.New(t)
 	e := newEnv(t, srv, redistest.New(t), envOptions{})
+	chat := telegramtest.Private(ana)
+	srv.SendText(chat, ana, "oi")
+	first := len(srv.WaitMessages(chat.ID, 1))
 	var b strings.Builder
 	for i := 0; b.Len() < 10000; i++ {
 		fmt.Fprintf(&b, "Parágrafo %d. Uma frase sobre o pedido 😊 que vai longe. Outra frase aqui!\n\n", i)
 	}
 	text := strings.TrimSpace(b.String())
-	buttons := []channels.Button{{Label: "Ok", Data: "b:menu:show:0"}}
-	if err := e.ch.Send(context.Background(), channels.Outbound{Channel: "telegram", Address: "424242", Text: text, Buttons: buttons}); err != nil {
+	ctx := context.Background()
+	id, _ := e.bot.CustomerID(ctx, "telegram", "424242")
+	if err := e.bot.StaffReply(ctx, id, "Bia", text); err != nil {
 		t.Fatal(err)
 	}
-	msgs := srv.Messages(424242)
-	if len(msgs) < 3 {
-		t.Fatalf("%d characters went in %d messages", len(text), len(msgs))
+	parts := e.ch.Split(text)
+	if len(parts) < 3 {
+		t.Fatalf("%d characters split in %d parts", len(text), len(parts))
 	}
-	var parts []string
+	msgs := srv.WaitMessages(chat.ID, first+len(parts))[first:]
+	var got []string
 	for i, m := range msgs {
 		if !strings.HasSuffix(m.Text, "!") {
 			t.Fatalf("part %d does not end at a sentence: ...%q", i, m.Text[max(0, len(m.Text)-20):])
 		}
-		if (m.ReplyMarkup != nil) != (i == len(msgs)-1) {
-			t.Fatalf("the keyboard must go with the last part only (part %d)", i)
-		}
-		parts = append(parts, m.Text)
+		got = append(got, m.Text)
 	}
-	if strings.Join(parts, "\n\n") != text {
+	if strings.Join(got, "\n\n") != text {
 		t.Fatalf("the parts do not add up to the text")
 	}
 }
@@ -501,12 +514,16 @@ func TestBlockedUserMarkedUnreachable(t *testing.T) {
 	}
 	ctx := context.Background()
 	id, _ := e.bot.CustomerID(ctx, "telegram", "424242")
-	// Staff learn that their reply did not arrive.
-	if err := e.bot.StaffReply(ctx, id, "Bia", "Oi Ana, tudo certo com o pedido?"); !errors.Is(err, channels.ErrUnreachable) {
-		t.Fatalf("staff reply to a customer who blocked the bot: %v, want ErrUnreachable", err)
+	// The reply is queued; its sender finds the block and marks the customer.
+	if err := e.bot.StaffReply(ctx, id, "Bia", "Oi Ana, tudo certo com o pedido?"); err != nil {
+		t.Fatalf("staff reply: %v", err)
 	}
-	if j := e.customer(chat.ID); j.Profile.Unreachable == 0 {
-		t.Fatalf("the customer who blocked the bot is not marked unreachable")
+	deadline := time.Now().Add(10 * time.Second)
+	for e.customer(chat.ID).Profile.Unreachable == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the customer who blocked the bot is not marked unreachable")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -526,9 +543,9 @@ func TestIdentifyByOrderAndContact(t *testing.T) {
 	n := 0
 	say := func(text string) {
 		t.Helper()
-		id := srv.SendText(chat, ana, text)
-		srv.WaitConfirmed(id)
+		srv.SendText(chat, ana, text)
 		n++
+		srv.WaitMessages(chat.ID, n) // each attempt is answered once it was handled
 	}
 	say("/pedido")
 	say("/pedido 12345 bob@example.com")
@@ -539,17 +556,18 @@ func TestIdentifyByOrderAndContact(t *testing.T) {
 	if id, _ := e.bot.CustomerID(ctx, "telegram", "424242"); id != "cust-77" {
 		t.Fatalf("chat linked to %q, want cust-77", id)
 	}
-	if len(srv.Messages(chat.ID)) < n {
-		t.Fatalf("every identification attempt must be answered: %d replies to %d", len(srv.Messages(chat.ID)), n)
+	if got := srv.WaitMessages(chat.ID, n); len(got) < n {
+		t.Fatalf("every identification attempt must be answered: %d replies to %d", len(got), n)
 	}
 
 	// Guessing is limited per chat.
 	bob := telegramtest.User{ID: 515151, FirstName: "Bob", LanguageCode: "pt-br"}
 	bobChat := telegramtest.Private(bob)
 	for i := 0; i < 6; i++ {
-		srv.WaitConfirmed(srv.SendText(bobChat, bob, fmt.Sprintf("/pedido 12345 guess%d@example.com", i)))
+		srv.SendText(bobChat, bob, fmt.Sprintf("/pedido 12345 guess%d@example.com", i))
 	}
-	srv.WaitConfirmed(srv.SendText(bobChat, bob, "/pedido 12345 ana@example.com"))
+	srv.SendText(bobChat, bob, "/pedido 12345 ana@example.com")
+	srv.WaitMessages(bobChat.ID, 7)
 	if id, _ := e.bot.CustomerID(ctx, "telegram", "515151"); id == "cust-77" {
 		t.Fatalf("a chat that failed %d times could still identify", 6)
 	}
@@ -617,8 +635,8 @@ func TestTokenNeverInErrors(t *testing.T) {
 	}
 }
 
-// A failing update is retried and stays unconfirmed until handled, while
-// other chats go on.
+// An update that could not be handed over (Redis down) is retried, and
+// neither it nor a later one is confirmed until it was: the order holds.
 func TestPollingConfirmsOnlyHandledUpdates(t *testing.T) {
 	srv := telegramtest.New(t)
 	ch, err := telegram.New(context.Background(), telegram.Options{Token: srv.Token, APIURL: srv.URL, PollTimeout: time.Second, RetryBase: 10 * time.Millisecond})
@@ -628,7 +646,8 @@ func TestPollingConfirmsOnlyHandledUpdates(t *testing.T) {
 	var mu sync.Mutex
 	release := false
 	seen := map[string]int{}
-	handledB, failedA := make(chan struct{}, 1), make(chan struct{}, 1)
+	var order []string
+	failedA := make(chan struct{}, 1)
 	h := channels.HandlerFunc(func(ctx context.Context, in channels.Inbound) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -640,9 +659,7 @@ func TestPollingConfirmsOnlyHandledUpdates(t *testing.T) {
 			}
 			return errors.New("store unavailable")
 		}
-		if in.Address == "2" {
-			handledB <- struct{}{}
-		}
+		order = append(order, in.Address)
 		return nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -654,10 +671,10 @@ func TestPollingConfirmsOnlyHandledUpdates(t *testing.T) {
 	b := telegramtest.User{ID: 2, FirstName: "B"}
 	idA := srv.SendText(telegramtest.Private(a), a, "oi")
 	idB := srv.SendText(telegramtest.Private(b), b, "oi")
-	<-handledB // chat B is handled while chat A keeps failing
+	<-failedA
 	<-failedA
 	if !srv.Queued(idA) || !srv.Queued(idB) {
-		t.Fatalf("the offset moved past an update that was not handled")
+		t.Fatalf("the offset moved past an update that was not handed over")
 	}
 	mu.Lock()
 	release = true
@@ -667,6 +684,9 @@ func TestPollingConfirmsOnlyHandledUpdates(t *testing.T) {
 	defer mu.Unlock()
 	if seen[strconv.Itoa(idA)] < 2 || seen[strconv.Itoa(idB)] != 1 {
 		t.Fatalf("attempts: A %d (want retries), B %d (want 1)", seen[strconv.Itoa(idA)], seen[strconv.Itoa(idB)])
+	}
+	if strings.Join(order, ",") != "1,2" {
+		t.Fatalf("handed over in order %v, want A then B", order)
 	}
 }
 

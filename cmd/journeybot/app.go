@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"journeybot/bot"
+	"journeybot/channels/telegram"
 	"journeybot/config"
 	"journeybot/conversations"
+	"journeybot/delivery"
 	"journeybot/journey"
 	"journeybot/llm"
+	"journeybot/ratelimit"
 )
 
 // app is the assembled bot: configuration, Redis, store, scripts, runtime.
@@ -54,10 +58,20 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	}
 	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
 	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap})
+	if err := a.store.LoadScripts(ctx); err != nil {
+		closeRedis()
+		return nil, err
+	}
 	a.engine = conversations.NewEngine(scripts, engineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
-	opts := bot.Options{Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics}
+	opts := bot.Options{
+		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
+		// With a real channel, replies go out through the senders and their
+		// shared rate limits; the terminal alone answers in line.
+		Background: c.Telegram.Enabled(), Limiter: ratelimit.New(rdb, c.RedisPrefix+":rate"), MaxAge: c.Send.MaxAge,
+		Intake: bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
+	}
 	if c.LLM.Enabled() {
 		l, err := llm.New(llm.Config{
 			APIKey: c.LLM.APIKey, BaseURL: c.LLM.BaseURL, Model: c.LLM.Model, Timeout: c.LLM.Timeout,
@@ -73,4 +87,13 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	a.bot = bot.New(opts)
 	a.bot.SetLinkSecret(c.Events.Secret)
 	return a, nil
+}
+
+// limits are a channel's sending limits: Telegram's telegram.rate for the
+// whole bot and one message a second per chat; the others none.
+func (a *app) limits(channel string) delivery.Limits {
+	if channel == telegram.Name {
+		return delivery.Limits{PerSecond: float64(a.cfg.Telegram.Rate), PerChat: time.Second}
+	}
+	return delivery.Limits{}
 }

@@ -66,7 +66,13 @@ func runCmd(g *globals) *cobra.Command {
 				chans = append(chans, console.New(os.Stdin, cmd.OutOrStdout(), "", ""))
 			}
 			for _, ch := range chans {
-				a.bot.AddChannel(ch)
+				a.bot.AddChannel(ch, a.limits(ch.Name()))
+			}
+			// Channels hand updates to the inboxes when senders run, else
+			// straight to the bot.
+			var handler channels.Handler = a.bot
+			if a.cfg.Telegram.Enabled() {
+				handler = a.bot.Intake()
 			}
 
 			ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -90,6 +96,11 @@ func runCmd(g *globals) *cobra.Command {
 				}
 			}()
 			wg.Add(3)
+			if a.cfg.Telegram.Enabled() {
+				wg.Add(2)
+				go func() { defer wg.Done(); a.bot.RunIntake(runCtx) }()
+				go func() { defer wg.Done(); a.bot.RunSenders(runCtx) }()
+			}
 			go func() { defer wg.Done(); a.bot.RunScheduler(runCtx, c.Schedule.Interval) }()
 			go func() { defer wg.Done(); a.stats.Run(runCtx, time.Second) }()
 			go func() { defer wg.Done(); conversations.Watch(runCtx, c.ScriptsDir, a.engine, log) }()
@@ -97,7 +108,7 @@ func runCmd(g *globals) *cobra.Command {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if err := ch.Run(runCtx, a.bot); err != nil && runCtx.Err() == nil {
+					if err := ch.Run(runCtx, handler); err != nil && runCtx.Err() == nil {
 						log.Error("channel stopped", "channel", ch.Name(), "err", err)
 					}
 					if ch.Name() == "console" {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"journeybot/channels"
 	"journeybot/channels/telegram"
+	"journeybot/lease"
 )
 
 // setupTelegram builds the Telegram channel when telegram.token is set. In
@@ -24,7 +26,9 @@ func setupTelegram(ctx context.Context, a *app, mux *http.ServeMux) (channels.Ch
 	}
 	ch, err := telegram.New(ctx, telegram.Options{
 		Token: tc.Token, APIURL: tc.APIURL, Mode: tc.Mode, WebhookSecret: tc.WebhookSecret,
-		AllowGroups: tc.AllowGroups, Log: a.log, Store: a.store,
+		AllowGroups: tc.AllowGroups, Log: a.log,
+		// One poller among the processes; another takes over within ~10s.
+		PollLease: lease.New(a.rdb, a.cfg.RedisPrefix+":tg:poller", 8*time.Second, a.log),
 	})
 	if err != nil {
 		return nil, err

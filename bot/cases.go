@@ -1,0 +1,73 @@
+package bot
+
+import (
+	"context"
+	"time"
+
+	"journeybot/channels"
+	"journeybot/conversations"
+	"journeybot/journey"
+)
+
+// after does what a committed update asks of staff: count its notes, open
+// the case it escalated, or mirror the customer's message into the open one.
+// in is the customer's message being answered, nil for bot-initiated work.
+func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.Result, channel string, in *channels.Inbound) {
+	for _, n := range res.Notes {
+		b.metrics.note(n)
+	}
+	if res.Escalated != "" {
+		b.openCase(ctx, j, channel, res.Escalated)
+	} else if res.Mirror && in != nil && j.Case != nil && j.Case.Ref != "" {
+		// Every kind of message reaches staff; media as a notice ("[photo]").
+		if s := b.staffDesk(); s != nil {
+			if err := s.Mirror(ctx, j.Case.Ref, Case{Journey: j, Channel: channel}, describe(*in)); err != nil {
+				b.log.Warn("mirror to staff failed", "customer", j.ID, "err", err)
+			}
+		}
+	}
+}
+
+// openCase brings a new case to staff and records its reference.
+func (b *Bot) openCase(ctx context.Context, j *journey.Journey, channel, reason string) {
+	b.metrics.casesOpened.Inc()
+	s := b.staffDesk()
+	if s == nil {
+		b.log.Info("case opened but no staff channel is configured", "customer", j.ID, "reason", reason)
+		return
+	}
+	hist, err := b.store.History(ctx, j.ID, 10)
+	if err != nil {
+		b.log.Warn("history for case", "customer", j.ID, "err", err)
+	}
+	ref, err := s.OpenCase(ctx, Case{Journey: j, Reason: reason, Channel: channel, History: hist})
+	if err != nil {
+		// The customer was told a person is coming: try again in a minute
+		// (a timer in the journey, so a restart does not forget it).
+		b.log.Error("open case failed; retrying in a minute", "customer", j.ID, "err", err)
+		b.metrics.errors.WithLabelValues("open_case").Inc()
+		retry := b.now().Add(time.Minute).Unix()
+		_, err := b.store.Update(ctx, j.ID, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+			if j.Case == nil || j.Case.Ref != "" {
+				return nil, journey.ErrNoChange
+			}
+			j.SetTimer(journey.Timer{Key: conversations.CaseRetryKey, Due: retry})
+			return nil, nil
+		})
+		if err != nil {
+			b.log.Error("schedule case retry failed", "customer", j.ID, "err", err)
+		}
+		return
+	}
+	_, err = b.store.Update(ctx, j.ID, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		if j.Case == nil {
+			return nil, journey.ErrNoChange
+		}
+		j.Case.Ref = ref
+		return nil, nil
+	})
+	if err != nil {
+		b.log.Error("record case reference failed", "customer", j.ID, "err", err)
+	}
+	j.Case.Ref = ref
+}

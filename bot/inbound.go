@@ -1,0 +1,300 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"journeybot/channels"
+	"journeybot/conversations"
+	"journeybot/journey"
+)
+
+// Intake is the handler channels give their updates to when the bot runs
+// with senders (Options.Background): it stores each update in its chat's
+// inbox and returns, so the platform gets its acknowledgement as soon as the
+// update is durable in Redis. RunIntake handles the inboxes, each chat's
+// updates in the channel's order.
+type Intake struct{ b *Bot }
+
+// Intake returns the bot's intake.
+func (b *Bot) Intake() *Intake { return &Intake{b} }
+
+// HandleInbound stores in in its chat's inbox; see channels.Handler.
+func (i *Intake) HandleInbound(ctx context.Context, in channels.Inbound) error {
+	if in.Seq == 0 {
+		in.Seq = time.Now().UnixMicro()
+	}
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("intake: encode %s update: %w", in.Channel, err)
+	}
+	if err := i.b.store.Accept(ctx, journey.InboxOwner(in.Channel, in.Address), in.Seq, payload, time.Now(), i.b.hold); err != nil {
+		i.b.metrics.errors.WithLabelValues("intake").Inc()
+		return err
+	}
+	select {
+	case i.b.intakeWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// RunIntake handles the chats' inboxes until ctx ends: it claims chats with
+// waiting updates (a lease, so one process handles a chat at a time), handles
+// their updates in order, and removes each once its commit is in Redis.
+func (b *Bot) RunIntake(ctx context.Context) {
+	const workers = 64
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, workers)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		if free := workers - len(slots); free > 0 {
+			leases, err := b.store.ClaimInboxes(ctx, time.Now(), 30*time.Second, free)
+			if err != nil && ctx.Err() == nil {
+				b.log.Warn("intake: redis unavailable, retrying", "err", err)
+			}
+			for _, l := range leases {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-slots; wg.Done() }()
+					b.handleInbox(ctx, l)
+				}()
+			}
+			if len(leases) == free {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-b.intakeWake:
+		case <-t.C:
+		}
+	}
+	wg.Wait()
+}
+
+// handleInbox handles a claimed chat's updates in sequence order, for at most
+// ten seconds (then other chats get their turn), and gives the lease back.
+func (b *Bot) handleInbox(ctx context.Context, l journey.Lease) {
+	// An update being handled is finished even when ctx ends: its commit
+	// should land, and the update leave the inbox with it.
+	wctx := context.WithoutCancel(ctx)
+	start := time.Now()
+	next := time.Time{}
+loop:
+	for {
+		items, err := b.store.Inbox(wctx, l.ID, 50)
+		if err != nil {
+			b.log.Warn("intake: read inbox failed", "chat", l.ID, "err", err)
+			next = time.Now().Add(time.Second)
+			break
+		}
+		if len(items) == 0 {
+			break
+		}
+		for _, it := range items {
+			if ctx.Err() != nil || time.Since(start) > 10*time.Second {
+				next = time.Now()
+				break loop
+			}
+			var in channels.Inbound
+			if err := json.Unmarshal([]byte(it.Raw), &in); err != nil {
+				b.log.Error("intake: unreadable update dropped", "chat", l.ID, "err", err)
+			} else if err := b.handle(wctx, in); err != nil {
+				b.log.Warn("intake: update not handled, retrying", "chat", l.ID, "update", in.ID, "err", err)
+				next = time.Now().Add(time.Second)
+				break loop
+			}
+			if err := b.store.Done(wctx, l.ID, it); err != nil {
+				b.log.Warn("intake: handled update not removed (it will be skipped as a duplicate)", "chat", l.ID, "err", err)
+				next = time.Now().Add(time.Second)
+				break loop
+			}
+		}
+	}
+	if err := b.store.ReleaseInbox(wctx, l, next, time.Now()); err != nil {
+		b.log.Warn("intake: release failed; the lease runs out instead", "chat", l.ID, "err", err)
+	}
+}
+
+// HandleInbound handles one customer message now: it returns once the
+// message's commit (with its replies in the outbox) is in Redis. Channels
+// that run in a process with senders go through Intake instead.
+func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
+	return b.handle(ctx, in)
+}
+
+func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
+	start := time.Now()
+	if isIdentify(in) {
+		var err error
+		if in, err = b.identifyCommand(ctx, in); err != nil {
+			return err
+		}
+	}
+	id, err := b.CustomerID(ctx, in.Channel, in.Address)
+	if err != nil {
+		return err
+	}
+	if in.Kind == channels.KindCommand && in.Command == "start" && in.Args != "" {
+		if linked, err := b.linkFromPayload(ctx, in, id); err != nil {
+			return err
+		} else if linked != "" {
+			id = linked
+		}
+	}
+	unlock := b.lock(id)
+	defer unlock()
+	now := b.now()
+	input := toInput(in)
+	if b.orders != nil && in.Kind == channels.KindText {
+		input.Order = b.lookupMentionedOrder(ctx, id, in.Text)
+	}
+	var res *conversations.Result
+	limited := false
+	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) (journey.Change, error) {
+		fillProfile(j, in)
+		if limited = !b.allowIntake(j, now); limited {
+			return b.slowDown(j, in.Channel, now), nil
+		}
+		res = b.engine.Handle(j, input, now)
+		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
+		return journey.Change{History: append(hist, res.History...), Outbox: b.outgoing(j, in.Channel, res, &in)}, nil
+	})
+	if errors.Is(err, journey.ErrDuplicate) {
+		// Its replies were queued by the first delivery; they may still wait.
+		b.metrics.duplicates.Inc()
+		b.deliver(ctx)
+		return nil
+	}
+	if err != nil {
+		b.metrics.errors.WithLabelValues("store").Inc()
+		return fmt.Errorf("handle %s message: %w", in.Channel, err)
+	}
+	b.linkUsername(ctx, in, id)
+	if limited {
+		b.metrics.intakeLimited.WithLabelValues(in.Channel).Inc()
+		b.deliver(ctx)
+		return nil
+	}
+	b.metrics.inbound.WithLabelValues(in.Channel).Inc()
+	b.metrics.stats.Add("inbound", 1)
+	b.after(ctx, j, res, in.Channel, &in)
+	b.deliver(ctx)
+	b.metrics.handleSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// allowIntake applies the per-chat inbound limit (GCRA: PerMinute messages,
+// bursts of Burst) to j, whose state it updates.
+func (b *Bot) allowIntake(j *journey.Journey, now time.Time) bool {
+	interval := int64(60000 / b.intake.PerMinute)
+	tolerance := interval * int64(b.intake.Burst-1)
+	t := now.UnixMilli()
+	if t < j.Intake-tolerance {
+		return false
+	}
+	if t >= j.Intake {
+		j.Flooded = false // the limit has fully recovered
+	}
+	j.Intake = max(j.Intake, t) + interval
+	return true
+}
+
+// slowDown answers the first message over the intake limit with a request
+// to slow down, and the others with nothing.
+func (b *Bot) slowDown(j *journey.Journey, channel string, now time.Time) journey.Change {
+	if j.Flooded {
+		return journey.Change{}
+	}
+	j.Flooded = true
+	text := "Recebi muitas mensagens seguidas e não consigo acompanhar. Espere um minuto e me escreva de novo, por favor."
+	if j.Language() == "en" {
+		text = "I got many messages in a row and cannot keep up. Please wait a minute and write to me again."
+	}
+	res := &conversations.Result{Messages: []conversations.Message{{Text: text}}}
+	return journey.Change{
+		History: []journey.HistoryEntry{{At: now.Unix(), From: "bot", Text: "[asked to slow down]"}},
+		Outbox:  b.outgoing(j, channel, res, nil),
+	}
+}
+
+func toInput(in channels.Inbound) conversations.Input {
+	switch in.Kind {
+	case channels.KindButton:
+		return conversations.Input{Kind: conversations.InButton, Data: in.Data}
+	case channels.KindCommand:
+		return conversations.Input{Kind: conversations.InCommand, Command: in.Command, Args: in.Args}
+	case channels.KindMedia:
+		return conversations.Input{Kind: conversations.InMedia, Text: in.Media}
+	}
+	return conversations.Input{Kind: conversations.InText, Text: in.Text}
+}
+
+// maxHistoryText bounds what one history line keeps of a customer's text:
+// history is context for staff and the model, not an archive.
+const maxHistoryText = 1000
+
+func describe(in channels.Inbound) string {
+	switch in.Kind {
+	case channels.KindButton:
+		if in.Text != "" {
+			return "[button] " + in.Text
+		}
+		return "[button]"
+	case channels.KindCommand:
+		return "/" + in.Command
+	case channels.KindMedia:
+		return "[" + in.Media + "]"
+	}
+	if r := []rune(in.Text); len(r) > maxHistoryText {
+		return string(r[:maxHistoryText]) + "…"
+	}
+	return in.Text
+}
+
+// fillProfile takes what the channel knows into an empty profile.
+func fillProfile(j *journey.Journey, in channels.Inbound) {
+	p := &j.Profile
+	if p.Addresses == nil {
+		p.Addresses = map[string]string{}
+	}
+	p.Addresses[in.Channel] = in.Address
+	if p.Name == "" && in.FirstName != "" {
+		p.Name = in.FirstName
+	}
+	if p.Username == "" && in.Username != "" {
+		p.Username = in.Username
+	}
+	if p.Language == "" && in.LanguageCode != "" {
+		if len(in.LanguageCode) >= 2 && in.LanguageCode[:2] == "en" {
+			p.Language = "en"
+		} else if len(in.LanguageCode) >= 2 && in.LanguageCode[:2] == "pt" {
+			p.Language = "pt-BR"
+		}
+	}
+}
+
+// linkUsername indexes the customer's @username on the channel once per
+// process, so staff can look customers up by it (/journey customer @ana).
+func (b *Bot) linkUsername(ctx context.Context, in channels.Inbound, id string) {
+	if in.Username == "" {
+		return
+	}
+	name := strings.ToLower(strings.TrimPrefix(in.Username, "@"))
+	key := in.Channel + ":" + name + ":" + id
+	if _, done := b.usernames.LoadOrStore(key, true); done {
+		return
+	}
+	if err := b.store.Link(ctx, in.Channel+"_username", name, id); err != nil {
+		b.usernames.Delete(key)
+		b.log.Warn("index username failed", "err", err)
+	}
+}

@@ -1,0 +1,353 @@
+// Package delivery sends what the journey commits put in the customers'
+// outboxes. It sits between the runtime (which commits) and the channels
+// (which talk to the platforms):
+//
+//	commit ─▶ outbox (Redis) ─▶ Sender: claim with a lease ─▶ rate limits ─▶ channel.Send ─▶ ack
+//
+// A Sender claims customers whose outbox is ready, sends their messages in
+// order, and removes each one only after the channel took it. Temporary
+// failures (429, 5xx, the network) are retried with backoff until the message
+// is MaxAge old; permanent ones (the customer blocked the bot, the platform
+// refuses the message) end at once. A sender that dies leaves its customers
+// to another sender when the lease ends.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"journeybot/channels"
+	"journeybot/journey"
+)
+
+// RateLimiter spaces sends under a name across processes (ratelimit.Limiter).
+type RateLimiter interface {
+	Wait(ctx context.Context, name string, perSecond float64) error
+}
+
+// Limits are a channel's sending limits.
+type Limits struct {
+	// PerSecond is the most messages per second to the channel overall,
+	// shared by every process (0: no limit).
+	PerSecond float64
+	// PerChat is the least time between two messages to one chat.
+	PerChat time.Duration
+}
+
+// Options build a Sender. Store is required.
+type Options struct {
+	Store *journey.Store
+	Log   *slog.Logger
+	Now   func() time.Time
+	// Limiter enforces Limits.PerSecond; nil sends without an overall rate.
+	Limiter RateLimiter
+	// MaxAge is how long a message is retried before it is dropped (24h).
+	MaxAge time.Duration
+	// Lease is how long a claimed outbox is reserved (30s). A sender works on
+	// one customer for at most a third of it before letting others go first.
+	Lease time.Duration
+	// Concurrency is how many customers one sender works on at once (128).
+	Concurrency int
+	// Poll is how often it looks for outboxes other processes filled or
+	// that are due for a retry (100ms); work of its own process wakes it at once.
+	Poll time.Duration
+	// Prepare returns the text to send for m (a model's rephrase); nil sends m.Text.
+	Prepare func(ctx context.Context, customer string, m journey.Outgoing) string
+	// Sent hears of a message the channel took.
+	Sent func(customer string, m journey.Outgoing)
+	// Failed hears of a message that will never be sent, and why.
+	Failed func(ctx context.Context, customer string, m journey.Outgoing, err error)
+	// Registerer takes the sender's metrics (nil: not registered).
+	Registerer prometheus.Registerer
+}
+
+// Sender drains outboxes. Safe for concurrent use.
+type Sender struct {
+	o       Options
+	mu      sync.RWMutex
+	chans   map[string]channels.Channel
+	limits  map[string]Limits
+	wake    chan struct{}
+	metrics metrics
+}
+
+type metrics struct {
+	sent, retries *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
+	lag           *prometheus.HistogramVec
+}
+
+// New returns a sender; nothing is sent until Run or Pump.
+func New(o Options) *Sender {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 24 * time.Hour
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 128
+	}
+	if o.Poll <= 0 {
+		o.Poll = 100 * time.Millisecond
+	}
+	s := &Sender{o: o, chans: map[string]channels.Channel{}, limits: map[string]Limits{}, wake: make(chan struct{}, 1)}
+	s.metrics = metrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_outbox_sent_total",
+			Help: "Outbox messages the channel took."}, []string{"channel"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_outbox_retries_total",
+			Help: "Send attempts that failed for a while (429, 5xx, network) and are retried."}, []string{"channel"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_outbox_dropped_total",
+			Help: "Outbox messages given up: unreachable (blocked the bot), rejected (400), max_age, no_channel."}, []string{"channel", "reason"}),
+		lag: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "journeybot_outbox_lag_seconds",
+			Help: "Time from the commit of a message to the channel taking it.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 16)}, []string{"channel"}),
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(s.metrics.sent, s.metrics.retries, s.metrics.dropped, s.metrics.lag)
+	}
+	return s
+}
+
+// AddChannel lets the sender deliver on c, within limits.
+func (s *Sender) AddChannel(c channels.Channel, l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chans[c.Name()] = c
+	s.limits[c.Name()] = l
+}
+
+func (s *Sender) channel(name string) (channels.Channel, Limits) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.chans[name], s.limits[name]
+}
+
+// Notify tells a running sender that an outbox of this process got messages.
+func (s *Sender) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx ends. When it ends, the sends in flight finish (their
+// call to the platform is not cut), and the leases of customers not worked on
+// yet are given back, so another process or the next start sends them.
+func (s *Sender) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, s.o.Concurrency)
+	t := time.NewTicker(s.o.Poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		free := s.o.Concurrency - len(slots)
+		if free > 0 {
+			leases, err := s.o.Store.ClaimOutboxes(ctx, s.o.Now(), s.o.Lease, free)
+			if err != nil && ctx.Err() == nil {
+				s.o.Log.Warn("outbox: redis unavailable, retrying", "err", err)
+			}
+			for _, l := range leases {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-slots; wg.Done() }()
+					s.work(ctx, l)
+				}()
+			}
+			if len(leases) == free {
+				continue // more may be ready
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+	wg.Wait()
+}
+
+// Pump sends, in this goroutine, every message ready now, and returns the
+// first error a message ended with for good (ErrUnreachable, ErrRejected).
+// It is how a process without a running sender delivers (the terminal chat,
+// script tests); temporary failures stay in the outbox.
+func (s *Sender) Pump(ctx context.Context) error {
+	var first error
+	for {
+		leases, err := s.o.Store.ClaimOutboxes(ctx, s.o.Now(), s.o.Lease, 100)
+		if err != nil {
+			return err
+		}
+		for _, l := range leases {
+			if err := s.work(ctx, l); err != nil && first == nil {
+				first = err
+			}
+		}
+		if len(leases) < 100 {
+			return first
+		}
+	}
+}
+
+// work sends a claimed customer's messages in order, then gives the lease
+// back with the time the outbox should be looked at again.
+func (s *Sender) work(ctx context.Context, l journey.Lease) error {
+	// The calls in flight finish even when ctx ends: a message the platform
+	// took must be acknowledged here, or it would be sent twice.
+	wctx := context.WithoutCancel(ctx)
+	start := s.o.Now()
+	next, failed := s.drain(ctx, wctx, l, start)
+	if err := s.o.Store.ReleaseOutbox(wctx, l, next, s.o.Now()); err != nil {
+		s.o.Log.Warn("outbox: release failed; the lease runs out instead", "customer", l.ID, "err", err)
+	}
+	return failed
+}
+
+// drain returns when the outbox of l is empty (zero time), or when to try
+// again: a retry's backoff, the chat's next slot, or now after its turn.
+func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time) (next time.Time, failed error) {
+	turn := s.o.Lease / 3
+	for {
+		msgs, last, err := s.o.Store.Outbox(wctx, l.ID, 16)
+		if err != nil {
+			s.o.Log.Warn("outbox: read failed", "customer", l.ID, "err", err)
+			return s.o.Now().Add(time.Second), nil
+		}
+		if len(msgs) == 0 {
+			return time.Time{}, nil
+		}
+		for _, p := range msgs {
+			now := s.o.Now()
+			if ctx.Err() != nil || now.Sub(start) > turn {
+				return now, failed
+			}
+			ch, lim := s.channel(p.Channel)
+			if ch == nil {
+				if p.Channel != "" && time.Duration(now.UnixMilli()-p.At)*time.Millisecond < s.o.MaxAge {
+					// A channel another process has and this one not (yet).
+					return now.Add(5 * time.Second), failed
+				}
+				s.drop(wctx, l.ID, p, "no_channel", errors.New("no such channel: "+p.Channel))
+				continue
+			}
+			if age := time.Duration(now.UnixMilli()-p.At) * time.Millisecond; age > s.o.MaxAge {
+				s.drop(wctx, l.ID, p, "max_age", errors.New("not sent within send.max_age"))
+				continue
+			}
+			if lim.PerChat > 0 {
+				if wait := time.UnixMilli(last[p.Channel]).Add(lim.PerChat).Sub(now); wait > 0 {
+					if wait > 2*time.Second {
+						return now.Add(wait), failed
+					}
+					if !sleep(ctx, wait) {
+						return s.o.Now(), failed
+					}
+				}
+			}
+			if s.o.Limiter != nil && lim.PerSecond > 0 {
+				if err := s.o.Limiter.Wait(ctx, p.Channel, lim.PerSecond); err != nil {
+					if ctx.Err() == nil {
+						s.o.Log.Warn("outbox: rate limiter unavailable", "err", err)
+					}
+					return s.o.Now().Add(time.Second), failed
+				}
+			}
+			err := s.send(wctx, ch, l.ID, p)
+			now = s.o.Now()
+			switch {
+			case err == nil:
+				if ok, aerr := s.o.Store.Ack(wctx, l.ID, p, true, now); aerr != nil || !ok {
+					// Sent but not acknowledged: it may go out again (the
+					// window the README documents).
+					s.o.Log.Warn("outbox: sent message not acknowledged", "customer", l.ID, "message", p.ID, "err", aerr)
+					return now.Add(time.Second), failed
+				}
+				s.metrics.sent.WithLabelValues(p.Channel).Inc()
+				if s.o.Sent != nil {
+					s.o.Sent(l.ID, p.Outgoing)
+				}
+				s.metrics.lag.WithLabelValues(p.Channel).Observe(float64(now.UnixMilli()-p.At) / 1000)
+				last[p.Channel] = now.UnixMilli()
+			case errors.Is(err, channels.ErrUnreachable):
+				s.drop(wctx, l.ID, p, "unreachable", err)
+				if failed == nil {
+					failed = err
+				}
+			case errors.Is(err, channels.ErrRejected):
+				s.drop(wctx, l.ID, p, "rejected", err)
+				if failed == nil {
+					failed = err
+				}
+			default:
+				s.metrics.retries.WithLabelValues(p.Channel).Inc()
+				wait := backoff(time.Duration(now.UnixMilli()-p.At) * time.Millisecond)
+				var re *channels.RetryError
+				if errors.As(err, &re) && re.After > wait {
+					wait = re.After
+				}
+				s.o.Log.Warn("send failed; retrying", "customer", l.ID, "channel", p.Channel, "in", wait, "err", err)
+				return now.Add(wait), failed
+			}
+		}
+	}
+}
+
+func (s *Sender) send(ctx context.Context, ch channels.Channel, customer string, p journey.Pending) error {
+	text := p.Text
+	if s.o.Prepare != nil {
+		text = s.o.Prepare(ctx, customer, p.Outgoing)
+	}
+	out := channels.Outbound{Channel: p.Channel, Address: p.Address, Text: text, Proactive: p.Proactive}
+	for _, b := range p.Buttons {
+		out.Buttons = append(out.Buttons, channels.Button{Label: b.Label, Data: b.Data})
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return ch.Send(cctx, out)
+}
+
+func (s *Sender) drop(ctx context.Context, customer string, p journey.Pending, reason string, err error) {
+	if _, aerr := s.o.Store.Ack(ctx, customer, p, false, s.o.Now()); aerr != nil {
+		s.o.Log.Warn("outbox: could not drop message", "customer", customer, "err", aerr)
+		return
+	}
+	s.metrics.dropped.WithLabelValues(p.Channel, reason).Inc()
+	level := slog.LevelWarn
+	if reason == "unreachable" {
+		level = slog.LevelInfo
+	}
+	s.o.Log.Log(ctx, level, "message dropped", "customer", customer, "channel", p.Channel, "reason", reason, "err", err)
+	if s.o.Failed != nil {
+		s.o.Failed(ctx, customer, p.Outgoing, err)
+	}
+}
+
+// backoff grows with the time a message has waited: quick retries for a
+// blip, a few minutes apart through a long outage (with jitter, so a queue
+// of customers does not retry in one burst).
+func backoff(age time.Duration) time.Duration {
+	d := min(max(age/2, 500*time.Millisecond), 5*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,103 @@
+package journey
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The inbox keeps what a chat sent until the bot has handled it: one sorted
+// set per chat address, ordered by the channel's sequence (Telegram's
+// update_id), so updates of one chat that reach two processes at once are
+// still handled in the order the customer sent them. A channel acknowledges
+// an update to its platform once it is in the inbox.
+
+func (s *Store) inKey(owner string) string { return s.opt.Prefix + ":{a:" + owner + "}:in" }
+
+// InboxOwner names a chat's inbox: "channel:address".
+func InboxOwner(channel, address string) string { return channel + ":" + address }
+
+// InboxItem is one update waiting in a chat's inbox.
+type InboxItem struct {
+	Seq int64
+	Raw string
+}
+
+// Accept stores an inbound update (payload, at its sequence) in the chat's
+// inbox and queues the chat to be handled after hold, the time updates of one
+// chat get to arrive out of order. One round trip. Storing the same update
+// twice keeps one.
+func (s *Store) Accept(ctx context.Context, owner string, seq int64, payload []byte, now time.Time, hold time.Duration) error {
+	at := now.Add(hold).UnixMilli()
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		pipe.ZAddNX(ctx, s.inKey(owner), redis.Z{Score: float64(seq), Member: payload})
+		s.inq.mark(ctx, pipe, owner, at)
+		_, err := pipe.Exec(ctx)
+		if err == nil {
+			return nil
+		}
+		if attempt == 0 && isNoScript(err) {
+			if err := s.LoadScripts(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("accept into inbox of %s: %w", owner, err)
+	}
+}
+
+// Inbox returns up to n of a chat's waiting updates, in sequence order.
+func (s *Store) Inbox(ctx context.Context, owner string, n int) ([]InboxItem, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.inKey(owner), 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("inbox of %s: %w", owner, err)
+	}
+	out := make([]InboxItem, len(zs))
+	for i, z := range zs {
+		out[i] = InboxItem{Seq: int64(z.Score), Raw: z.Member.(string)}
+	}
+	return out, nil
+}
+
+// Done removes a handled update from the chat's inbox. It runs after the
+// journey commit: a crash in between hands the update over again, and the
+// commit's message id makes the second handling a no-op.
+func (s *Store) Done(ctx context.Context, owner string, it InboxItem) error {
+	if err := s.rdb.ZRem(ctx, s.inKey(owner), it.Raw).Err(); err != nil {
+		return fmt.Errorf("inbox of %s: remove handled update: %w", owner, err)
+	}
+	return nil
+}
+
+// ClaimInboxes leases up to limit chats whose inbox is ready at now.
+func (s *Store) ClaimInboxes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
+	until := now.Add(lease).UnixMilli()
+	ids, err := s.inq.claim(ctx, s.rdb, now.UnixMilli(), until, limit)
+	out := make([]Lease, len(ids))
+	for i, id := range ids {
+		out[i] = Lease{ID: id, Until: until}
+	}
+	return out, err
+}
+
+// ReleaseInbox ends a lease on a chat's inbox; next is when to look again
+// (zero: it is empty).
+func (s *Store) ReleaseInbox(ctx context.Context, l Lease, next, now time.Time) error {
+	var nextMs int64
+	if !next.IsZero() {
+		nextMs = max(next.UnixMilli(), 1)
+	}
+	return s.inq.release(ctx, s.rdb, l.ID, l.Until, nextMs, now.UnixMilli())
+}
+
+// NextInbox is when the earliest inbox is ready (false: none waits).
+func (s *Store) NextInbox(ctx context.Context) (time.Time, bool, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.inq.ready, 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(int64(zs[0].Score)), true, nil
+}

@@ -1,0 +1,165 @@
+package journey
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outgoing is one message waiting in a customer's outbox. The commit that
+// decides to send it writes it, in the same atomic update as the journey; a
+// sender removes it once the channel took it.
+type Outgoing struct {
+	// ID is unique per message; a redelivered inbound never makes a new one.
+	ID      string   `json:"id"`
+	Channel string   `json:"ch"`
+	Address string   `json:"to"`
+	Text    string   `json:"tx,omitempty"`
+	Buttons []Button `json:"b,omitempty"`
+	// Proactive is true for messages the bot starts (nudges), false for replies.
+	Proactive bool `json:"pr,omitempty"`
+	// Personalize asks the model to rephrase Text (in Style) at send time.
+	Personalize bool   `json:"ps,omitempty"`
+	Style       string `json:"sy,omitempty"`
+	// Question is the customer's text nothing matched: the model may answer
+	// it instead of Text (the scripts' fallback) when the stage allows.
+	Question string `json:"q,omitempty"`
+	// Origin says who asked for the message ("staff" for staff replies), so
+	// a failure can be reported to them.
+	Origin string `json:"o,omitempty"`
+	// At is when the message was committed (Unix ms).
+	At int64 `json:"at"`
+}
+
+// Button is a quick reply of an outgoing message.
+type Button struct {
+	Label string `json:"l"`
+	Data  string `json:"d"`
+}
+
+// NewMessageID returns a fresh outbox message id.
+func NewMessageID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Pending is an outbox message as a sender holds it: Raw is its stored form,
+// which the acknowledgement compares so only the head it sent is removed.
+type Pending struct {
+	Outgoing
+	Raw string
+}
+
+func (s *Store) outKey(id string) string  { return s.jkey(id) + ":out" }
+func (s *Store) metaKey(id string) string { return s.jkey(id) + ":om" }
+
+// Outbox lists a customer's pending messages, oldest first (at most n), and
+// when the customer's chat on each channel was last sent to (Unix ms), for
+// the per-chat rate. One round trip.
+func (s *Store) Outbox(ctx context.Context, id string, n int) ([]Pending, map[string]int64, error) {
+	pipe := s.rdb.Pipeline()
+	lr := pipe.LRange(ctx, s.outKey(id), 0, int64(n-1))
+	meta := pipe.HGetAll(ctx, s.metaKey(id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("outbox of %s: %w", id, err)
+	}
+	var out []Pending
+	for _, raw := range lr.Val() {
+		p := Pending{Raw: raw}
+		if err := json.Unmarshal([]byte(raw), &p.Outgoing); err != nil {
+			// Never block the queue on a message that cannot be read.
+			p.Outgoing = Outgoing{ID: "unreadable"}
+		}
+		out = append(out, p)
+	}
+	last := map[string]int64{}
+	for ch, v := range meta.Val() {
+		last[ch], _ = strconv.ParseInt(v, 10, 64)
+	}
+	return out, last, nil
+}
+
+// ackScript removes the head of the outbox when it is the message sent, and
+// records when the chat was last sent to. ARGV raw, channel, now (ms), sent (1/0).
+var ackScript = redis.NewScript(`
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then return 0 end
+redis.call('LPOP', KEYS[1])
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], 60000)
+end
+return 1
+`)
+
+// Ack removes a message from the head of the customer's outbox; sent says
+// whether it reached the channel (it counts for the chat's rate) or was
+// dropped. It reports false when the head was not that message (another
+// sender took over after this one's lease ran out).
+func (s *Store) Ack(ctx context.Context, id string, p Pending, sent bool, now time.Time) (bool, error) {
+	flag := "0"
+	if sent {
+		flag = "1"
+	}
+	n, err := ackScript.Run(ctx, s.rdb, []string{s.outKey(id), s.metaKey(id)}, p.Raw, p.Channel, now.UnixMilli(), flag).Int()
+	if err != nil {
+		return false, fmt.Errorf("ack outbox message of %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// ClaimOutboxes leases up to limit customers whose outbox is ready at now.
+func (s *Store) ClaimOutboxes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
+	until := now.Add(lease).UnixMilli()
+	ids, err := s.outq.claim(ctx, s.rdb, now.UnixMilli(), until, limit)
+	out := make([]Lease, len(ids))
+	for i, id := range ids {
+		out[i] = Lease{ID: id, Until: until}
+	}
+	return out, err
+}
+
+// ReleaseOutbox ends a lease on a customer's outbox: next is when it should
+// be looked at again (zero: it is empty).
+func (s *Store) ReleaseOutbox(ctx context.Context, l Lease, next, now time.Time) error {
+	var nextMs int64
+	if !next.IsZero() {
+		nextMs = max(next.UnixMilli(), 1)
+	}
+	return s.outq.release(ctx, s.rdb, l.ID, l.Until, nextMs, now.UnixMilli())
+}
+
+// MarkOutbox makes a customer's outbox ready at once (a repair after a
+// failed commit round trip, or a redelivery that found messages pending).
+func (s *Store) MarkOutbox(ctx context.Context, id string, now time.Time) error {
+	return s.evalMark(ctx, s.outq, id, now.UnixMilli())
+}
+
+// NextOutbox is when the earliest outbox is ready (false: none waits).
+func (s *Store) NextOutbox(ctx context.Context) (time.Time, bool, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.outq.ready, 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(int64(zs[0].Score)), true, nil
+}
+
+// OutboxBacklog counts the customers with messages waiting to be sent.
+func (s *Store) OutboxBacklog(ctx context.Context) (int64, error) {
+	return s.rdb.ZCard(ctx, s.outq.ready).Result()
+}
+
+func (s *Store) evalMark(ctx context.Context, w workIndex, id string, atMs int64) error {
+	err := markScript.Run(ctx, s.rdb, w.keys(), id, atMs).Err()
+	if err != nil {
+		return fmt.Errorf("queue %s in %s: %w", id, w.ready, err)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package journey
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// workIndex says which owners (customers, chat addresses) have work waiting
+// in a queue of their own (the outbox, the inbox), the way a job queue on
+// Redis does: a sorted set of owner → when the work may run (Unix ms), a hash
+// of the leases handed out, and a set of owners that got new work while
+// leased. All three share one hash tag, so the scripts below run in Redis
+// Cluster too.
+//
+// A worker claims ready owners with a lease and is then the only one working
+// on them until it finishes or the lease ends (a dead worker's owners come
+// back when their lease runs out). New work for a leased owner never shortens
+// the lease (that would let a second worker in and break the order); it
+// marks the owner dirty, and finishing a dirty owner makes it ready again.
+type workIndex struct {
+	ready, leases, dirty string
+}
+
+func newWorkIndex(prefix, name string) workIndex {
+	base := prefix + ":{q:" + name + "}"
+	return workIndex{ready: base + ":ready", leases: base + ":lease", dirty: base + ":dirty"}
+}
+
+func (w workIndex) keys() []string { return []string{w.ready, w.leases, w.dirty} }
+
+// markScript: ARGV id, at. Ready at `at` or earlier; dirty when leased.
+var markScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  redis.call('SADD', KEYS[3], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+return 1
+`)
+
+// claimQueueScript: ARGV now, leaseUntil, limit. Leases the ready owners.
+var claimQueueScript = redis.NewScript(`
+local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], ARGV[2], id)
+  redis.call('HSET', KEYS[2], id, ARGV[2])
+  redis.call('SREM', KEYS[3], id)
+end
+return ids
+`)
+
+// releaseScript: ARGV id, leaseUntil, next, now. Ends a lease: the owner is
+// ready again at next (0: no work left), or now when work came meanwhile.
+// A lease that is no longer ours changes nothing.
+var releaseScript = redis.NewScript(`
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local next = tonumber(ARGV[3])
+if redis.call('SREM', KEYS[3], ARGV[1]) == 1 and (next == 0 or next > tonumber(ARGV[4])) then
+  next = tonumber(ARGV[4])
+end
+if next == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], next, ARGV[1]) end
+return 1
+`)
+
+// mark queues the owner's work for at (Unix ms) on pipe or client.
+func (w workIndex) mark(ctx context.Context, c redis.Scripter, id string, atMs int64) *redis.Cmd {
+	return markScript.EvalSha(ctx, c, w.keys(), id, atMs)
+}
+
+func (w workIndex) claim(ctx context.Context, c redis.Scripter, nowMs, leaseUntilMs int64, limit int) ([]string, error) {
+	ids, err := claimQueueScript.Run(ctx, c, w.keys(), nowMs, leaseUntilMs, limit).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim from %s: %w", w.ready, err)
+	}
+	return ids, nil
+}
+
+func (w workIndex) release(ctx context.Context, c redis.Scripter, id string, leaseUntilMs, nextMs, nowMs int64) error {
+	err := releaseScript.Run(ctx, c, w.keys(), id, strconv.FormatInt(leaseUntilMs, 10), nextMs, nowMs).Err()
+	if err != nil {
+		return fmt.Errorf("release %s from %s: %w", id, w.ready, err)
+	}
+	return nil
+}
+
+// Lease is a claim on one owner's queue, held until Release or until.
+type Lease struct {
+	ID    string // the owner: a customer id (outbox) or a chat address (inbox)
+	Until int64  // Unix ms; also the lease's token
+}

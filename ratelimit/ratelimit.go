@@ -1,0 +1,82 @@
+// Package ratelimit spaces events that many processes share, such as the
+// messages a bot may send to a platform per second, with a GCRA limiter kept
+// in Redis (github.com/go-redis/redis_rate). Every channel's senders use it:
+// Telegram's 30 messages/s for the whole bot, Slack's one per second per
+// channel.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// Margin stretches the least time between two events a little beyond
+// 1/rate, so that network jitter between the permit and the platform's
+// clock cannot put rate+1 events into one of the platform's seconds.
+const Margin = 1.05
+
+// Limiter hands out permits under names ("tg" for Telegram's overall rate).
+// Permits of one name are at least Margin/rate apart across all processes
+// (a burst of one), so no one-second window ever holds more than rate.
+// Safe for concurrent use.
+type Limiter struct {
+	rl     *redis_rate.Limiter
+	prefix string
+	mu     sync.Mutex
+	gates  map[string]chan struct{}
+}
+
+// New returns a limiter whose keys start with prefix.
+func New(rdb redis.UniversalClient, prefix string) *Limiter {
+	return &Limiter{rl: redis_rate.NewLimiter(rdb), prefix: prefix, gates: map[string]chan struct{}{}}
+}
+
+// gate is a per-name turn in this process: one goroutine at a time asks
+// Redis, so a hundred waiting senders cost one request each, not a storm of
+// refused ones.
+func (l *Limiter) gate(name string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.gates[name]
+	if g == nil {
+		g = make(chan struct{}, 1)
+		l.gates[name] = g
+	}
+	return g
+}
+
+// Wait blocks until an event under name may happen at perSecond, or ctx ends.
+func (l *Limiter) Wait(ctx context.Context, name string, perSecond float64) error {
+	if perSecond <= 0 {
+		return nil
+	}
+	g := l.gate(name)
+	select {
+	case g <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-g }()
+	limit := redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Duration(Margin * float64(time.Second) / perSecond)}
+	for {
+		res, err := l.rl.Allow(ctx, l.prefix+":"+name, limit)
+		if err != nil {
+			return fmt.Errorf("rate limit %s: %w", name, err)
+		}
+		if res.Allowed > 0 {
+			return nil
+		}
+		t := time.NewTimer(max(res.RetryAfter, 100*time.Microsecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
