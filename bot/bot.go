@@ -215,7 +215,6 @@ func (k *keyedLocks) lock(id string) func() {
 	}
 }
 
-
 // CustomerID returns the customer linked to a channel address; an address
 // not linked to a store customer is a customer of its own ("telegram:42").
 func (b *Bot) CustomerID(ctx context.Context, channel, address string) (string, error) {

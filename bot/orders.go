@@ -44,4 +44,3 @@ func sameContact(p journey.Profile, o *journey.Order) bool {
 }
 
 var orderNumber = regexp.MustCompile(`#?\b([0-9]{4,12})\b`)
-

@@ -185,4 +185,3 @@ func units(s string) int {
 	}
 	return n
 }
-

@@ -57,4 +57,3 @@ func TestKeyboardLayout(t *testing.T) {
 		t.Fatal("65 bytes of button data must be refused")
 	}
 }
-

@@ -21,11 +21,11 @@ import (
 	"journeybot/channels/telegram"
 	"journeybot/conversations"
 	"journeybot/delivery"
-	"journeybot/ratelimit"
 	"journeybot/internal/logtest"
 	"journeybot/internal/redistest"
 	"journeybot/internal/telegramtest"
 	"journeybot/journey"
+	"journeybot/ratelimit"
 )
 
 // env is one bot process: a real bot with the repository's scripts, a store
