@@ -1,0 +1,68 @@
+package ratelimit_test
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"journeybot/internal/redistest"
+	"journeybot/ratelimit"
+)
+
+// Two limiters (two processes) with many goroutines each never let more than
+// the rate through in any one-second window.
+func TestNeverOverTheRateAcrossProcesses(t *testing.T) {
+	r := redistest.New(t)
+	const rate = 20
+	limiters := []*ratelimit.Limiter{ratelimit.New(r.Client, r.Prefix), ratelimit.New(r.Client, r.Prefix)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	var mu sync.Mutex
+	var times []time.Time
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(l *ratelimit.Limiter) {
+			defer wg.Done()
+			for l.Wait(ctx, "tg", rate) == nil {
+				mu.Lock()
+				times = append(times, time.Now())
+				mu.Unlock()
+			}
+		}(limiters[i%2])
+	}
+	wg.Wait()
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	if len(times) < rate {
+		t.Fatalf("only %d permits in 2.5s at %d/s", len(times), rate)
+	}
+	for i := range times {
+		n := 0
+		for j := i; j < len(times) && times[j].Sub(times[i]) < time.Second; j++ {
+			n++
+		}
+		if n > rate {
+			t.Fatalf("%d permits in the second from %s, rate %d", n, times[i].Format("15:04:05.000"), rate)
+		}
+	}
+}
+
+// Names are independent: a busy one never holds up another.
+func TestNamesAreIndependent(t *testing.T) {
+	r := redistest.New(t)
+	l := ratelimit.New(r.Client, r.Prefix)
+	ctx := context.Background()
+	if err := l.Wait(ctx, "chat:1", 0.1); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := l.Wait(wctx, "chat:1", 0.1); err == nil {
+		t.Fatalf("a second permit at 0.1/s came within 200ms")
+	}
+	if err := l.Wait(ctx, "chat:2", 0.1); err != nil {
+		t.Fatalf("another name waited: %v", err)
+	}
+}
