@@ -42,7 +42,22 @@ func New(t testing.TB) *Redis {
 			t.Fatalf("start miniredis: %v", err)
 		}
 		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		t.Cleanup(func() { c.Close(); m.Close() })
+		// miniredis expires keys only when told time passed: tell it, so
+		// TTLs (leases) run out as they do on a server.
+		stop := make(chan struct{})
+		go func() {
+			tk := time.NewTicker(20 * time.Millisecond)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tk.C:
+					m.FastForward(20 * time.Millisecond)
+				}
+			}
+		}()
+		t.Cleanup(func() { close(stop); c.Close(); m.Close() })
 		return &Redis{Client: c, Prefix: prefix, URL: "redis://" + m.Addr()}
 	}
 	opt, err := redis.ParseURL(url)
