@@ -225,7 +225,7 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 			return s.o.Now().Add(time.Second), nil
 		}
 		if len(msgs) == 0 {
-			return time.Time{}, nil
+			return time.Time{}, failed
 		}
 		for _, p := range msgs {
 			now := s.o.Now()
@@ -246,7 +246,8 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				continue
 			}
 			if lim.PerChat > 0 {
-				if wait := time.UnixMilli(last[p.Channel]).Add(lim.PerChat).Sub(now); wait > 0 {
+				// +1ms: the last send is kept in whole milliseconds.
+				if wait := time.UnixMilli(last[p.Channel]+1).Add(lim.PerChat).Sub(now); wait > 0 {
 					if wait > 2*time.Second {
 						return now.Add(wait), failed
 					}
