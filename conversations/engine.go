@@ -120,12 +120,12 @@ func (r *Result) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.S
 // run is the state of one Handle call.
 type run struct {
 	routed string // Input.Intent
-	e     *Engine
-	s     *Scripts
-	j     *journey.Journey
-	now   time.Time
-	r     *Result
-	steps int
+	e      *Engine
+	s      *Scripts
+	j      *journey.Journey
+	now    time.Time
+	r      *Result
+	steps  int
 }
 
 // busyWindow is how long after a customer's message, while a question is
