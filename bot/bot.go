@@ -58,6 +58,7 @@ type Options struct {
 	LLM     Personalizer
 	Orders  OrderLookup
 	Metrics *Metrics
+	Router  IntentRouter // sorts texts no keyword matched into an intent (see understand.go)
 	// Lease is how long a claimed due customer is reserved (default 1m).
 	Lease time.Duration
 }
@@ -72,6 +73,7 @@ type Bot struct {
 	llm        Personalizer
 	orders     OrderLookup
 	metrics    *Metrics
+	router     IntentRouter
 	lease      time.Duration
 	mu         sync.RWMutex
 	channels   map[string]channels.Channel
@@ -97,7 +99,7 @@ func New(o Options) *Bot {
 	}
 	return &Bot{
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
-		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{},
+		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{}, router: o.Router,
 	}
 }
 
@@ -221,6 +223,9 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 	defer unlock()
 	now := b.now()
 	input := toInput(in)
+	if input.Kind == conversations.InText {
+		input.Intent = b.routeIntent(ctx, in.Text)
+	}
 	if b.orders != nil && in.Kind == channels.KindText {
 		input.Order = b.lookupMentionedOrder(ctx, id, in.Text)
 	}
