@@ -76,9 +76,9 @@ func TestExampleFileErrors(t *testing.T) {
 	}
 	cases := map[string]string{
 		"examples:\n  refund:\n    - quero reembolso\n": `f_test.yaml:3: intent "refund" does not exist`,
-		"examples:\n  thanks: obrigado\n":                `must be a list`,
-		"min_accuracy: 95\nexamples: {}\n":                `min_accuracy must be a number from 0 to 1`,
-		"langauge: en\nexamples: {}\n":                    `unknown field "langauge"`,
+		"examples:\n  thanks: obrigado\n":               `must be a list`,
+		"min_accuracy: 95\nexamples: {}\n":              `min_accuracy must be a number from 0 to 1`,
+		"langauge: en\nexamples: {}\n":                  `unknown field "langauge"`,
 	}
 	for src, want := range cases {
 		f, ok, err := exampleFile("f_test.yaml", []byte(src))
