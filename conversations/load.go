@@ -124,6 +124,7 @@ func Load(srcs map[string][]byte) (*Scripts, Problems) {
 		l.s.Languages = []string{"pt-BR", "en"}
 	}
 	lint(l.s, l.settingsPos, &l.probs)
+	l.s.words = indexWords(l.s.Intents)
 	sort.SliceStable(l.probs, func(i, j int) bool {
 		a, b := l.probs[i].Pos, l.probs[j].Pos
 		if a.File != b.File {

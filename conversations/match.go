@@ -97,6 +97,89 @@ func (k *Keyword) key() string {
 	return strings.Join(fs, " ")
 }
 
+// wordIndex holds every distinct word of the keywords once, so a text's
+// words are compared with each of them once per text, not once per keyword.
+type wordIndex struct {
+	words  []token
+	byForm map[string][]int
+	byStem map[string][]int
+	long   []int // words of five letters or more: typo candidates
+}
+
+func indexWords(intents []*Intent) *wordIndex {
+	ix := &wordIndex{byForm: map[string][]int{}, byStem: map[string][]int{}}
+	seen := map[string]int{}
+	for _, in := range intents {
+		for _, k := range in.Keywords {
+			k.ids = k.ids[:0]
+			for _, t := range k.required {
+				key := t.typed + "\x00" + t.form
+				id, ok := seen[key]
+				if !ok {
+					id = len(ix.words)
+					seen[key] = id
+					ix.words = append(ix.words, t)
+					ix.byForm[t.form] = append(ix.byForm[t.form], id)
+					if len(t.form) >= 4 {
+						ix.byStem[t.stem] = append(ix.byStem[t.stem], id)
+					}
+					if len(t.form) >= 5 {
+						ix.long = append(ix.long, id)
+					}
+				}
+				k.ids = append(k.ids, id)
+			}
+		}
+	}
+	return ix
+}
+
+// meet is one way a text word meets a keyword word.
+type meet struct {
+	tok  int // the text word
+	rule string
+	w    float64
+}
+
+// meetings lists, for each word of the index, the text words that meet it.
+func (ix *wordIndex) meetings(toks []token) map[int][]meet {
+	out := map[int][]meet{}
+	add := func(id, i int) {
+		for _, m := range out[id] {
+			if m.tok == i {
+				return
+			}
+		}
+		if rule, w := matchWord(toks[i], ix.words[id]); w > 0 {
+			out[id] = append(out[id], meet{i, rule, w})
+		}
+	}
+	for i, t := range toks {
+		for _, id := range ix.byForm[t.form] {
+			add(id, i)
+		}
+		if len(t.form) >= 4 {
+			for _, id := range ix.byStem[t.stem] {
+				add(id, i)
+			}
+		}
+		// Typos only for words that are no keyword word as they are: a real
+		// word of the scripts ("troca") is never someone's typo of another.
+		if len(t.form) >= 5 && len(ix.byForm[t.form]) == 0 && len(ix.byStem[t.stem]) == 0 {
+			for _, id := range ix.long {
+				w := ix.words[id]
+				if near(w.form, t.form) || len(t.stem) >= 5 && near(w.stem, t.stem) {
+					add(id, i)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// near is a cheap test before oneEdit: lengths within one.
+func near(a, b string) bool { d := len(a) - len(b); return d >= -1 && d <= 1 }
+
 // Match finds the intent text reaches in these scripts.
 func (s *Scripts) Match(raw string) Match {
 	var m Match
@@ -104,15 +187,20 @@ func (s *Scripts) Match(raw string) Match {
 	if len(toks) == 0 {
 		return m
 	}
-	// Patterns see the text as typed, normalised, and with its words in
-	// their matched form ("pedidoo #1234" → "pedido 1234").
+	ix := s.words
+	if ix == nil {
+		ix = indexWords(s.Intents)
+	}
+	meets := ix.meetings(toks)
+	// Patterns see the text as typed, then with its words in their matched
+	// form ("Pedidoo #1234" → "pedido 1234").
 	forms := make([]string, len(toks))
 	for i, t := range toks {
 		forms[i] = t.form
 	}
-	texts := []string{raw, Normalize(raw), strings.Join(forms, " ")}
+	texts := []string{raw, strings.Join(forms, " ")}
 	for _, in := range s.Intents {
-		r, ok := s.matchIntent(in, toks, texts, &m)
+		r, ok := s.matchIntent(in, toks, meets, texts, &m)
 		if ok {
 			m.Ranked = append(m.Ranked, r)
 		}
@@ -128,12 +216,12 @@ func (s *Scripts) Match(raw string) Match {
 
 // matchIntent scores one intent: its best keyword (or pattern), plus a
 // little for each further word its other keywords meet.
-func (s *Scripts) matchIntent(in *Intent, toks []token, texts []string, m *Match) (Ranked, bool) {
+func (s *Scripts) matchIntent(in *Intent, toks []token, meets map[int][]meet, texts []string, m *Match) (Ranked, bool) {
 	var best Ranked
 	bestUsed := map[int]bool{}
 	covered := map[int]bool{}
 	for _, k := range in.Keywords {
-		score, words, used, denied := matchKeyword(k, toks)
+		score, words, used, denied := matchKeyword(k, toks, meets)
 		if score == 0 {
 			continue
 		}
@@ -188,25 +276,27 @@ func (s *Scripts) matchIntent(in *Intent, toks []token, texts []string, m *Match
 // the text, in any order, taking the best rule for each. It returns the
 // score (0: no match), how each word met, the text words used and, when a
 // negation denies one of them, that word.
-func matchKeyword(k *Keyword, toks []token) (score float64, words []WordMatch, used []int, denied string) {
-	taken := make([]bool, len(toks))
-	for _, kt := range k.required {
-		bi, brule, bw := -1, "", 0.0
-		for i, t := range toks {
-			if taken[i] {
-				continue
-			}
-			if rule, w := matchWord(t, kt); w > bw {
-				bi, brule, bw = i, rule, w
-			}
-		}
-		if bi < 0 {
+func matchKeyword(k *Keyword, toks []token, meets map[int][]meet) (score float64, words []WordMatch, used []int, denied string) {
+	for _, id := range k.ids {
+		if len(meets[id]) == 0 {
 			return 0, nil, nil, ""
 		}
-		taken[bi] = true
-		used = append(used, bi)
-		score += bw
-		words = append(words, WordMatch{Text: toks[bi].typed, Keyword: kt.typed, Rule: brule})
+	}
+	taken := make([]bool, len(toks))
+	for n, id := range k.ids {
+		best := meet{tok: -1}
+		for _, mt := range meets[id] {
+			if !taken[mt.tok] && mt.w > best.w {
+				best = mt
+			}
+		}
+		if best.tok < 0 {
+			return 0, nil, nil, ""
+		}
+		taken[best.tok] = true
+		used = append(used, best.tok)
+		score += best.w
+		words = append(words, WordMatch{Text: toks[best.tok].typed, Keyword: k.required[n].typed, Rule: best.rule})
 	}
 	if !k.negates {
 		for _, i := range used {

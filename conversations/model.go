@@ -39,6 +39,7 @@ type Scripts struct {
 	stages  map[string]*Stage
 	flows   map[string]*Flow
 	initial string
+	words   *wordIndex // the keywords' words, for the matcher
 }
 
 // Flow returns the flow with id, or nil.
@@ -87,7 +88,8 @@ type Keyword struct {
 	// required words must all appear in the text, in any order; optional
 	// ones (stopwords such as "o", "de", "my") may be missing.
 	required, optional []token
-	negates            bool // the keyword says a negation itself ("nao chegou")
+	negates            bool  // the keyword says a negation itself ("nao chegou")
+	ids                []int // required words in the word index
 }
 
 // Flow is a conversation: triggers that start it and the steps it runs.
