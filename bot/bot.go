@@ -61,6 +61,7 @@ type Options struct {
 	LLM     Personalizer
 	Orders  OrderLookup
 	Metrics *Metrics
+	Router  IntentRouter // sorts texts no keyword matched into an intent (see understand.go)
 	// Lease is how long a claimed due customer is reserved (default 1m).
 	Lease time.Duration
 
@@ -97,6 +98,7 @@ type Bot struct {
 	llm        Personalizer
 	orders     OrderLookup
 	metrics    *Metrics
+	router     IntentRouter
 	lease      time.Duration
 	mu         sync.RWMutex
 	channels   map[string]channels.Channel
@@ -136,7 +138,7 @@ func New(o Options) *Bot {
 	}
 	b := &Bot{
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
-		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{},
+		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 	}
 	b.sender = delivery.New(delivery.Options{

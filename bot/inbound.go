@@ -154,6 +154,9 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	defer unlock()
 	now := b.now()
 	input := toInput(in)
+	if input.Kind == conversations.InText {
+		input.Intent = b.routeIntent(ctx, in.Text)
+	}
 	if b.orders != nil && in.Kind == channels.KindText {
 		input.Order = b.lookupMentionedOrder(ctx, id, in.Text)
 	}

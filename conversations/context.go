@@ -96,6 +96,9 @@ func (x *run) lookup(field string) (string, bool) {
 	if k, ok := strings.CutPrefix(field, "profile."); ok {
 		return str(j.Profile.Fields[k])
 	}
+	if k, ok := strings.CutPrefix(field, "facts."); ok {
+		return str(x.say(x.s.Facts[k]))
+	}
 	if k, ok := strings.CutPrefix(field, "order."); ok {
 		o := x.order()
 		if o == nil {

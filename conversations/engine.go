@@ -84,6 +84,10 @@ type Input struct {
 	Event   *journey.Event
 	// Order is an order found by a lookup service before handling, merged in first.
 	Order *journey.Order
+	// Intent is an intent chosen before handling (a language model's pick
+	// among the scripts' intents) for a text no keyword matches. It counts
+	// only when the scripts themselves match nothing: keywords come first.
+	Intent string
 }
 
 // Message is one message to send to the customer.
@@ -115,12 +119,13 @@ func (r *Result) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.S
 
 // run is the state of one Handle call.
 type run struct {
-	e     *Engine
-	s     *Scripts
-	j     *journey.Journey
-	now   time.Time
-	r     *Result
-	steps int
+	routed string // Input.Intent
+	e      *Engine
+	s      *Scripts
+	j      *journey.Journey
+	now    time.Time
+	r      *Result
+	steps  int
 }
 
 // busyWindow is how long after a customer's message, while a question is
@@ -132,7 +137,7 @@ const maxSteps = 64
 
 // Handle applies in to j at now and returns what to send.
 func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
-	x := &run{e: e, s: e.scripts.Load(), j: j, now: now, r: &Result{}}
+	x := &run{e: e, s: e.scripts.Load(), j: j, now: now, r: &Result{}, routed: in.Intent}
 	if j.Stage == "" {
 		x.setStage(x.s.InitialStage())
 	}
@@ -259,7 +264,7 @@ func (x *run) text(raw string) {
 			}
 		}
 	}
-	if f := x.matchIntent(raw, norm); f != nil {
+	if f := x.matchIntent(raw); f != nil {
 		x.j.Conv.Misses = 0
 		x.start(f, 0)
 		return
@@ -289,44 +294,36 @@ func (x *run) current() (*Flow, *Step) {
 	return f, f.Steps[i]
 }
 
-// matchIntent finds the flow for what the customer said: the intent with the
-// longest matching keyword (or a pattern) whose flow applies in the stage.
-func (x *run) matchIntent(raw, norm string) *Flow {
-	type cand struct {
-		flow  *Flow
-		score int
+// matchIntent finds the flow for what the customer said: the best
+// matching intent whose flow applies in the stage (see Scripts.Match), else
+// the intent chosen before handling (Input.Intent, a model's pick).
+func (x *run) matchIntent(raw string) *Flow {
+	m := x.s.Match(raw)
+	if m.Order != "" {
+		x.setAnswer("order_ref", m.Order)
 	}
-	var best cand
-	for _, in := range x.s.Intents {
-		score := 0
-		for _, k := range in.Keywords {
-			if len(k) > score && containsPhrase(norm, k) {
-				score = len(k)
-			}
-		}
-		for _, re := range in.Patterns {
-			m := re.FindStringSubmatch(raw)
-			if m == nil {
-				m = re.FindStringSubmatch(norm)
-			}
-			if m != nil {
-				score = max(score, 100)
-				if i := re.SubexpIndex("order"); i > 0 && m[i] != "" {
-					x.setAnswer("order_ref", strings.TrimPrefix(m[i], "#"))
-				}
-			}
-		}
-		if score <= best.score {
-			continue
-		}
-		for _, f := range x.s.Flows {
-			if x.applies(f) && slices.ContainsFunc(f.Triggers, func(t *Trigger) bool { return t.Intent == in.ID }) {
-				best = cand{f, score}
-				break
-			}
+	for _, r := range m.Ranked {
+		if f := x.intentFlow(r.Intent); f != nil {
+			return f
 		}
 	}
-	return best.flow
+	if len(m.Ranked) == 0 && x.routed != "" {
+		if f := x.intentFlow(x.routed); f != nil {
+			x.r.note("intent.routed")
+			return f
+		}
+	}
+	return nil
+}
+
+// intentFlow is the first flow for the stage that an intent triggers.
+func (x *run) intentFlow(intent string) *Flow {
+	for _, f := range x.s.Flows {
+		if x.applies(f) && slices.ContainsFunc(f.Triggers, func(t *Trigger) bool { return t.Intent == intent }) {
+			return f
+		}
+	}
+	return nil
 }
 
 func (x *run) applies(f *Flow) bool {
@@ -350,7 +347,9 @@ func (x *run) answer(f *Flow, st *Step, raw, norm string) bool {
 // badAnswer re-asks, unless the text is another request (an intent) or the
 // retries are used up.
 func (x *run) badAnswer(f *Flow, st *Step, norm string) bool {
-	if x.matchIntent(norm, norm) != nil {
+	// Something about this very flow ("não sei, comprei ontem" when asked
+	// for the order number) is a bad answer too: asked again, not restarted.
+	if g := x.matchIntent(norm); g != nil && g.ID != f.ID {
 		x.j.Conv = journey.Conv{}
 		return false
 	}
@@ -436,6 +435,8 @@ func (x *run) press(f *Flow, st *Step, n int) {
 		if g := x.s.Flow(b.Flow); g != nil {
 			x.start(g, 0)
 		}
+	case b.Command != "":
+		x.command(b.Command, "")
 	case b.Value != "":
 		x.setAnswer("choice", b.Value)
 		if st.Save != "" {

@@ -21,7 +21,7 @@ var sometimesFields = []string{
 
 // dynamicPrefixes are families of fields filled by the scripts themselves
 // (ask/survey steps save into answers.*, profile.*).
-var dynamicPrefixes = []string{"answers.", "profile."}
+var dynamicPrefixes = []string{"answers.", "profile.", "facts."}
 
 // KnownField reports whether templates and conditions may use f.
 func KnownField(f string) bool {
@@ -98,6 +98,24 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 		}
 	}
 	intents := map[string]bool{}
+	// Two intents with the same keyword: a text with it reaches only the
+	// first (or whichever other words decide), which is rarely what was meant.
+	type owner struct {
+		intent string
+		k      *Keyword
+	}
+	shared := map[string]owner{}
+	for _, in := range s.Intents {
+		for _, k := range in.Keywords {
+			o, dup := shared[k.key()]
+			switch {
+			case !dup:
+				shared[k.key()] = owner{in.ID, k}
+			case o.intent != in.ID:
+				c.warnf(k.Pos, "keyword %q of intent %q is also a keyword of intent %q (%s): a text with it reaches %q unless other words decide", k.Text, in.ID, o.intent, o.k.Pos, o.intent)
+			}
+		}
+	}
 	for _, in := range s.Intents {
 		c.id(in.Pos, in.ID, "intent")
 		if intents[in.ID] {
@@ -138,6 +156,9 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 		if !started[f.ID] {
 			c.warnf(f.Pos, "flow %q can never start: it has no triggers and no step or button leads to it", f.ID)
 		}
+	}
+	for name, t := range s.Facts {
+		c.text(t, "fact "+name)
 	}
 	for code, st := range s.Statuses {
 		c.text(st.Label, "order status "+code+" label")
@@ -266,10 +287,12 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 	c.guards = map[string][]string{}
 	for _, st := range f.Steps {
 		for _, cs := range st.Branch {
-			if cs.If != nil && cs.If.Op == "" {
+			// "if: FIELD" guards FIELD; "if: order.status == shipped" also
+			// proves there is an order.
+			if cs.If != nil && (cs.If.Op == "" || cs.If.Op == "==" && strings.HasPrefix(cs.If.Path, "order.")) {
 				c.guards[cs.Goto] = append(c.guards[cs.Goto], cs.If.Path)
-				if cs.If.Path == "order.id" {
-					c.guards[cs.Goto] = append(c.guards[cs.Goto], "order.status", "order.status_label", "order.date")
+				if strings.HasPrefix(cs.If.Path, "order.") {
+					c.guards[cs.Goto] = append(c.guards[cs.Goto], orderFields...)
 				}
 			}
 		}
@@ -437,12 +460,21 @@ func (c *linter) text(t *Text, what string) {
 		for _, f := range tpl.unknownOrUnguarded() {
 			if !KnownField(f.name) {
 				c.errorf(t.Pos, "%s: template uses unknown field %q", what, f.name)
-			} else if !slices.Contains(alwaysFields, f.name) && !slices.Contains(c.guarded, f.name) {
+			} else if !slices.Contains(alwaysFields, f.name) && !slices.Contains(c.guarded, f.name) && !c.isFact(f.name) {
 				c.warnf(t.Pos, "%s: {{ %s }} may have no data; add | default \"...\" or wrap it in {{ if %s }}", what, f.name, f.name)
 			}
 		}
 	}
 }
+
+// isFact reports whether f is a fact settings.facts gives (it always has data).
+func (c *linter) isFact(f string) bool {
+	k, ok := strings.CutPrefix(f, "facts.")
+	return ok && c.s.Facts[k] != nil
+}
+
+// orderFields always have data when the conversation has an order.
+var orderFields = []string{"order.id", "order.status", "order.status_label", "order.date"}
 
 type fieldUse struct{ name string }
 
@@ -458,7 +490,11 @@ func (t *Template) unknownOrUnguarded() []fieldUse {
 				if !KnownField(n.cond) {
 					out = append(out, fieldUse{n.cond})
 				}
-				walk(n.then, append(guarded, n.cond))
+				g := append(slices.Clone(guarded), n.cond)
+				if n.cond == "order.id" {
+					g = append(g, orderFields...)
+				}
+				walk(n.then, g)
 				walk(n.els, guarded)
 			case n.field != "":
 				if !KnownField(n.field) || (!n.hasDef && !slices.Contains(guarded, n.field) && !(n.field == "first_name" && slices.Contains(guarded, "name"))) {

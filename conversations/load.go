@@ -124,6 +124,7 @@ func Load(srcs map[string][]byte) (*Scripts, Problems) {
 		l.s.Languages = []string{"pt-BR", "en"}
 	}
 	lint(l.s, l.settingsPos, &l.probs)
+	l.s.words = indexWords(l.s.Intents)
 	sort.SliceStable(l.probs, func(i, j int) bool {
 		a, b := l.probs[i].Pos, l.probs[j].Pos
 		if a.File != b.File {
@@ -308,8 +309,15 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func (l *loader) settings(n *yaml.Node) {
 	l.settingsPos = l.pos(n)
-	for _, kv := range l.mapping(n, "settings", "languages", "fallback") {
+	for _, kv := range l.mapping(n, "settings", "languages", "fallback", "facts") {
 		switch kv.key {
+		case "facts":
+			if l.s.Facts == nil {
+				l.s.Facts = map[string]*Text{}
+			}
+			for _, f := range l.mapping(kv.val, "settings.facts") {
+				l.s.Facts[f.key] = l.text(f.val, "fact "+f.key)
+			}
 		case "languages":
 			l.s.Languages = l.strs(kv.val, "languages")
 		case "fallback":
@@ -364,9 +372,13 @@ func (l *loader) intent(n *yaml.Node) {
 		case "id":
 			in.ID = l.str(kv.val, "id")
 		case "keywords":
-			for _, k := range l.strs(kv.val, "keywords") {
-				if nk := Normalize(k); nk != "" {
-					in.Keywords = append(in.Keywords, nk)
+			items := []*yaml.Node{kv.val}
+			if kv.val.Kind == yaml.SequenceNode {
+				items = kv.val.Content
+			}
+			for _, kn := range items {
+				if k := newKeyword(l.str(kn, "keyword"), l.pos(kn)); k != nil {
+					in.Keywords = append(in.Keywords, k)
 				}
 			}
 		case "patterns":
@@ -567,7 +579,7 @@ func (l *loader) text(n *yaml.Node, what string) *Text {
 
 func (l *loader) button(n *yaml.Node) *ButtonDef {
 	b := &ButtonDef{Pos: l.pos(n)}
-	for _, kv := range l.mapping(n, "a button", "label", "goto", "flow", "value") {
+	for _, kv := range l.mapping(n, "a button", "label", "goto", "flow", "value", "command") {
 		switch kv.key {
 		case "label":
 			b.Label = l.text(kv.val, "label")
@@ -577,13 +589,15 @@ func (l *loader) button(n *yaml.Node) *ButtonDef {
 			b.Flow = l.str(kv.val, "flow")
 		case "value":
 			b.Value = l.str(kv.val, "value")
+		case "command":
+			b.Command = strings.TrimPrefix(strings.ToLower(l.str(kv.val, "command")), "/")
 		}
 	}
 	if b.Label == nil {
 		l.errorf(n, "button needs a label")
 	}
-	if n := btoi(b.Goto != "") + btoi(b.Flow != "") + btoi(b.Value != ""); n != 1 {
-		l.probs = append(l.probs, Problem{Pos: b.Pos, Msg: "button needs exactly one of goto (a step), flow (a flow) or value"})
+	if n := btoi(b.Goto != "") + btoi(b.Flow != "") + btoi(b.Value != "") + btoi(b.Command != ""); n != 1 {
+		l.probs = append(l.probs, Problem{Pos: b.Pos, Msg: "button needs exactly one of goto (a step), flow (a flow), value or command (e.g. stop)"})
 	}
 	return b
 }

@@ -32,10 +32,14 @@ type Scripts struct {
 	Statuses    map[string]*Status
 	Catalog     []*Product
 	Files       []string
+	// Facts are the business's own facts for the texts ({{ facts.NAME }}):
+	// payment methods, the invoice e-mail... (settings.facts).
+	Facts map[string]*Text
 
 	stages  map[string]*Stage
 	flows   map[string]*Flow
 	initial string
+	words   *wordIndex // the keywords' words, for the matcher
 }
 
 // Flow returns the flow with id, or nil.
@@ -72,8 +76,20 @@ type Transition struct {
 type Intent struct {
 	Pos      Pos
 	ID       string
-	Keywords []string // normalized
+	Keywords []*Keyword
 	Patterns []*regexp.Regexp
+}
+
+// Keyword is a word or phrase of an intent, as written and as the matcher
+// sees it (see understand.go).
+type Keyword struct {
+	Pos  Pos
+	Text string // as written in the script
+	// required words must all appear in the text, in any order; optional
+	// ones (stopwords such as "o", "de", "my") may be missing.
+	required, optional []token
+	negates            bool  // the keyword says a negation itself ("nao chegou")
+	ids                []int // required words in the word index
 }
 
 // Flow is a conversation: triggers that start it and the steps it runs.
@@ -173,6 +189,8 @@ type ButtonDef struct {
 	Goto  string // step in this flow
 	Flow  string // another flow
 	Value string // a value that flows can trigger on (button: VALUE)
+	// Command runs a command as if the customer typed it (stop: opt out).
+	Command string
 }
 
 // Validation checks the answer to an ask step.

@@ -21,6 +21,7 @@ const (
 	reasonContentFilter = "content_filter" // provider refused to answer
 	reasonUnsure        = "unsure"         // Answer: model said UNSURE / off-topic
 	reasonEmptyInput    = "empty_input"    // nothing to rephrase / no question or topics
+	reasonInvalidIntent = "invalid_intent" // RouteIntent: the reply is not one of the intents nor none
 )
 
 type metrics struct {
@@ -28,6 +29,7 @@ type metrics struct {
 	latency   *prometheus.HistogramVec // op, outcome: ok|error
 	fallbacks *prometheus.CounterVec   // op, reason
 	cacheHits prometheus.Counter
+	routes    *prometheus.CounterVec // outcome: routed|none|rejected|failed; cache: hit|miss
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,11 +51,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "journeybot_llm_cache_hits_total",
 			Help: "Rephrase requests served from the cache without calling the model.",
 		}),
+		routes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "journeybot_llm_intent_routes_total",
+			Help: "Texts no keyword matched that the model sorted into an intent, by outcome (routed, none, rejected, failed) and cache (hit, miss).",
+		}, []string{"outcome", "cache"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.tokens, m.latency, m.fallbacks, m.cacheHits} {
+	for _, c := range []prometheus.Collector{m.tokens, m.latency, m.fallbacks, m.cacheHits, m.routes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

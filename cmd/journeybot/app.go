@@ -82,6 +82,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 			return nil, fmt.Errorf("llm: %w", err)
 		}
 		opts.LLM = l
+		opts.Router = l // texts no keyword matches: the model picks one of the scripts' intents
 		log.Info("language model enabled", "model", c.LLM.Model)
 	}
 	a.bot = bot.New(opts)

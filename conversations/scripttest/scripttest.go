@@ -179,8 +179,9 @@ func knownKeys(n *yaml.Node, what string, allowed []string) error {
 
 // Report is the outcome of a run.
 type Report struct {
-	Passed, Failed int
+	Passed, Failed int // tests, plus example files below their accuracy
 	Results        []Result
+	Intents        []*IntentReport // one per intent example file
 }
 
 // Result is one test's outcome.
@@ -200,6 +201,9 @@ func (r *Report) Print(w io.Writer) {
 		for _, f := range res.Failures {
 			fmt.Fprintf(w, "     %s\n", strings.ReplaceAll(f, "\n", "\n     "))
 		}
+	}
+	for _, ir := range r.Intents {
+		ir.Print(w)
 	}
 	fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
 }
@@ -243,6 +247,19 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err
+		}
+		if ef, ok, err := exampleFile(f, src); err != nil {
+			return nil, err
+		} else if ok {
+			ir, err := CheckExamples(s, ef, nil)
+			if err != nil {
+				return nil, err
+			}
+			if !ir.Passed() {
+				rep.Failed++
+			}
+			rep.Intents = append(rep.Intents, ir)
+			continue
 		}
 		var file File
 		dec := yaml.NewDecoder(strings.NewReader(string(src)))
