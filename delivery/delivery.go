@@ -247,7 +247,7 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 			}
 			if lim.PerChat > 0 {
 				// +1ms: the last send is kept in whole milliseconds.
-				if wait := time.UnixMilli(last[p.Channel]+1).Add(lim.PerChat).Sub(now); wait > 0 {
+				if wait := time.UnixMilli(last[p.Channel] + 1).Add(lim.PerChat).Sub(now); wait > 0 {
 					if wait > 2*time.Second {
 						return now.Add(wait), failed
 					}
