@@ -119,7 +119,7 @@ loop:
 			}
 		}
 	}
-	if err := b.store.ReleaseInbox(wctx, l, next, time.Now()); err != nil {
+	if err := b.store.ReleaseInbox(wctx, l, next); err != nil {
 		b.log.Warn("intake: release failed; the lease runs out instead", "chat", l.ID, "err", err)
 	}
 }

@@ -9,37 +9,58 @@ import (
 )
 
 // Tick wakes the customers whose timers are due, fires them and queues what
-// they send. Each due customer is claimed by exactly one process.
+// they send. Each due customer is claimed by exactly one process; a batch
+// costs one read of the journeys, one commit per customer and one round
+// trip to finish them all.
 func (b *Bot) Tick(ctx context.Context) (int, error) {
+	const batch = 200
 	woken := 0
-	for {
+	for ctx.Err() == nil {
 		now := b.now()
 		lease := now.Add(b.lease).Unix()
-		ids, err := b.store.Claim(ctx, now.Unix(), lease, 200)
+		ids, err := b.store.Claim(ctx, now.Unix(), lease, batch)
 		if err != nil {
 			return woken, err
 		}
+		if err := b.store.Warm(ctx, ids); err != nil {
+			b.log.Warn("scheduler: could not read the batch ahead", "err", err)
+		}
+		// What fires is committed together with its messages, so a shutdown
+		// after a commit loses nothing; customers not reached yet are given
+		// back as due.
+		wctx := context.WithoutCancel(ctx)
+		done := make([]journey.Woken, 0, len(ids))
 		for _, id := range ids {
-			if err := b.wake(ctx, id, lease); err != nil {
-				b.log.Warn("scheduled step failed; retried when its lease ends", "customer", id, "err", err)
+			if ctx.Err() != nil {
+				done = append(done, journey.Woken{ID: id, Lease: lease, Next: now.Unix()})
+				continue
 			}
+			next, err := b.wake(wctx, id)
+			if err != nil {
+				b.log.Warn("scheduled step failed; retried when its lease ends", "customer", id, "err", err)
+				continue
+			}
+			done = append(done, journey.Woken{ID: id, Lease: lease, Next: next})
+			woken++
 		}
-		woken += len(ids)
+		if err := b.store.FinishAll(wctx, done); err != nil {
+			// The leases run out and the customers are looked at again.
+			b.log.Warn("scheduler: finishing a batch failed", "err", err)
+		}
 		if len(ids) > 0 {
-			b.deliver(ctx)
+			b.deliver(wctx)
 		}
-		if len(ids) < 200 {
-			return woken, nil
+		if len(ids) < batch {
+			break
 		}
 	}
+	return woken, nil
 }
 
-func (b *Bot) wake(ctx context.Context, id string, lease int64) error {
+// wake fires a customer's due timers and returns the next wake-up.
+func (b *Bot) wake(ctx context.Context, id string) (int64, error) {
 	unlock := b.lock(id)
 	defer unlock()
-	// What fires is committed together with its messages: a shutdown that
-	// cancels ctx after the commit cannot lose them.
-	ctx = context.WithoutCancel(ctx)
 	now := b.now()
 	var res *conversations.Result
 	j, err := b.store.Commit(ctx, id, "", now, func(j *journey.Journey) (journey.Change, error) {
@@ -47,23 +68,11 @@ func (b *Bot) wake(ctx context.Context, id string, lease int64) error {
 		return journey.Change{History: res.History, Outbox: b.outgoing(j, "", res, nil)}, nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b.metrics.timersFired.Inc()
 	b.after(ctx, j, res, "", nil)
-	if err := b.store.Finish(ctx, id, lease, j.NextDue()); err != nil {
-		return err // the lease runs out and the customer is looked at again
-	}
-	// Another process may have set a timer between the commit and Finish,
-	// which Finish could not see; read the journey once more to be sure.
-	fresh, _, err := b.store.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if next := fresh.NextDue(); next != 0 && next != j.NextDue() {
-		return b.store.Schedule(ctx, id, next)
-	}
-	return nil
+	return j.NextDue(), nil
 }
 
 // RunScheduler calls Tick every interval until ctx ends.

@@ -208,7 +208,7 @@ func (s *Sender) work(ctx context.Context, l journey.Lease) error {
 	wctx := context.WithoutCancel(ctx)
 	start := s.o.Now()
 	next, failed := s.drain(ctx, wctx, l, start)
-	if err := s.o.Store.ReleaseOutbox(wctx, l, next, s.o.Now()); err != nil {
+	if err := s.o.Store.ReleaseOutbox(wctx, l, next); err != nil {
 		s.o.Log.Warn("outbox: release failed; the lease runs out instead", "customer", l.ID, "err", err)
 	}
 	return failed

@@ -39,7 +39,7 @@ func (s *Store) Accept(ctx context.Context, owner string, seq int64, payload []b
 		if err == nil {
 			return nil
 		}
-		if attempt == 0 && isNoScript(err) {
+		if attempt < 3 && isNoScript(err) {
 			if err := s.LoadScripts(ctx); err != nil {
 				return err
 			}
@@ -85,12 +85,12 @@ func (s *Store) ClaimInboxes(ctx context.Context, now time.Time, lease time.Dura
 
 // ReleaseInbox ends a lease on a chat's inbox; next is when to look again
 // (zero: it is empty).
-func (s *Store) ReleaseInbox(ctx context.Context, l Lease, next, now time.Time) error {
+func (s *Store) ReleaseInbox(ctx context.Context, l Lease, next time.Time) error {
 	var nextMs int64
 	if !next.IsZero() {
 		nextMs = max(next.UnixMilli(), 1)
 	}
-	return s.inq.release(ctx, s.rdb, l.ID, l.Until, nextMs, now.UnixMilli())
+	return s.inq.release(ctx, s.rdb, l.ID, l.Until, nextMs)
 }
 
 // NextInbox is when the earliest inbox is ready (false: none waits).

@@ -128,12 +128,12 @@ func (s *Store) ClaimOutboxes(ctx context.Context, now time.Time, lease time.Dur
 
 // ReleaseOutbox ends a lease on a customer's outbox: next is when it should
 // be looked at again (zero: it is empty).
-func (s *Store) ReleaseOutbox(ctx context.Context, l Lease, next, now time.Time) error {
+func (s *Store) ReleaseOutbox(ctx context.Context, l Lease, next time.Time) error {
 	var nextMs int64
 	if !next.IsZero() {
 		nextMs = max(next.UnixMilli(), 1)
 	}
-	return s.outq.release(ctx, s.rdb, l.ID, l.Until, nextMs, now.UnixMilli())
+	return s.outq.release(ctx, s.rdb, l.ID, l.Until, nextMs)
 }
 
 // MarkOutbox makes a customer's outbox ready at once (a repair after a

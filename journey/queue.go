@@ -34,7 +34,7 @@ func (w workIndex) keys() []string { return []string{w.ready, w.leases, w.dirty}
 // markScript: ARGV id, at. Ready at `at` or earlier; dirty when leased.
 var markScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
-  redis.call('SADD', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[3], 'LT', ARGV[2], ARGV[1])
   return 0
 end
 redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
@@ -47,40 +47,42 @@ local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0
 for _, id in ipairs(ids) do
   redis.call('ZADD', KEYS[1], ARGV[2], id)
   redis.call('HSET', KEYS[2], id, ARGV[2])
-  redis.call('SREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[3], id)
 end
 return ids
 `)
 
-// releaseScript: ARGV id, leaseUntil, next, now. Ends a lease: the owner is
-// ready again at next (0: no work left), or now when work came meanwhile.
-// A lease that is no longer ours changes nothing.
+// releaseScript: ARGV id, leaseUntil, next. Ends a lease: the owner is ready
+// again at next (0: no work left), or earlier when work came meanwhile. A
+// lease that is no longer ours changes nothing.
 var releaseScript = redis.NewScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local next = tonumber(ARGV[3])
-if redis.call('SREM', KEYS[3], ARGV[1]) == 1 and (next == 0 or next > tonumber(ARGV[4])) then
-  next = tonumber(ARGV[4])
+local dirty = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if dirty then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  if next == 0 or tonumber(dirty) < next then next = tonumber(dirty) end
 end
 if next == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], next, ARGV[1]) end
 return 1
 `)
 
-// mark queues the owner's work for at (Unix ms) on pipe or client.
-func (w workIndex) mark(ctx context.Context, c redis.Scripter, id string, atMs int64) *redis.Cmd {
-	return markScript.EvalSha(ctx, c, w.keys(), id, atMs)
+// mark queues the owner's work for at on a pipeline (scripts loaded).
+func (w workIndex) mark(ctx context.Context, c redis.Scripter, id string, at int64) *redis.Cmd {
+	return markScript.EvalSha(ctx, c, w.keys(), id, at)
 }
 
-func (w workIndex) claim(ctx context.Context, c redis.Scripter, nowMs, leaseUntilMs int64, limit int) ([]string, error) {
-	ids, err := claimQueueScript.Run(ctx, c, w.keys(), nowMs, leaseUntilMs, limit).StringSlice()
+func (w workIndex) claim(ctx context.Context, c redis.Scripter, now, leaseUntil int64, limit int) ([]string, error) {
+	ids, err := claimQueueScript.Run(ctx, c, w.keys(), now, leaseUntil, limit).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("claim from %s: %w", w.ready, err)
 	}
 	return ids, nil
 }
 
-func (w workIndex) release(ctx context.Context, c redis.Scripter, id string, leaseUntilMs, nextMs, nowMs int64) error {
-	err := releaseScript.Run(ctx, c, w.keys(), id, strconv.FormatInt(leaseUntilMs, 10), nextMs, nowMs).Err()
+func (w workIndex) release(ctx context.Context, c redis.Scripter, id string, leaseUntil, next int64) error {
+	err := releaseScript.Run(ctx, c, w.keys(), id, strconv.FormatInt(leaseUntil, 10), next).Err()
 	if err != nil {
 		return fmt.Errorf("release %s from %s: %w", id, w.ready, err)
 	}

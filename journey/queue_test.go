@@ -72,7 +72,7 @@ func TestCommitQueuesMessagesOnce(t *testing.T) {
 		t.Fatalf("an expired lease was not handed out again: %v", later)
 	}
 	// The first sender's release no longer counts.
-	if err := s.ReleaseOutbox(ctx, leases[0], time.Time{}, now); err != nil {
+	if err := s.ReleaseOutbox(ctx, leases[0], time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := s.OutboxBacklog(ctx); n != 1 {
@@ -124,7 +124,7 @@ func TestWorkForALeasedOutboxWaitsForTheHolder(t *testing.T) {
 		t.Fatalf("new work let a second sender in: %v", again)
 	}
 	// The holder saw only "a" and thinks the outbox is empty.
-	if err := s.ReleaseOutbox(ctx, l[0], time.Time{}, now); err != nil {
+	if err := s.ReleaseOutbox(ctx, l[0], time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := s.ClaimOutboxes(ctx, now, 30*time.Second, 10); len(again) != 1 {
@@ -140,7 +140,7 @@ func TestReleaseForLater(t *testing.T) {
 	now := time.Now()
 	commitOut(t, s, "c1", "", now, "a")
 	l, _ := s.ClaimOutboxes(ctx, now, 30*time.Second, 10)
-	s.ReleaseOutbox(ctx, l[0], now.Add(5*time.Second), now)
+	s.ReleaseOutbox(ctx, l[0], now.Add(5*time.Second))
 	if got, _ := s.ClaimOutboxes(ctx, now.Add(4*time.Second), 30*time.Second, 10); len(got) != 0 {
 		t.Fatalf("claimed before its retry time")
 	}
@@ -210,7 +210,7 @@ func TestInboxOrdersBySequence(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.ReleaseInbox(ctx, l[0], time.Time{}, now); err != nil {
+	if err := s.ReleaseInbox(ctx, l[0], time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if items, _ := s.Inbox(ctx, owner, 10); len(items) != 0 {

@@ -2,84 +2,136 @@ package journey
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// The due index is one sorted set: member = customer id, score = the Unix
-// second of that customer's earliest timer. Timers themselves live in the
-// journey, so a waiting timer costs one sorted-set member in Redis and no
-// work in the bot.
+// The due index is a work index (see queue.go) in Unix seconds: owner = a
+// customer, score = the time of that customer's earliest timer. Timers
+// themselves live in the journey, so a waiting timer costs one sorted-set
+// member in Redis and no work in the bot. The scheduler claims due
+// customers with a lease, so each is woken by one process, and one that dies
+// mid-way leaves them to be woken again when the lease ends.
 
-func (s *Store) dueKey() string { return s.opt.Prefix + ":due" }
-
-// Schedule makes sure the customer is woken at due or earlier (ZADD LT: an
-// earlier wake-up is never pushed back by a later one).
+// Schedule makes sure the customer is woken at due or earlier (an earlier
+// wake-up is never pushed back by a later one; a customer being woken gets
+// it when its wake-up ends).
 func (s *Store) Schedule(ctx context.Context, id string, due int64) error {
 	if due <= 0 {
 		return nil
 	}
-	err := s.rdb.ZAddArgs(ctx, s.dueKey(), redis.ZAddArgs{LT: true, Members: []redis.Z{{Score: float64(due), Member: id}}}).Err()
-	if err != nil {
+	if err := s.evalMark(ctx, s.dueq, id, due); err != nil {
 		return fmt.Errorf("schedule %s: %w", id, err)
 	}
 	return nil
 }
 
-// claimScript hands out due customers and leases them: their score moves to
-// now+lease so no other process takes them meanwhile, and a process that
-// dies mid-way leaves them to be retried when the lease ends.
-var claimScript = redis.NewScript(`
-local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
-return ids
-`)
-
 // Claim returns up to limit customers whose wake-up time is at or before
-// now, leased until leaseUntil.
+// now, leased until leaseUntil (Unix seconds).
 func (s *Store) Claim(ctx context.Context, now, leaseUntil int64, limit int) ([]string, error) {
-	ids, err := claimScript.Run(ctx, s.rdb, []string{s.dueKey()}, now, leaseUntil, limit).StringSlice()
+	ids, err := s.dueq.claim(ctx, s.rdb, now, leaseUntil, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim due timers: %w", err)
 	}
 	return ids, nil
 }
 
-// finishScript sets the next wake-up after a claimed customer was handled:
-// if the lease is still ours, replace it (or remove the member when nothing
-// is pending); if someone rescheduled meanwhile, only move it earlier.
-var finishScript = redis.NewScript(`
-local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local next = tonumber(ARGV[3])
-if cur and tonumber(cur) == tonumber(ARGV[2]) then
-  if next == 0 then redis.call('ZREM', KEYS[1], ARGV[1]) else redis.call('ZADD', KEYS[1], next, ARGV[1]) end
-elseif next > 0 then
-  redis.call('ZADD', KEYS[1], 'LT', next, ARGV[1])
-end
-return 1
-`)
-
-// Finish records the next wake-up (0: none) of a customer claimed with leaseUntil.
+// Finish records the next wake-up (0: none) of a customer claimed with
+// leaseUntil. A timer set meanwhile by another process is kept.
 func (s *Store) Finish(ctx context.Context, id string, leaseUntil, next int64) error {
-	err := finishScript.Run(ctx, s.rdb, []string{s.dueKey()}, id, strconv.FormatInt(leaseUntil, 10), next).Err()
-	if err != nil {
+	if err := s.dueq.release(ctx, s.rdb, id, leaseUntil, next); err != nil {
 		return fmt.Errorf("finish %s: %w", id, err)
+	}
+	return nil
+}
+
+// Woken is one customer's wake-up to finish: claimed with Lease, next
+// wake-up at Next (0: none).
+type Woken struct {
+	ID          string
+	Lease, Next int64
+}
+
+// FinishAll finishes a batch of wake-ups in one round trip.
+func (s *Store) FinishAll(ctx context.Context, ws []Woken) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, w := range ws {
+		releaseScript.EvalSha(ctx, pipe, s.dueq.keys(), w.ID, fmt.Sprint(w.Lease), w.Next)
+	}
+	_, err := pipe.Exec(ctx)
+	if isNoScript(err) {
+		if err := s.LoadScripts(ctx); err != nil {
+			return err
+		}
+		return s.FinishAll(ctx, ws)
+	}
+	if err != nil {
+		return fmt.Errorf("finish %d wake-ups: %w", len(ws), err)
+	}
+	return nil
+}
+
+// Warm reads the journeys of ids that are not cached, in one round trip,
+// so a batch of wake-ups costs one commit each.
+func (s *Store) Warm(ctx context.Context, ids []string) error {
+	pipe := s.rdb.Pipeline()
+	cmds := map[string]*redis.SliceCmd{}
+	for _, id := range ids {
+		if _, _, ok := s.cache.get(id); !ok {
+			cmds[id] = pipe.HMGet(ctx, s.jkey(id), "v", "d")
+		}
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read %d journeys: %w", len(cmds), err)
+	}
+	for id, c := range cmds {
+		if ver, j, err := decodeJourney(id, c.Val()); err == nil && ver > 0 {
+			s.cache.put(id, ver, j)
+		}
 	}
 	return nil
 }
 
 // Pending returns how many customers wait on a timer.
 func (s *Store) Pending(ctx context.Context) (int64, error) {
-	return s.rdb.ZCard(ctx, s.dueKey()).Result()
+	return s.rdb.ZCard(ctx, s.dueq.ready).Result()
 }
 
 // NextWake returns the earliest wake-up time in the due index.
 func (s *Store) NextWake(ctx context.Context) (int64, bool, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.dueKey(), 0, 0).Result()
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.dueq.ready, 0, 0).Result()
 	if err != nil || len(zs) == 0 {
 		return 0, false, err
 	}
 	return int64(zs[0].Score), true, nil
+}
+
+// migrateDue moves the due index of versions before the work index (one
+// plain sorted set, prefix:due) into it, so an upgrade forgets no timer.
+func (s *Store) migrateDue(ctx context.Context) error {
+	old := s.opt.Prefix + ":due"
+	for {
+		zs, err := s.rdb.ZRangeWithScores(ctx, old, 0, 499).Result()
+		if err != nil {
+			return fmt.Errorf("migrate due index: %w", err)
+		}
+		if len(zs) == 0 {
+			return nil
+		}
+		for _, z := range zs {
+			id := z.Member.(string)
+			if err := s.Schedule(ctx, id, int64(z.Score)); err != nil {
+				return err
+			}
+			s.rdb.ZRem(ctx, old, id)
+		}
+	}
 }

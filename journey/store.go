@@ -36,8 +36,9 @@ type Store struct {
 	opt   Options
 	cache *lru
 	addrs sync.Map // "channel\x00address" -> addrEntry
-	// outq and inq say which outboxes and inboxes have work waiting.
-	outq, inq workIndex
+	// outq, inq and dueq say which outboxes, inboxes and timers have work
+	// waiting (queue.go).
+	outq, inq, dueq workIndex
 	// cluster: a commit's writes span hash slots, so they go as one
 	// pipeline instead of one MULTI/EXEC transaction.
 	cluster bool
@@ -61,7 +62,7 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Store{
 		rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize), cluster: cluster,
-		outq: newWorkIndex(opt.Prefix, "out"), inq: newWorkIndex(opt.Prefix, "in"),
+		outq: newWorkIndex(opt.Prefix, "out"), inq: newWorkIndex(opt.Prefix, "in"), dueq: newWorkIndex(opt.Prefix, "due"),
 	}
 }
 
@@ -69,6 +70,15 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 // fall back to EVAL by themselves, so they are loaded up front and again when
 // Redis forgot them (a restart).
 var scripts = []*redis.Script{commitScript, markScript, claimQueueScript, releaseScript, ackScript}
+
+// Prepare readies Redis for this version of the store: the Lua scripts
+// loaded, and state kept by older versions moved.
+func (s *Store) Prepare(ctx context.Context) error {
+	if err := s.LoadScripts(ctx); err != nil {
+		return err
+	}
+	return s.migrateDue(ctx)
+}
 
 // LoadScripts loads the store's Lua scripts into Redis (on every node of a cluster).
 func (s *Store) LoadScripts(ctx context.Context) error {
@@ -190,7 +200,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			return nil, err
 		}
 	}
-	reloaded := false
+	reloads := 0
 	for attempt := 0; ; attempt++ {
 		next := cur.Clone()
 		ch, err := fn(next)
@@ -229,26 +239,43 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		}
 		pipe := s.pipeline()
 		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
-		if len(ch.Outbox) > 0 {
+		queued := len(ch.Outbox) > 0
+		if queued {
 			s.outq.mark(ctx, pipe, id, now.UnixMilli())
 		}
 		// A timer brought forward needs the due index moved (a later one is
 		// found when the customer is woken for the earlier).
-		if due, before := next.NextDue(), cur.NextDue(); due != 0 && (before == 0 || due < before) {
-			pipe.ZAddArgs(ctx, s.dueKey(), redis.ZAddArgs{LT: true, Members: []redis.Z{{Score: float64(due), Member: id}}})
+		due, before := next.NextDue(), cur.NextDue()
+		moved := due != 0 && (before == 0 || due < before)
+		if moved {
+			s.dueq.mark(ctx, pipe, id, due)
 		}
 		_, err = pipe.Exec(ctx)
-		if isNoScript(commit.Err()) && !reloaded {
+		if isNoScript(commit.Err()) && reloads < 3 {
 			// Redis restarted and forgot the scripts: load them and try again.
-			reloaded = true
+			reloads++
 			if err := s.LoadScripts(ctx); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if err != nil {
+		if commit.Err() != nil {
 			s.cache.drop(id)
-			return nil, fmt.Errorf("journey %s: commit: %w", id, err)
+			return nil, fmt.Errorf("journey %s: commit: %w", id, commit.Err())
+		}
+		if err != nil {
+			// Committed, but a queue entry beside it failed (a script Redis
+			// forgot, a cluster node): write those again, on their own.
+			if queued {
+				err = s.MarkOutbox(ctx, id, now)
+			}
+			if moved && err == nil {
+				err = s.Schedule(ctx, id, due)
+			}
+			if err != nil {
+				s.cache.drop(id)
+				return nil, fmt.Errorf("journey %s: committed, but queueing its work failed: %w", id, err)
+			}
 		}
 		res, _ := commit.Slice()
 		switch res[0].(int64) {
@@ -303,10 +330,19 @@ func (s *Store) load(ctx context.Context, id string, now time.Time) (int64, *Jou
 	if err != nil {
 		return 0, nil, fmt.Errorf("journey %s: load: %w", id, err)
 	}
+	ver, j, err := decodeJourney(id, vals)
+	if err == nil && ver == 0 {
+		j = New(id, now)
+	}
+	return ver, j, err
+}
+
+// decodeJourney reads HMGET v d; version 0 (and no journey) when absent.
+func decodeJourney(id string, vals []any) (int64, *Journey, error) {
 	vs, _ := vals[0].(string)
 	ds, _ := vals[1].(string)
 	if vs == "" {
-		return 0, New(id, now), nil
+		return 0, nil, nil
 	}
 	ver, err := strconv.ParseInt(vs, 10, 64)
 	if err != nil {

@@ -58,7 +58,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	}
 	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
 	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap})
-	if err := a.store.LoadScripts(ctx); err != nil {
+	if err := a.store.Prepare(ctx); err != nil {
 		closeRedis()
 		return nil, err
 	}
