@@ -124,12 +124,17 @@ func (b *Bot) failed(ctx context.Context, customer string, m journey.Outgoing, e
 	}
 	j, _, gerr := b.store.Get(ctx, customer)
 	if s := b.staffDesk(); gerr == nil && s != nil && j.Case != nil && j.Case.Ref != "" {
-		if n, ok := s.(interface {
-			Notice(ctx context.Context, ref, text string) error
-		}); ok {
-			n.Notice(ctx, j.Case.Ref, "⚠️ Not delivered to the customer: "+err.Error())
+		if n, ok := s.(staffNotices); ok {
+			if nerr := n.Notice(ctx, j.Case.Ref, "⚠️ Not delivered to the customer: "+err.Error()); nerr != nil {
+				b.log.Warn("tell staff a reply was not delivered", "customer", customer, "err", nerr)
+			}
 		}
 	}
+}
+
+// staffNotices is a staff desk that can post a line in a case's thread.
+type staffNotices interface {
+	Notice(ctx context.Context, ref, text string) error
 }
 
 func (b *Bot) markUnreachable(ctx context.Context, id string) {

@@ -29,7 +29,7 @@ func (d *Desk) OpenCase(ctx context.Context, c bot.Case) (string, error) {
 	}
 	name := customerName(c.Journey)
 	fallback := fmt.Sprintf("New case: %s (%s) — %s", name, customerChannel(c), c.Reason)
-	ch, ts, err := d.api.PostMessageContext(ctx, d.o.Channel,
+	ch, ts, err := d.post(ctx, d.o.Channel,
 		slack.MsgOptionText(esc(fallback), false), slack.MsgOptionBlocks(caseBlocks(c, afterHours)...))
 	if err != nil {
 		return "", fmt.Errorf("post case of %s to %s: %w", c.Journey.ID, d.o.Channel, err)
@@ -78,15 +78,42 @@ func (d *Desk) Mirror(ctx context.Context, ref string, c bot.Case, text string) 
 		return fmt.Errorf("mirror: thread %s is not a known case", ref)
 	}
 	msg := "*" + esc(customerName(c.Journey)) + ":* " + esc(text)
-	if _, _, err := d.api.PostMessageContext(ctx, rec.Channel, slack.MsgOptionText(clip(msg, 39000), false), slack.MsgOptionTS(ref)); err != nil {
+	if _, _, err := d.post(ctx, rec.Channel, slack.MsgOptionText(clip(msg, 39000), false), slack.MsgOptionTS(ref)); err != nil {
 		return fmt.Errorf("mirror to thread %s: %w", ref, err)
 	}
 	return nil
 }
 
+// Notice posts a line from the bot in the thread of the case ref (a staff
+// reply that could not be delivered).
+func (d *Desk) Notice(ctx context.Context, ref, text string) error {
+	rec, ok, err := d.loadCase(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("notice: thread %s is not a known case", ref)
+	}
+	if _, _, err := d.post(ctx, rec.Channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ref)); err != nil {
+		return fmt.Errorf("notice in thread %s: %w", ref, err)
+	}
+	return nil
+}
+
+// post posts a message within Slack's pace of one message a second per
+// channel, shared by every process (Options.Limiter).
+func (d *Desk) post(ctx context.Context, channel string, opts ...slack.MsgOption) (string, string, error) {
+	if d.o.Limiter != nil {
+		if err := d.o.Limiter.Wait(ctx, "slack:"+channel, 1); err != nil {
+			return "", "", err
+		}
+	}
+	return d.api.PostMessageContext(ctx, channel, opts...)
+}
+
 // notice posts a line in a case thread.
 func (d *Desk) notice(ctx context.Context, channel, ts, text string) {
-	if _, _, err := d.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ts)); err != nil {
+	if _, _, err := d.post(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ts)); err != nil {
 		d.log.Warn("thread notice failed", "ts", ts, "err", err)
 	}
 }

@@ -60,6 +60,14 @@ type Options struct {
 	HTTPClient *http.Client
 	// Workers run the work of cases in parallel, each case on one (8).
 	Workers int
+	// Limiter paces posts to one message a second per channel across
+	// processes (ratelimit.Limiter); nil posts without pacing.
+	Limiter RateLimiter
+}
+
+// RateLimiter spaces events under a name across processes.
+type RateLimiter interface {
+	Wait(ctx context.Context, name string, perSecond float64) error
 }
 
 // Desk is the Slack staff desk. It is also a channels.Channel so the

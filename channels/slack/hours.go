@@ -100,7 +100,7 @@ func (d *Desk) CheckUnclaimed(ctx context.Context) (int, error) {
 		text := fmt.Sprintf("<!here> ⏰ *%s* has been waiting %s and nobody has taken the case. Press *Take over* on the case above.",
 			esc(customerName(j)), wait)
 		// A thread reply also shown in the channel: it links to the case.
-		if _, _, err := d.api.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ts), slack.MsgOptionBroadcast()); err != nil {
+		if _, _, err := d.post(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionTS(ts), slack.MsgOptionBroadcast()); err != nil {
 			d.log.Warn("raise unclaimed case", "ts", ts, "err", err)
 			continue
 		}

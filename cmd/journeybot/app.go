@@ -29,6 +29,8 @@ type app struct {
 	bot     *bot.Bot
 	stats   *bot.Stats
 	metrics *bot.Metrics
+	// limiter shares the channels' rate limits among processes.
+	limiter *ratelimit.Limiter
 }
 
 // engineOptions maps the configuration onto the engine's sending rules.
@@ -40,8 +42,11 @@ func engineOptions(c *config.Config) conversations.Options {
 }
 
 // newApp loads the scripts (refusing ones that do not lint) and connects to
-// Redis. Nothing is started yet.
-func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
+// Redis. Nothing is started yet. With background, replies go out through the
+// senders the caller runs (RunSenders), within the channels' shared rate
+// limits; without, each call sends what it queued before it returns (the
+// terminal chat).
+func newApp(ctx context.Context, c *config.Config, log *slog.Logger, background bool) (*app, error) {
 	scripts, probs, err := conversations.LoadDir(c.ScriptsDir)
 	for _, p := range probs {
 		if p.Warning {
@@ -65,11 +70,10 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	a.engine = conversations.NewEngine(scripts, engineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
+	a.limiter = ratelimit.New(rdb, c.RedisPrefix+":rate")
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
-		// With a real channel, replies go out through the senders and their
-		// shared rate limits; the terminal alone answers in line.
-		Background: c.Telegram.Enabled(), Limiter: ratelimit.New(rdb, c.RedisPrefix+":rate"), MaxAge: c.Send.MaxAge,
+		Background: background, Limiter: a.limiter, MaxAge: c.Send.MaxAge,
 		Intake: bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
 	}
 	if c.LLM.Enabled() {

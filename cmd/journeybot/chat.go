@@ -21,7 +21,7 @@ func chatCmd(g *globals) *cobra.Command {
 			}
 			c.LogLevel = "warn"
 			log := newLogger(c, cmd.ErrOrStderr())
-			a, err := newApp(cmd.Context(), c, log)
+			a, err := newApp(cmd.Context(), c, log, false)
 			if err != nil {
 				return err
 			}

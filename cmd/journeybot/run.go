@@ -29,7 +29,7 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
 			ctx := cmd.Context()
-			a, err := newApp(ctx, c, log)
+			a, err := newApp(ctx, c, log, c.Telegram.Enabled())
 			if err != nil {
 				return err
 			}

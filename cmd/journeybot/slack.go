@@ -24,7 +24,7 @@ func setupSlack(ctx context.Context, a *app, mux *http.ServeMux) (channels.Chann
 	o := slackdesk.Options{
 		BotToken: c.BotToken, AppToken: c.AppToken, SigningSecret: c.SigningSecret, APIURL: c.APIURL,
 		Channel: c.SupportChannel, TeamID: c.TeamID, StaffUserIDs: c.StaffUserIDs, ClaimTimeout: c.ClaimTimeout,
-		TimeZone: a.cfg.Send.DefaultTimezone, Bot: a.bot, Stats: a.stats, Log: a.log,
+		TimeZone: a.cfg.Send.DefaultTimezone, Bot: a.bot, Stats: a.stats, Log: a.log, Limiter: a.limiter,
 	}
 	if a.cfg.Support.Hours != "" {
 		h, err := config.ParseHours(a.cfg.Support.Hours)
