@@ -350,3 +350,43 @@ func TestCaseRetriedWhenStaffDeskFails(t *testing.T) {
 		t.Fatalf("case = %+v", j.Case)
 	}
 }
+
+// A flood from one chat is bounded: the burst is answered, the customer is
+// asked once to slow down, the rest is acknowledged and not answered; other
+// chats are not affected.
+func TestIntakeLimitPerChat(t *testing.T) {
+	r := redistest.New(t)
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	at := time.Now()
+	clock := at
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions()),
+		Intake: bot.IntakeLimit{PerMinute: 6, Burst: 3}, Now: func() time.Time { return clock }})
+	rec := channeltest.New("test")
+	b.AddChannel(rec)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		in := text("1", "oi")
+		in.At = at
+		if err := b.HandleInbound(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rec.Texts("1")
+	if len(got) != 4 || !strings.Contains(got[3], "muitas mensagens") {
+		t.Fatalf("20 messages at once, burst 3: replies %q, want 3 answers and one request to slow down", got)
+	}
+	if err := b.HandleInbound(ctx, text("2", "oi")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Texts("2"); len(got) != 1 {
+		t.Fatalf("another chat got %q", got)
+	}
+	// Ten seconds later the limit let one more through (6 a minute).
+	clock = at.Add(10 * time.Second)
+	in := text("1", "oi")
+	in.At = clock
+	b.HandleInbound(ctx, in)
+	if got := rec.Texts("1"); len(got) != 5 {
+		t.Fatalf("after 10s: %d replies, want 5", len(got))
+	}
+}

@@ -164,7 +164,13 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	limited := false
 	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) (journey.Change, error) {
 		fillProfile(j, in)
-		if limited = !b.allowIntake(j, now); limited {
+		// The limit counts when the customer sent, so a backlog handled after
+		// an outage is not mistaken for a flood.
+		sent := now
+		if !in.At.IsZero() && in.At.Before(now) {
+			sent = in.At
+		}
+		if limited = !b.allowIntake(j, sent); limited {
 			return b.slowDown(j, in.Channel, now), nil
 		}
 		res = b.engine.Handle(j, input, now)
