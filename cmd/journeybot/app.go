@@ -70,7 +70,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger, background 
 	a.engine = conversations.NewEngine(scripts, engineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
-	a.limiter = ratelimit.New(rdb, c.RedisPrefix+":rate")
+	a.limiter = ratelimit.New(rdb, c.RedisPrefix)
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Background: background, Limiter: a.limiter, MaxAge: c.Send.MaxAge,
