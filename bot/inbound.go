@@ -55,7 +55,7 @@ func (b *Bot) RunIntake(ctx context.Context) {
 	defer t.Stop()
 	for ctx.Err() == nil {
 		if free := workers - len(slots); free > 0 {
-			leases, err := b.store.ClaimInboxes(ctx, time.Now(), 30*time.Second, free)
+			leases, err := b.store.ClaimInboxes(ctx, time.Now(), 15*time.Second, free)
 			if err != nil && ctx.Err() == nil {
 				b.log.Warn("intake: redis unavailable, retrying", "err", err)
 			}
@@ -81,7 +81,8 @@ func (b *Bot) RunIntake(ctx context.Context) {
 }
 
 // handleInbox handles a claimed chat's updates in sequence order, for at most
-// ten seconds (then other chats get their turn), and gives the lease back.
+// five seconds (then other chats get their turn; the lease is 15), and gives
+// the lease back.
 func (b *Bot) handleInbox(ctx context.Context, l journey.Lease) {
 	// An update being handled is finished even when ctx ends: its commit
 	// should land, and the update leave the inbox with it.
@@ -100,7 +101,7 @@ loop:
 			break
 		}
 		for _, it := range items {
-			if ctx.Err() != nil || time.Since(start) > 10*time.Second {
+			if ctx.Err() != nil || time.Since(start) > 5*time.Second {
 				next = time.Now()
 				break loop
 			}

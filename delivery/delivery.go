@@ -49,8 +49,10 @@ type Options struct {
 	Limiter RateLimiter
 	// MaxAge is how long a message is retried before it is dropped (24h).
 	MaxAge time.Duration
-	// Lease is how long a claimed outbox is reserved (30s). A sender works on
-	// one customer for at most a third of it before letting others go first.
+	// Lease is how long a claimed outbox is reserved (15s): a dead sender's
+	// customers are sent by another within it. A sender works on one
+	// customer for at most a third of it, and gives each call to the platform
+	// a third, so a live sender never outlasts its lease.
 	Lease time.Duration
 	// Concurrency is how many customers one sender works on at once (128).
 	Concurrency int
@@ -95,7 +97,7 @@ func New(o Options) *Sender {
 		o.MaxAge = 24 * time.Hour
 	}
 	if o.Lease <= 0 {
-		o.Lease = 30 * time.Second
+		o.Lease = 15 * time.Second
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 128
@@ -313,7 +315,7 @@ func (s *Sender) send(ctx context.Context, ch channels.Channel, customer string,
 	for _, b := range p.Buttons {
 		out.Buttons = append(out.Buttons, channels.Button{Label: b.Label, Data: b.Data})
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, s.o.Lease/3)
 	defer cancel()
 	return ch.Send(cctx, out)
 }
