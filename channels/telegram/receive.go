@@ -256,8 +256,12 @@ func mediaName(m *tgbotapi.Message) string {
 // shows a spinner until then), removes the keyboard of the pressed message so
 // a second tap cannot run the step again, and passes the press on.
 func (c *Channel) handleCallback(ctx context.Context, h channels.Handler, updateID int, q *tgbotapi.CallbackQuery) error {
+	// These two calls only tidy the chat: they are bounded, so a slow Bot
+	// API cannot hold up the press's acknowledgement.
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
 	// answerCallbackQuery answers true, not a Message: Request, not Send.
-	if err := c.request(ctx, tgbotapi.NewCallback(q.ID, "")); err != nil {
+	if err := c.request(tctx, tgbotapi.NewCallback(q.ID, "")); err != nil {
 		// A redelivered press was answered before; nothing is lost.
 		c.log.Debug("answerCallbackQuery failed", "err", err)
 	}
@@ -276,7 +280,7 @@ func (c *Channel) handleCallback(ctx context.Context, h channels.Handler, update
 		}
 		// Omitting reply_markup removes the keyboard.
 		edit := tgbotapi.EditMessageReplyMarkupConfig{BaseEdit: tgbotapi.BaseEdit{ChatID: m.Chat.ID, MessageID: m.MessageID}}
-		if err := c.request(ctx, edit); err != nil {
+		if err := c.request(tctx, edit); err != nil {
 			// "message is not modified": an earlier tap removed it already.
 			c.log.Debug("remove keyboard failed", "chat", m.Chat.ID, "err", err)
 		}
