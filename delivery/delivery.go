@@ -209,7 +209,10 @@ func (s *Sender) work(ctx context.Context, l journey.Lease) error {
 	// took must be acknowledged here, or it would be sent twice.
 	wctx := context.WithoutCancel(ctx)
 	start := s.o.Now()
-	next, failed := s.drain(ctx, wctx, l, start)
+	next, released, failed := s.drain(ctx, wctx, l, start)
+	if released {
+		return failed
+	}
 	if err := s.o.Store.ReleaseOutbox(wctx, l, next); err != nil {
 		s.o.Log.Warn("outbox: release failed; the lease runs out instead", "customer", l.ID, "err", err)
 	}
@@ -218,27 +221,34 @@ func (s *Sender) work(ctx context.Context, l journey.Lease) error {
 
 // drain returns when the outbox of l is empty (zero time), or when to try
 // again: a retry's backoff, the chat's next slot, or now after its turn.
-func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time) (next time.Time, failed error) {
+// released says the lease was already given back with the last message.
+func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time) (next time.Time, released bool, failed error) {
 	turn := s.o.Lease / 3
+	const batch = 16
 	for {
-		msgs, last, err := s.o.Store.Outbox(wctx, l.ID, 16)
+		msgs, last, err := s.o.Store.Outbox(wctx, l.ID, batch)
 		if err != nil {
 			s.o.Log.Warn("outbox: read failed", "customer", l.ID, "err", err)
-			return s.o.Now().Add(time.Second), nil
+			return s.o.Now().Add(time.Second), false, nil
 		}
 		if len(msgs) == 0 {
-			return time.Time{}, failed
+			return time.Time{}, false, failed
 		}
-		for _, p := range msgs {
+		for i, p := range msgs {
+			// The last message of a short read empties the outbox as far as
+			// this sender knows: its ack and the release go in one round
+			// trip (work committed since the claim marked the outbox, and the
+			// release keeps that).
+			final := len(msgs) < batch && i == len(msgs)-1
 			now := s.o.Now()
 			if ctx.Err() != nil || now.Sub(start) > turn {
-				return now, failed
+				return now, released, failed
 			}
 			ch, lim := s.channel(p.Channel)
 			if ch == nil {
 				if p.Channel != "" && time.Duration(now.UnixMilli()-p.At)*time.Millisecond < s.o.MaxAge {
 					// A channel another process has and this one not (yet).
-					return now.Add(5 * time.Second), failed
+					return now.Add(5 * time.Second), released, failed
 				}
 				s.drop(wctx, l.ID, p, "no_channel", errors.New("no such channel: "+p.Channel))
 				continue
@@ -251,10 +261,10 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				// +1ms: the last send is kept in whole milliseconds.
 				if wait := time.UnixMilli(last[p.Channel] + 1).Add(lim.PerChat).Sub(now); wait > 0 {
 					if wait > 2*time.Second {
-						return now.Add(wait), failed
+						return now.Add(wait), released, failed
 					}
 					if !sleep(ctx, wait) {
-						return s.o.Now(), failed
+						return s.o.Now(), released, failed
 					}
 				}
 			}
@@ -263,18 +273,28 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 					if ctx.Err() == nil {
 						s.o.Log.Warn("outbox: rate limiter unavailable", "err", err)
 					}
-					return s.o.Now().Add(time.Second), failed
+					return s.o.Now().Add(time.Second), released, failed
 				}
 			}
 			err := s.send(wctx, ch, l.ID, p)
 			now = s.o.Now()
 			switch {
 			case err == nil:
-				if ok, aerr := s.o.Store.Ack(wctx, l.ID, p, true, now); aerr != nil || !ok {
+				var ok bool
+				var aerr error
+				if final {
+					ok, aerr = s.o.Store.AckAndRelease(wctx, l, p, now)
+				} else {
+					ok, aerr = s.o.Store.Ack(wctx, l.ID, p, true, now)
+				}
+				if final && aerr == nil {
+					released = true
+				}
+				if aerr != nil || !ok {
 					// Sent but not acknowledged: it may go out again (the
 					// window the README documents).
 					s.o.Log.Warn("outbox: sent message not acknowledged", "customer", l.ID, "message", p.ID, "err", aerr)
-					return now.Add(time.Second), failed
+					return now.Add(time.Second), released, failed
 				}
 				s.metrics.sent.WithLabelValues(p.Channel).Inc()
 				if s.o.Sent != nil {
@@ -282,6 +302,9 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				}
 				s.metrics.lag.WithLabelValues(p.Channel).Observe(float64(now.UnixMilli()-p.At) / 1000)
 				last[p.Channel] = now.UnixMilli()
+				if released {
+					return time.Time{}, true, failed
+				}
 			case errors.Is(err, channels.ErrUnreachable):
 				s.drop(wctx, l.ID, p, "unreachable", err)
 				if failed == nil {
@@ -300,7 +323,7 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 					wait = re.After
 				}
 				s.o.Log.Warn("send failed; retrying", "customer", l.ID, "channel", p.Channel, "in", wait, "err", err)
-				return now.Add(wait), failed
+				return now.Add(wait), released, failed
 			}
 		}
 	}

@@ -115,6 +115,30 @@ func (s *Store) Ack(ctx context.Context, id string, p Pending, sent bool, now ti
 	return n == 1, nil
 }
 
+// AckAndRelease acknowledges the message the sender believes is the last of
+// the outbox and gives the lease back, in one round trip. Messages committed
+// since the claim are not lost: their commit marked the outbox, and the
+// release keeps it ready for them.
+func (s *Store) AckAndRelease(ctx context.Context, l Lease, p Pending, now time.Time) (bool, error) {
+	pipe := s.rdb.Pipeline()
+	ack := ackScript.EvalSha(ctx, pipe, []string{s.outKey(l.ID), s.metaKey(l.ID)}, p.Raw, p.Channel, now.UnixMilli(), "1")
+	releaseScript.EvalSha(ctx, pipe, s.outq.keys(), l.ID, strconv.FormatInt(l.Until, 10), 0)
+	_, err := pipe.Exec(ctx)
+	if isNoScript(err) {
+		// Redis forgot the scripts: the same two steps, each with its fallback.
+		ok, err := s.Ack(ctx, l.ID, p, true, now)
+		if err != nil {
+			return false, err
+		}
+		return ok, s.ReleaseOutbox(ctx, l, time.Time{})
+	}
+	if err != nil {
+		return false, fmt.Errorf("ack outbox message of %s: %w", l.ID, err)
+	}
+	n, _ := ack.Int()
+	return n == 1, nil
+}
+
 // ClaimOutboxes leases up to limit customers whose outbox is ready at now.
 func (s *Store) ClaimOutboxes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
 	until := now.Add(lease).UnixMilli()
