@@ -217,6 +217,9 @@ func (s *Server) Post(ctx context.Context, client *http.Client, hook string, id 
 	if resp.StatusCode/100 == 2 {
 		s.mu.Lock()
 		s.ackLocked(id, time.Now())
+		if s.ackedBy[id] == "" {
+			s.ackedBy[id] = hook
+		}
 		s.mu.Unlock()
 	}
 	return resp.StatusCode, nil
@@ -246,6 +249,14 @@ func (s *Server) Acked(id int) (time.Time, bool) {
 	defer s.mu.Unlock()
 	at, ok := s.acked[id]
 	return at, ok
+}
+
+// AckedBy returns the webhook URL whose 2xx first acknowledged update id
+// ("" when none did, or when a getUpdates offset confirmed it).
+func (s *Server) AckedBy(id int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ackedBy[id]
 }
 
 // ChatOf returns the chat of update id.
@@ -425,6 +436,9 @@ func (s *Server) post(ctx context.Context, j job) {
 			s.queue = slices.Delete(s.queue, i, i+1)
 		}
 		s.ackLocked(j.u.id, now)
+		if s.ackedBy[j.u.id] == "" {
+			s.ackedBy[j.u.id] = j.hook
+		}
 	} else {
 		s.retryAt[j.u.id] = now.Add(100 * time.Millisecond)
 		s.notifyLocked()

@@ -191,6 +191,9 @@ func TestDeliveryFansOutAndFailsOver(t *testing.T) {
 		if !ok || at.Before(s.Created(id)) {
 			t.Fatalf("update %d: acked %v at %v, created %v", id, ok, at, s.Created(id))
 		}
+		if s.AckedBy(id) != good.srv.URL {
+			t.Fatalf("update %d acknowledged by %q", id, s.AckedBy(id))
+		}
 		if s.Attempts(id) > 1 {
 			failedOver++
 		}
@@ -246,8 +249,8 @@ func TestNewTextPostAndPollAcks(t *testing.T) {
 	if err != nil || code != 200 {
 		t.Fatalf("Post = %d, %v", code, err)
 	}
-	if at, ok := s.Acked(id); !ok || at.Before(s.Created(id)) {
-		t.Fatalf("Acked = %v, %v", at, ok)
+	if at, ok := s.Acked(id); !ok || at.Before(s.Created(id)) || s.AckedBy(id) != h.srv.URL {
+		t.Fatalf("Acked = %v, %v by %q", at, ok, s.AckedBy(id))
 	}
 
 	// Polling: the offset of the next call acknowledges.

@@ -139,7 +139,8 @@ type Server struct {
 	// What delivery.go adds: timings, sends, outages, concurrent webhook delivery.
 	created  map[int]time.Time
 	acked    map[int]time.Time
-	chats    map[int]int64 // update id -> chat, for every update ever made
+	ackedBy  map[int]string // update id -> the webhook URL that acknowledged it
+	chats    map[int]int64  // update id -> chat, for every update ever made
 	sends    []Send
 	outages  map[string][]outage
 	dopt     *Delivery // nil: one update at a time to the webhook the bot set
@@ -166,6 +167,7 @@ func New(t testing.TB) *Server {
 		delivery:  make(chan struct{}, 1),
 		created:   map[int]time.Time{},
 		acked:     map[int]time.Time{},
+		ackedBy:   map[int]string{},
 		chats:     map[int]int64{},
 		outages:   map[string][]outage{},
 		inflight:  map[int]bool{},
