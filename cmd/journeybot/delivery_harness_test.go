@@ -42,7 +42,7 @@ func deliveryScripts(t testing.TB) string {
 
 // fleet is the bot processes of one test and what they share.
 type fleet struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *telegramtest.Server
 	redisURL string
 	prefix   string
@@ -51,7 +51,7 @@ type fleet struct {
 	env      []string          // more JOURNEYBOT_* settings
 }
 
-func newFleet(t *testing.T, srv *telegramtest.Server, redisURL, prefix, mode string) *fleet {
+func newFleet(t testing.TB, srv *telegramtest.Server, redisURL, prefix, mode string) *fleet {
 	return &fleet{t: t, srv: srv, redisURL: redisURL, prefix: prefix, mode: mode, keys: map[string]string{}}
 }
 
@@ -122,14 +122,14 @@ func (f *fleet) start(name, addr string) *botProc {
 }
 
 // kill ends b with SIGKILL: no shutdown, nothing flushed.
-func (b *botProc) kill(t *testing.T) {
+func (b *botProc) kill(t testing.TB) {
 	t.Helper()
 	b.cmd.Process.Signal(syscall.SIGKILL)
 	b.wait(t)
 }
 
 // term sends SIGTERM and waits for the exit; it returns how long that took.
-func (b *botProc) term(t *testing.T) (time.Duration, error) {
+func (b *botProc) term(t testing.TB) (time.Duration, error) {
 	t.Helper()
 	t0 := time.Now()
 	b.cmd.Process.Signal(syscall.SIGTERM)
@@ -229,17 +229,18 @@ func replyNumber(text string) (int, bool) {
 
 // outcome is what a check found.
 type outcome struct {
+	written                    int
 	acked, lost, dup, disorder int
 	details                    []string
 }
 
 func (o outcome) String() string {
-	return fmt.Sprintf("%d acknowledged, %d lost, %d duplicated, %d out of order", o.acked, o.lost, o.dup, o.disorder)
+	return fmt.Sprintf("%d written, %d acknowledged, %d lost, %d duplicated, %d out of order", o.written, o.acked, o.lost, o.dup, o.disorder)
 }
 
 // judge compares the replies at the server with the acknowledged messages.
 func (l *ledger) judge(srv *telegramtest.Server) outcome {
-	var o outcome
+	o := outcome{written: l.total()}
 	acked := l.acked(srv)
 	chats := make([]int64, 0, len(acked))
 	for c := range acked {
@@ -342,7 +343,7 @@ func feed(ctx context.Context, srv *telegramtest.Server, l *ledger, cs []telegra
 
 // metric reads one sample of a Prometheus text page: name with exactly
 // these labels (`channel="telegram"`, or "" for none); 0 when absent.
-func metric(t *testing.T, url, name, labels string) float64 {
+func metric(t testing.TB, url, name, labels string) float64 {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -406,7 +407,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float
 
 // metricSum adds up every sample of name, whatever its labels; NaN when
 // /metrics does not answer.
-func metricSum(t *testing.T, url, name string) float64 {
+func metricSum(t testing.TB, url, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
