@@ -76,13 +76,14 @@ func TestDeliveryBotAPIOutage(t *testing.T) {
 	end := srv.FailFor("sendMessage", 60*time.Second, telegramtest.Failure{Code: 502, Description: "Bad Gateway"})
 	var eventTook time.Duration
 	var eventCode int
+	order := "77" + strconv.FormatInt(shopper.ID%1000, 10)
 	for round := range 3 {
 		for _, c := range writers {
 			l.write(srv, c)
 		}
 		if round == 0 {
-			body := fmt.Sprintf(`{"id":"ship-%d","type":"order.shipped","occurred_at":%q,"customer":{"id":"shopper-%d","telegram_chat":"%d","language":"en"},"order":{"id":"77%d"}}`,
-				shopper.ID, time.Now().Format(time.RFC3339), shopper.ID, shopper.ID, shopper.ID%1000)
+			body := fmt.Sprintf(`{"id":"ship-%d","type":"order.shipped","occurred_at":%q,"customer":{"id":"shopper-%d","telegram_chat":"%d","language":"en"},"order":{"id":%q}}`,
+				shopper.ID, time.Now().Format(time.RFC3339), shopper.ID, shopper.ID, order)
 			t0 := time.Now()
 			eventCode, _ = postEvent(t, "http://"+b.addr+"/events", eventsSecret, body)
 			eventTook = time.Since(t0)
@@ -102,7 +103,7 @@ func TestDeliveryBotAPIOutage(t *testing.T) {
 	}
 	time.Sleep(time.Until(end))
 	o := l.settle(srv, 45*time.Second)
-	shipped := slicesContainsText(srv.SendsTo(shopper.ID), "shipped 77")
+	shipped := slicesContainsText(srv.SendsTo(shopper.ID), "shipped "+order)
 	retries := metric(t, b.metricsURL(), "journeybot_outbox_retries_total", `channel="telegram"`)
 	dropped := metricSum(t, b.metricsURL(), "journeybot_outbox_dropped_total")
 	t.Logf("MEASURE outage: webhook ack max %s (%d acknowledged of %d during the outage); POST /events %d in %s; shipment notice sent: %v; replies settled %s after the outage; outbox retries %v, dropped %v",
