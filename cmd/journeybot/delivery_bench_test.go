@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"journeybot/events"
 	"journeybot/internal/redistest"
 	"journeybot/internal/telegramtest"
 )
@@ -370,35 +369,11 @@ func benchDue(b *testing.B, procs int, tab *benchTable) {
 	base := 5_000_000_000 + (time.Now().UnixNano()/1000)%100_000_000
 	// All due at one whole second, far enough ahead for the arming.
 	due := time.Now().Add(15 * time.Second).Truncate(time.Second)
-	occurred := due.Add(-time.Minute).Format(time.RFC3339)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
-	var next atomic.Int64
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	for range benchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				chat := base + int64(i)
-				body := fmt.Sprintf(`{"id":"arm-%d","type":"bench.armed","occurred_at":%q,"customer":{"id":"due-%d","telegram_chat":"%d","language":"en"}}`, chat, occurred, chat, chat)
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[i%len(addrs)]+"/events", strings.NewReader(body))
-				req.Header.Set(events.SignatureHeader, events.SignatureValue(eventsSecret, []byte(body)))
-				resp, err := client.Do(req)
-				if err != nil || resp.StatusCode != 200 {
-					failed.Add(1)
-				}
-				if err == nil {
-					resp.Body.Close()
-				}
-			}
-		}()
+	chats := make([]int64, n)
+	for i := range chats {
+		chats[i] = base + int64(i)
 	}
-	wg.Wait()
+	failed := arm(addrs, chats, due)
 	if time.Now().After(due) {
 		b.Logf("arming %d customers ended %s after the due instant; lags include it", n, time.Since(due))
 	}
@@ -420,7 +395,7 @@ func benchDue(b *testing.B, procs int, tab *benchTable) {
 		rate = float64(len(lags)) / last.Sub(due).Seconds()
 	}
 	row := "processes=" + strconv.Itoa(procs)
-	m := map[string]float64{"due": n - float64(failed.Load()), "fired": float64(len(lags)), "fired/s": rate,
+	m := map[string]float64{"due": float64(n - failed), "fired": float64(len(lags)), "fired/s": rate,
 		"lag-p50-ms": msf(percentile(lags, 50)), "lag-p99-ms": msf(percentile(lags, 99))}
 	for k, v := range m {
 		b.ReportMetric(v, k)

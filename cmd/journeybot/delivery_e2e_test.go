@@ -438,21 +438,33 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // SIGTERM mid-load, then a restart on the same address: nothing that was
-// acknowledged is lost, nothing sent twice.
+// acknowledged is lost, nothing sent twice. Besides the customers' messages,
+// 150 scheduled items fall due a second before the signal, so the scheduler
+// (looking every 200 ms) is firing when it comes.
 func TestDeliverySIGTERMMidLoad(t *testing.T) {
 	t.Parallel()
 	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", "100")
+	f.env = append(f.env, "JOURNEYBOT_SCHEDULE_INTERVAL=200ms")
 	a := f.start("a", "")
 	srv.WaitCalls("setWebhook", 1)
 	srv.SetDelivery(telegramtest.Delivery{Targets: []string{a.hook}, Conns: 40, Timeout: 60 * time.Second})
 
+	armed := userIDs(customers(150))
+	for i := range armed {
+		armed[i] += 1_000_000 // apart from the writers' chats
+	}
+	due := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	if n := arm([]string{a.addr}, armed, due); n > 0 {
+		t.Fatalf("%d of %d events refused", n, len(armed))
+	}
 	cs := customers(20)
 	l := newLedger()
 	done := make(chan int, 1)
 	go func() { done <- feed(context.Background(), srv, l, cs, 10, 6*time.Second) }()
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Until(due.Add(time.Second)))
+	firedBefore := len(dueCounts(srv.Sends(), armed))
 	took, err := a.term(t)
 	if err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, a.stderr.String())
@@ -463,12 +475,31 @@ func TestDeliverySIGTERMMidLoad(t *testing.T) {
 		t.Errorf("%d updates never acknowledged after the restart", srv.Pending())
 	}
 	o := l.settle(srv, 30*time.Second)
-	t.Logf("MEASURE sigterm: exit took %s", took.Round(10*time.Millisecond))
+	srv.WaitSends(20*time.Second, func(ss []telegramtest.Send) bool { return len(dueCounts(ss, armed)) == len(armed) })
+	counts := dueCounts(srv.Sends(), armed)
+	var missing, twice []int64
+	for _, c := range armed {
+		switch counts[c] {
+		case 0:
+			missing = append(missing, c)
+		case 1:
+		default:
+			twice = append(twice, c)
+		}
+	}
+	t.Logf("MEASURE sigterm: exit took %s; scheduled items: %d of %d sent before the signal, %d never sent, %d sent twice",
+		took.Round(10*time.Millisecond), firedBefore, len(armed), len(missing), len(twice))
 	if took > 15*time.Second {
 		t.Errorf("SIGTERM took %s to exit, want ≤ 15 s", took)
 	}
+	if len(missing) > 0 || len(twice) > 0 {
+		t.Errorf("scheduled items due at %s: %d never sent (chats %v), %d sent twice (chats %v)", due.Format("15:04:05"), len(missing), head(missing), len(twice), head(twice))
+	}
 	expect(t, "SIGTERM mid-load and restart", o, 0)
 }
+
+// head returns the first ten of cs, for a failure message.
+func head(cs []int64) []int64 { return cs[:min(len(cs), 10)] }
 
 // Redis killed (kill -9, append-only file fsynced at every write) and
 // started again mid-load: what the bot acknowledged is answered.

@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"journeybot/events"
 	"journeybot/internal/telegramtest"
 )
 
@@ -447,4 +449,55 @@ func postAcked(srv *telegramtest.Server, client *http.Client, hooks []string, id
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// arm gives each chat a timer due at the whole second due: an event dated a
+// minute before it, which the delivery scripts' flow "after: 1m since
+// bench.armed" answers with "due". The events are posted to the addrs in
+// turn, benchClients at a time; arm returns how many were refused.
+func arm(addrs []string, chats []int64, due time.Time) int {
+	occurred := due.Add(-time.Minute).Format(time.RFC3339)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(chats) {
+					return
+				}
+				chat := chats[i]
+				body := fmt.Sprintf(`{"id":"arm-%d","type":"bench.armed","occurred_at":%q,"customer":{"id":"due-%d","telegram_chat":"%d","language":"en"}}`, chat, occurred, chat, chat)
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[i%len(addrs)]+"/events", strings.NewReader(body))
+				req.Header.Set(events.SignatureHeader, events.SignatureValue(eventsSecret, []byte(body)))
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(failed.Load())
+}
+
+// dueCounts returns how many "due" messages each of chats got among sends.
+func dueCounts(sends []telegramtest.Send, chats []int64) map[int64]int {
+	want := map[int64]bool{}
+	for _, c := range chats {
+		want[c] = true
+	}
+	out := map[int64]int{}
+	for _, s := range sends {
+		if want[s.Chat] && s.Text == "due" {
+			out[s.Chat]++
+		}
+	}
+	return out
 }

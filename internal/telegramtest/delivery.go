@@ -73,7 +73,8 @@ func (s *Server) SendCounts() map[int64]int {
 }
 
 // WaitSends waits until cond, called with every accepted send so far, is
-// true; it reports false after timeout.
+// true; it reports false after timeout. cond runs under the server's lock:
+// it must read only its argument, never call the server.
 func (s *Server) WaitSends(timeout time.Duration, cond func([]Send) bool) bool {
 	return s.waitFor(timeout, func() bool { return cond(s.sends) })
 }
