@@ -559,6 +559,12 @@ func TestDeliveryRateSharedByTwoProcesses(t *testing.T) {
 	for _, c := range cs {
 		l.write(srv, c)
 	}
+	// Ten of them write twice more at once: their replies must be spaced
+	// a second apart.
+	for _, c := range cs[:10] {
+		l.write(srv, c)
+		l.write(srv, c)
+	}
 	if !srv.WaitDrained(60 * time.Second) {
 		t.Errorf("%d updates never acknowledged", srv.Pending())
 	}
