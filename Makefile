@@ -25,6 +25,8 @@ test: build
 	$(GO) test -race -count=1 $(PKGS)
 	./$(BIN) lint scripts
 	./$(BIN) test scripts
+	./$(BIN) lint cmd/journeybot/testdata/delivery
+	./$(BIN) test cmd/journeybot/testdata/delivery
 
 test-scripts: build
 	./$(BIN) lint scripts
