@@ -372,7 +372,17 @@ func TestDeliveryTwoPollers(t *testing.T) {
 		t.Errorf("%d updates never confirmed by the surviving poller", srv.Pending())
 	}
 	o := l.settle(srv, 30*time.Second)
-	t.Logf("MEASURE pollers: pollers in 3 s %v, overlap %s; takeover by %s %s after the kill", polling, overlap, survivor, takeover.Round(10*time.Millisecond))
+	conflicts := 0
+	for _, c := range srv.Calls("getUpdates") {
+		if c.Status == http.StatusConflict {
+			conflicts++
+		}
+	}
+	t.Logf("MEASURE pollers: pollers in 3 s %v, overlap %s, %d getUpdates ended by a 409 (another poller); takeover by %s %s after the kill",
+		polling, overlap, conflicts, survivor, takeover.Round(10*time.Millisecond))
+	if conflicts > 0 {
+		t.Errorf("%d getUpdates calls were ended by another process's getUpdates (409)", conflicts)
+	}
 	if !tookOver || takeover > 10*time.Second {
 		t.Errorf("%s took over %s after the kill (or not within 15 s: %v), want ≤ 10 s", survivor, takeover, !tookOver)
 	}

@@ -266,3 +266,37 @@ func TestNewTextPostAndPollAcks(t *testing.T) {
 		t.Fatalf("getUpdates calls = %+v", c)
 	}
 }
+
+// A second getUpdates ends the one still waiting with a 409, as Telegram
+// does when two processes poll for one bot.
+func TestSecondPollerConflicts(t *testing.T) {
+	s := New(t)
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.PostForm(s.URLFor("one")+"/bot"+s.Token+"/getUpdates", url.Values{"timeout": {"10"}})
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	s.WaitCalls("getUpdates", 1)
+	t0 := time.Now()
+	resp, err := http.PostForm(s.URLFor("two")+"/bot"+s.Token+"/getUpdates", url.Values{"timeout": {"0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the second poller got %d, want 200", resp.StatusCode)
+	}
+	select {
+	case code := <-first:
+		if code != http.StatusConflict {
+			t.Fatalf("the first poller got %d, want 409", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the first poller still waits %s after the second came", time.Since(t0))
+	}
+}

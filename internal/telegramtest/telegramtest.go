@@ -5,7 +5,7 @@
 // customers' side (texts, commands, button presses, media), delivers updates
 // to a webhook with the secret header when one is set, and can answer with the
 // failures a bot meets in production (429 with retry_after, 403 for a user who
-// blocked the bot, network trouble).
+// blocked the bot, network trouble, 409 for a second poller).
 package telegramtest
 
 import (
@@ -135,6 +135,7 @@ type Server struct {
 	allowed   string
 	delivery  chan struct{}
 	closed    bool
+	polls     int // getUpdates calls so far; a newer one ends an older one
 
 	// What delivery.go adds: timings, sends, outages, concurrent webhook delivery.
 	created  map[int]time.Time
@@ -651,8 +652,19 @@ func (s *Server) getUpdates(ctx context.Context, p url.Values) (any, *reply) {
 	timeout, _ := strconv.Atoi(p.Get("timeout"))
 	deadline := time.NewTimer(time.Duration(timeout) * time.Second)
 	defer deadline.Stop()
+	s.mu.Lock()
+	// As on Telegram, a getUpdates ends the one still waiting with a 409:
+	// two pollers of one bot keep knocking each other off.
+	s.polls++
+	poll := s.polls
+	s.notifyLocked()
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
+		if s.polls != poll {
+			s.mu.Unlock()
+			return nil, &reply{ErrorCode: 409, Description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
+		}
 		if s.webhook != "" {
 			s.mu.Unlock()
 			return nil, &reply{ErrorCode: 409, Description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
