@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/journeybot
 PKGS    := ./...
 
-.PHONY: build run chat test test-scripts bench lint fuzz clean
+.PHONY: build run chat test test-scripts bench bench-delivery lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/journeybot
@@ -25,17 +25,30 @@ test: build
 	$(GO) test -race -count=1 $(PKGS)
 	./$(BIN) lint scripts
 	./$(BIN) test scripts
+	./$(BIN) lint cmd/journeybot/testdata/delivery
+	./$(BIN) test cmd/journeybot/testdata/delivery
 
 test-scripts: build
 	./$(BIN) lint scripts
 	./$(BIN) test scripts
 
-# Benchmarks of the hot path and the scheduler; figures go in README.md.
+# Benchmarks of the hot path and the scheduler, then the delivery benchmarks
+# through real processes (webhook intake, sends and lag beside an echo bot;
+# scheduler due items with 1 and 2 processes; each runs once, a few seconds
+# to a minute); figures go in README.md and docs/delivery-measurements.md.
 # Uses the Redis on 127.0.0.1:6379 (database 15) when one answers, else the embedded one.
+DELIVERY_BENCH := BenchmarkWebhookDelivery|BenchmarkSchedulerDue
 bench:
 	@if [ -z "$$JOURNEYBOT_TEST_REDIS_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
 		export JOURNEYBOT_TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $$($(GO) list $(PKGS) | grep -v '/cmd/journeybot$$') && \
+	$(GO) test -run '^$$' -bench '$(DELIVERY_BENCH)' -benchtime 1x -count=1 ./cmd/journeybot
+
+# Only the delivery benchmarks.
+bench-delivery:
+	@if [ -z "$$JOURNEYBOT_TEST_REDIS_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+		export JOURNEYBOT_TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
+	$(GO) test -run '^$$' -bench '$(DELIVERY_BENCH)' -benchtime 1x -count=1 ./cmd/journeybot
 
 # go vet, gofmt, staticcheck (fetched through the module proxy at a pinned version).
 lint:

@@ -30,7 +30,7 @@ var buildOnce struct {
 	err  error
 }
 
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "journeybot-e2e")
@@ -50,7 +50,7 @@ func binary(t *testing.T) string {
 	return buildOnce.path
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +114,7 @@ type proc struct {
 	done   chan error
 }
 
-func start(t *testing.T, env []string, args ...string) *proc {
+func start(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -134,7 +134,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	return p
 }
 
-func (p *proc) wait(t *testing.T) error {
+func (p *proc) wait(t testing.TB) error {
 	t.Helper()
 	select {
 	case err := <-p.done:
@@ -154,7 +154,7 @@ func runtimeScripts(t *testing.T) string {
 	return d
 }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -165,7 +165,7 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func waitStatus(t *testing.T, url string, want int) string {
+func waitStatus(t testing.TB, url string, want int) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

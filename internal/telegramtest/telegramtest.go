@@ -5,7 +5,7 @@
 // customers' side (texts, commands, button presses, media), delivers updates
 // to a webhook with the secret header when one is set, and can answer with the
 // failures a bot meets in production (429 with retry_after, 403 for a user who
-// blocked the bot, network trouble).
+// blocked the bot, network trouble, 409 for a second poller).
 package telegramtest
 
 import (
@@ -83,6 +83,13 @@ type Entity struct {
 type Call struct {
 	Method string
 	Params url.Values
+	// Via names the base URL the caller used (see URLFor); "" for URL.
+	Via string
+	// At is when the request arrived, End when its answer was written (zero
+	// while a long poll still waits).
+	At, End time.Time
+	// Status is the HTTP status answered (0 while in flight).
+	Status int
 }
 
 // Failure is an error answer to inject.
@@ -95,8 +102,9 @@ type Failure struct {
 }
 
 type update struct {
-	id  int
-	raw []byte
+	id   int
+	raw  []byte
+	chat int64
 }
 
 // Server is the fake Bot API. All methods are safe for concurrent use.
@@ -127,6 +135,20 @@ type Server struct {
 	allowed   string
 	delivery  chan struct{}
 	closed    bool
+	polls     int // getUpdates calls so far; a newer one ends an older one
+
+	// What delivery.go adds: timings, sends, outages, concurrent webhook delivery.
+	created  map[int]time.Time
+	acked    map[int]time.Time
+	ackedBy  map[int]string // update id -> the webhook URL that acknowledged it
+	chats    map[int]int64  // update id -> chat, for every update ever made
+	sends    []Send
+	outages  map[string][]outage
+	dopt     *Delivery // nil: one update at a time to the webhook the bot set
+	dclient  *http.Client
+	inflight map[int]bool
+	retryAt  map[int]time.Time
+	attempts map[int]int
 }
 
 // New starts a server on 127.0.0.1 and stops it when the test ends.
@@ -144,6 +166,14 @@ func New(t testing.TB) *Server {
 		failures:  map[string][]Failure{},
 		blocked:   map[int64]bool{},
 		delivery:  make(chan struct{}, 1),
+		created:   map[int]time.Time{},
+		acked:     map[int]time.Time{},
+		ackedBy:   map[int]string{},
+		chats:     map[int]int64{},
+		outages:   map[string][]outage{},
+		inflight:  map[int]bool{},
+		retryAt:   map[int]time.Time{},
+		attempts:  map[int]int{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -237,21 +267,29 @@ func (s *Server) pushMessage(chat Chat, u User, fields map[string]any) int {
 	fields["from"] = u
 	fields["chat"] = chat
 	fields["date"] = time.Now().Unix()
-	return s.pushLocked(map[string]any{"message": fields})
+	return s.pushLocked(chat.ID, map[string]any{"message": fields})
 }
 
-func (s *Server) pushLocked(body map[string]any) int {
+func (s *Server) pushLocked(chat int64, body map[string]any) int {
+	id, raw := s.makeLocked(chat, body)
+	s.queue = append(s.queue, update{id: id, raw: raw, chat: chat})
+	s.notifyLocked()
+	s.kick()
+	return id
+}
+
+// makeLocked numbers and records an update without queueing it.
+func (s *Server) makeLocked(chat int64, body map[string]any) (int, []byte) {
 	s.nextUpd++
 	body["update_id"] = s.nextUpd
 	raw, err := json.Marshal(body)
 	if err != nil {
 		s.t.Fatalf("telegramtest: %v", err)
 	}
-	s.queue = append(s.queue, update{id: s.nextUpd, raw: raw})
 	s.raws[s.nextUpd] = raw
-	s.notifyLocked()
-	s.kick()
-	return s.nextUpd
+	s.chats[s.nextUpd] = chat
+	s.created[s.nextUpd] = time.Now()
+	return s.nextUpd, raw
 }
 
 // Press has u tap the button labelled label on the bot's latest message in
@@ -297,7 +335,7 @@ func (s *Server) pressLocked(u User, m *Message, data string) int {
 	id := fmt.Sprintf("cbq%d", s.nextCB)
 	s.callbacks[id] = false
 	cp := *m
-	return s.pushLocked(map[string]any{"callback_query": map[string]any{
+	return s.pushLocked(m.Chat.ID, map[string]any{"callback_query": map[string]any{
 		"id": id, "from": u, "message": cp, "chat_instance": fmt.Sprintf("ci%d", m.Chat.ID), "data": data,
 	}})
 }
@@ -311,7 +349,7 @@ func (s *Server) Redeliver(updateID int) {
 	if raw == nil {
 		s.t.Fatalf("telegramtest: no update %d to redeliver", updateID)
 	}
-	s.queue = append([]update{{id: updateID, raw: raw}}, s.queue...)
+	s.queue = append([]update{{id: updateID, raw: raw, chat: s.chats[updateID]}}, s.queue...)
 	s.notifyLocked()
 	s.kick()
 }
@@ -463,8 +501,14 @@ type reply struct {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	token, method, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/bot"), "/")
-	if !ok || !strings.HasPrefix(r.URL.Path, "/bot") {
+	at := time.Now()
+	path, via := r.URL.Path, ""
+	if rest, ok := strings.CutPrefix(path, "/via/"); ok {
+		via, path, _ = strings.Cut(rest, "/")
+		path = "/" + path
+	}
+	token, method, ok := strings.Cut(strings.TrimPrefix(path, "/bot"), "/")
+	if !ok || !strings.HasPrefix(path, "/bot") {
 		writeReply(w, http.StatusNotFound, reply{ErrorCode: 404, Description: "Not Found"})
 		return
 	}
@@ -478,14 +522,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: method, Params: params})
+	s.calls = append(s.calls, Call{Method: method, Params: params, Via: via, At: at})
+	ci := len(s.calls) - 1
 	var fail *Failure
 	if fs := s.failures[method]; len(fs) > 0 {
 		fail = &fs[0]
 		s.failures[method] = fs[1:]
+	} else if f := s.outageLocked(method, at); f != nil {
+		fail = f
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
+	w = &statusWriter{ResponseWriter: w, done: func(code int) {
+		s.mu.Lock()
+		s.calls[ci].Status, s.calls[ci].End = code, time.Now()
+		s.notifyLocked()
+		s.mu.Unlock()
+	}}
 	if fail != nil {
 		if fail.Drop {
 			if hj, ok := w.(http.Hijacker); ok {
@@ -513,7 +566,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "getUpdates":
 		res, apiErr = s.getUpdates(r.Context(), params)
 	case "sendMessage":
-		res, apiErr = s.sendMessage(params)
+		res, apiErr = s.sendMessage(params, via, at)
 	case "answerCallbackQuery":
 		res, apiErr = s.answerCallback(params)
 	case "editMessageReplyMarkup":
@@ -599,8 +652,19 @@ func (s *Server) getUpdates(ctx context.Context, p url.Values) (any, *reply) {
 	timeout, _ := strconv.Atoi(p.Get("timeout"))
 	deadline := time.NewTimer(time.Duration(timeout) * time.Second)
 	defer deadline.Stop()
+	s.mu.Lock()
+	// As on Telegram, a getUpdates ends the one still waiting with a 409:
+	// two pollers of one bot keep knocking each other off.
+	s.polls++
+	poll := s.polls
+	s.notifyLocked()
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
+		if s.polls != poll {
+			s.mu.Unlock()
+			return nil, &reply{ErrorCode: 409, Description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
+		}
 		if s.webhook != "" {
 			s.mu.Unlock()
 			return nil, &reply{ErrorCode: 409, Description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
@@ -608,9 +672,12 @@ func (s *Server) getUpdates(ctx context.Context, p url.Values) (any, *reply) {
 		if offset > 0 {
 			// An offset confirms every update below it, as on Telegram.
 			kept := s.queue[:0]
+			now := time.Now()
 			for _, u := range s.queue {
 				if u.id >= offset {
 					kept = append(kept, u)
+				} else if _, ok := s.acked[u.id]; !ok {
+					s.acked[u.id] = now
 				}
 			}
 			s.queue = kept
@@ -643,7 +710,7 @@ func (s *Server) getUpdates(ctx context.Context, p url.Values) (any, *reply) {
 	}
 }
 
-func (s *Server) sendMessage(p url.Values) (any, *reply) {
+func (s *Server) sendMessage(p url.Values, via string, at time.Time) (any, *reply) {
 	chatID, err := strconv.ParseInt(p.Get("chat_id"), 10, 64)
 	if err != nil {
 		return nil, badRequest("chat not found")
@@ -670,6 +737,7 @@ func (s *Server) sendMessage(p url.Values) (any, *reply) {
 		Chat: Chat{ID: chatID, Type: chatType(chatID)}, Date: time.Now().Unix(), Text: text, ReplyMarkup: kb,
 	}
 	s.messages[chatID] = append(s.messages[chatID], m)
+	s.sends = append(s.sends, Send{At: at, Chat: chatID, Text: text, MessageID: m.MessageID, Via: via})
 	s.notifyLocked()
 	return *m, nil
 }
@@ -749,58 +817,5 @@ func (s *Server) kick() {
 	select {
 	case s.delivery <- struct{}{}:
 	default:
-	}
-}
-
-// deliver posts queued updates to the webhook in order, with the secret
-// header, retrying an update until it gets a 2xx, as Telegram does.
-func (s *Server) deliver(ctx context.Context) {
-	client := &http.Client{Timeout: 30 * time.Second}
-	for {
-		s.mu.Lock()
-		hook, secret := s.webhook, s.secret
-		var next *update
-		if hook != "" && len(s.queue) > 0 {
-			u := s.queue[0]
-			next = &u
-		}
-		s.mu.Unlock()
-		if next == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.delivery:
-			}
-			continue
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(next.raw))
-		req.Header.Set("Content-Type", "application/json")
-		if secret != "" {
-			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
-		}
-		resp, err := client.Do(req)
-		ok := false
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			ok = resp.StatusCode/100 == 2
-		}
-		if ok {
-			s.mu.Lock()
-			if len(s.queue) > 0 && s.queue[0].id == next.id {
-				s.queue = s.queue[1:]
-			}
-			if next.id+1 > s.confirmed {
-				s.confirmed = next.id + 1
-			}
-			s.notifyLocked()
-			s.mu.Unlock()
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }

@@ -1,0 +1,138 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is a redis-server process of one test, on a free loopback port,
+// that the test can stop, kill and start again (a Redis restart under load).
+// Its data survive a restart: the append-only file is fsynced on every
+// write, so what Redis acknowledged is there after a kill -9 too.
+type Server struct {
+	// Addr is host:port; it stays the same across restarts.
+	Addr string
+	// URL is redis://Addr/0, for a child process.
+	URL string
+
+	t    testing.TB
+	dir  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartServer starts a private redis-server for t and stops it when the test
+// ends. redis-server must be on PATH (CI installs it); the test fails if not.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redistest: redis-server is not installed (apt-get install redis-server): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := &Server{Addr: addr, URL: "redis://" + addr + "/0", t: t, dir: t.TempDir()}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Kill() })
+	return s
+}
+
+// Start starts the server (after Stop or Kill) and waits until it answers.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return fmt.Errorf("redistest: server at %s is running", s.Addr)
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command("redis-server",
+		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	s.cmd, s.done = cmd, done
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer c.Close()
+	// The port was free a moment ago; a restart may need a while to load
+	// the append-only file.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := c.Ping(context.Background()).Err()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			s.cmd = nil
+			return fmt.Errorf("redistest: redis-server on %s exited at start", s.Addr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redistest: redis-server on %s does not answer: %w", s.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop shuts the server down the polite way (SIGTERM) and waits for it.
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Kill ends the server with SIGKILL and waits for it.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(sig)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// Restart kills the server and starts it again on the same port, after
+// down (the time clients see no Redis at all).
+func (s *Server) Restart(down time.Duration) error {
+	s.Kill()
+	time.Sleep(down)
+	return s.Start()
+}
+
+// Client returns a client of database db; it is closed when the test ends.
+func (s *Server) Client(db int) redis.UniversalClient {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, DB: db})
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// DBURL returns the URL of database db.
+func (s *Server) DBURL(db int) string {
+	return "redis://" + s.Addr + "/" + strconv.Itoa(db)
+}
