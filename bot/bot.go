@@ -75,7 +75,8 @@ type Options struct {
 	// MaxAge is how long a message is retried before it is dropped (24h).
 	MaxAge time.Duration
 	// Intake limits what one chat may send: PerMinute messages with bursts
-	// of Burst (default 30 and 10); beyond it the customer is asked once to
+	// of Burst (default 60 and 20: more than a person types, far less than a
+	// script); beyond it the customer is asked once to
 	// slow down and the rest is not answered.
 	Intake IntakeLimit
 	// Hold is how long an update waits in its chat's inbox for earlier ones
@@ -128,10 +129,10 @@ func New(o Options) *Bot {
 		o.Lease = time.Minute
 	}
 	if o.Intake.PerMinute <= 0 {
-		o.Intake.PerMinute = 30
+		o.Intake.PerMinute = 60
 	}
 	if o.Intake.Burst <= 0 {
-		o.Intake.Burst = 10
+		o.Intake.Burst = 20
 	}
 	if o.Hold <= 0 {
 		o.Hold = 100 * time.Millisecond

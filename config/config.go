@@ -68,8 +68,8 @@ var defaults = map[string]any{
 	"send.quiet_end":          "09:00",
 	"send.default_timezone":   "America/Sao_Paulo",
 	"send.max_age":            "24h",
-	"intake.per_minute":       30,
-	"intake.burst":            10,
+	"intake.per_minute":       60,
+	"intake.burst":            20,
 	"schedule.grace":          "12h",
 	"schedule.interval":       "1s",
 }
@@ -420,8 +420,8 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		QuietStartText: b.str("send.quiet_start"), QuietEndText: b.str("send.quiet_end"), TZ: b.str("send.default_timezone"),
 		MaxAge: b.dur("send.max_age"),
 	}
-	if b.err == nil && c.Send.MaxAge < time.Minute {
-		b.fail("send.max_age", "%s is too short: messages are retried for at least a minute", c.Send.MaxAge)
+	if b.err == nil && c.Send.MaxAge < time.Second {
+		b.fail("send.max_age", "%s is too short: a message needs at least a second to be sent", c.Send.MaxAge)
 	}
 	c.Intake = Intake{PerMinute: b.integer("intake.per_minute", 1), Burst: b.integer("intake.burst", 1)}
 	if loc, err := time.LoadLocation(c.Send.TZ); err != nil {

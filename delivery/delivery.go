@@ -269,10 +269,17 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				}
 			}
 			if s.o.Limiter != nil && lim.PerSecond > 0 {
-				if err := s.o.Limiter.Wait(ctx, p.Channel, lim.PerSecond); err != nil {
-					if ctx.Err() == nil {
-						s.o.Log.Warn("outbox: rate limiter unavailable", "err", err)
+				// The wait for the shared rate is bounded by this turn, so the
+				// lease never runs out while the customer is held: another
+				// sender would send the same message.
+				lctx, cancel := context.WithDeadline(ctx, start.Add(turn))
+				err := s.o.Limiter.Wait(lctx, p.Channel, lim.PerSecond)
+				cancel()
+				if err != nil {
+					if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+						return s.o.Now(), released, failed // busy: let others have the turn
 					}
+					s.o.Log.Warn("outbox: rate limiter unavailable", "err", err)
 					return s.o.Now().Add(time.Second), released, failed
 				}
 			}
@@ -363,7 +370,7 @@ func (s *Sender) drop(ctx context.Context, customer string, p journey.Pending, r
 // blip, a few minutes apart through a long outage (with jitter, so a queue
 // of customers does not retry in one burst).
 func backoff(age time.Duration) time.Duration {
-	d := min(max(age/2, 500*time.Millisecond), 5*time.Minute)
+	d := min(max(age/4, 500*time.Millisecond), 5*time.Minute)
 	return d/2 + rand.N(d/2+1)
 }
 

@@ -103,7 +103,13 @@ func TestDeliveryBotAPIOutage(t *testing.T) {
 	}
 	time.Sleep(time.Until(end))
 	o := l.settle(srv, 45*time.Second)
-	shipped := slicesContainsText(srv.SendsTo(shopper.ID), "shipped "+order)
+	// The notice has its own retry schedule: wait for it too.
+	shipped := false
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if shipped = slicesContainsText(srv.SendsTo(shopper.ID), "shipped "+order); shipped || time.Now().After(deadline) {
+			break
+		}
+	}
 	retries := metric(t, b.metricsURL(), "journeybot_outbox_retries_total", `channel="telegram"`)
 	dropped := metricSum(t, b.metricsURL(), "journeybot_outbox_dropped_total")
 	t.Logf("MEASURE outage: webhook ack max %s (%d of %d acknowledged by 10 s after it); POST /events %d in %s; shipment notice sent: %v; replies settled %s after the outage; outbox retries %v, dropped %v",
@@ -115,7 +121,7 @@ func TestDeliveryBotAPIOutage(t *testing.T) {
 		t.Errorf("POST /events during the outage: %d in %s, want 200 within 2 s", eventCode, ms(eventTook))
 	}
 	if !shipped {
-		t.Errorf("the shipment notice never reached chat %d: %+v", shopper.ID, srv.SendsTo(shopper.ID))
+		t.Errorf("the shipment notice never reached chat %d: %+v\nlog:\n%s", shopper.ID, srv.SendsTo(shopper.ID), b.stderr.String())
 	}
 	if !(retries > 0) || dropped != 0 {
 		t.Errorf("journeybot_outbox_retries_total = %v, dropped = %v; want retries > 0, none dropped", retries, dropped)
