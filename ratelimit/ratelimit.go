@@ -20,10 +20,11 @@ import (
 // clock cannot put rate+1 events into one of the platform's seconds.
 const Margin = 1.05
 
-// Limiter hands out permits under names ("tg" for Telegram's overall rate).
-// Permits of one name are at least Margin/rate apart across all processes
-// (a burst of one), so no one-second window ever holds more than rate.
-// Safe for concurrent use.
+// Limiter hands out permits under names ("telegram" for Telegram's overall
+// rate). Across all processes no one-second window ever holds more than the
+// rate: GCRA with a burst b of rate/20 (at least 1) and a sustained rate of
+// (rate-b+1)/Margin, so b plus a second of the sustained rate stays within
+// the rate. Safe for concurrent use.
 type Limiter struct {
 	rl     *redis_rate.Limiter
 	prefix string
@@ -50,6 +51,12 @@ func (l *Limiter) gate(name string) chan struct{} {
 	return g
 }
 
+func limit(perSecond float64) redis_rate.Limit {
+	b := max(1, int(perSecond/20))
+	sustained := (perSecond - float64(b) + 1) / Margin
+	return redis_rate.Limit{Rate: 1, Burst: b, Period: time.Duration(float64(time.Second) / sustained)}
+}
+
 // Wait blocks until an event under name may happen at perSecond, or ctx ends.
 func (l *Limiter) Wait(ctx context.Context, name string, perSecond float64) error {
 	if perSecond <= 0 {
@@ -62,9 +69,9 @@ func (l *Limiter) Wait(ctx context.Context, name string, perSecond float64) erro
 		return ctx.Err()
 	}
 	defer func() { <-g }()
-	limit := redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Duration(Margin * float64(time.Second) / perSecond)}
+	lim := limit(perSecond)
 	for {
-		res, err := l.rl.Allow(ctx, l.prefix+":"+name, limit)
+		res, err := l.rl.Allow(ctx, l.prefix+":"+name, lim)
 		if err != nil {
 			return fmt.Errorf("rate limit %s: %w", name, err)
 		}

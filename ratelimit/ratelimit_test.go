@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -12,10 +13,16 @@ import (
 )
 
 // Two limiters (two processes) with many goroutines each never let more than
-// the rate through in any one-second window.
+// the rate through in any one-second window: at a low rate (permits one by
+// one) and a high one (a few at a time).
 func TestNeverOverTheRateAcrossProcesses(t *testing.T) {
+	for _, rate := range []int{20, 400} {
+		t.Run(fmt.Sprint(rate), func(t *testing.T) { neverOver(t, rate) })
+	}
+}
+
+func neverOver(t *testing.T, rate int) {
 	r := redistest.New(t)
-	const rate = 20
 	limiters := []*ratelimit.Limiter{ratelimit.New(r.Client, r.Prefix), ratelimit.New(r.Client, r.Prefix)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
@@ -26,7 +33,7 @@ func TestNeverOverTheRateAcrossProcesses(t *testing.T) {
 		wg.Add(1)
 		go func(l *ratelimit.Limiter) {
 			defer wg.Done()
-			for l.Wait(ctx, "tg", rate) == nil {
+			for l.Wait(ctx, "tg", float64(rate)) == nil {
 				mu.Lock()
 				times = append(times, time.Now())
 				mu.Unlock()
@@ -38,6 +45,7 @@ func TestNeverOverTheRateAcrossProcesses(t *testing.T) {
 	if len(times) < rate {
 		t.Fatalf("only %d permits in 2.5s at %d/s", len(times), rate)
 	}
+	t.Logf("%d permits in 2.5 s at %d/s", len(times), rate)
 	for i := range times {
 		n := 0
 		for j := i; j < len(times) && times[j].Sub(times[i]) < time.Second; j++ {
