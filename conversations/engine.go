@@ -826,11 +826,11 @@ func (x *run) event(ev *journey.Event) {
 	set(&j.Profile.TimeZone, c.TimeZone)
 	set(&j.Profile.Email, c.Email)
 	set(&j.Profile.Phone, c.Phone)
-	if c.TelegramChat != "" {
+	for ch, a := range c.AllAddresses() {
 		if j.Profile.Addresses == nil {
 			j.Profile.Addresses = map[string]string{}
 		}
-		j.Profile.Addresses["telegram"] = c.TelegramChat
+		j.Profile.Addresses[ch] = a
 	}
 	at := ev.At
 	if at.IsZero() {
