@@ -322,3 +322,11 @@ func turns(h []journey.HistoryEntry) []llm.Turn {
 	}
 	return out
 }
+
+// RecordStatus counts a delivery status a channel reported for a message the
+// bot sent (WhatsApp's sent, delivered, read, failed): figures for
+// marketers, in the journey events and the day's stats as
+// delivery.CHANNEL.STATUS.
+func (b *Bot) RecordStatus(ctx context.Context, channel, status string) {
+	b.metrics.note("delivery." + channel + "." + status)
+}

@@ -97,8 +97,11 @@ type (
 	}
 	interactive struct {
 		Type   string `json:"type"` // button, list
-		Body   text   `json:"body"`
+		Body   ibody  `json:"body"`
 		Action action `json:"action"`
+	}
+	ibody struct {
+		Text string `json:"text"`
 	}
 	action struct {
 		Buttons  []replyButton `json:"buttons,omitempty"`
@@ -179,7 +182,7 @@ func payload(to string, m channels.Outbound) (*message, error) {
 	if parts := channels.SplitText(body, MaxButtonText); len(parts) > 0 {
 		body = parts[0]
 	}
-	in := &interactive{Body: text{Body: body}}
+	in := &interactive{Body: ibody{Text: body}}
 	for _, b := range m.Buttons {
 		if b.Data == "" || len(b.Data) > maxData {
 			return nil, fmt.Errorf("button %q has %d bytes of data; WhatsApp takes 1 to %d", b.Label, len(b.Data), maxData)

@@ -117,6 +117,13 @@ func (s *Server) Approve(name, lang string) { s.mu.Lock(); s.tmpls[name+"/"+lang
 // without the Brazilian ninth digit reach it.
 func (s *Server) Register(waID string) { s.mu.Lock(); s.known[waID] = true; s.mu.Unlock() }
 
+// Wrote opens waID's window as if the customer had just written.
+func (s *Server) Wrote(waID string) {
+	s.mu.Lock()
+	s.last[waID], s.known[waID] = s.now(), true
+	s.mu.Unlock()
+}
+
 // Fail answers the next sends with fs, in order.
 func (s *Server) Fail(fs ...Failure) { s.mu.Lock(); s.fails = append(s.fails, fs...); s.mu.Unlock() }
 
