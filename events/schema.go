@@ -46,12 +46,12 @@ type Payload struct {
 
 // Customer is who the event is about.
 type Customer struct {
-	ID           string `json:"id"`
-	Name         string `json:"name,omitempty"`
-	Language     string `json:"language,omitempty"`
-	TimeZone     string `json:"time_zone,omitempty"`
-	Email        string `json:"email,omitempty"`
-	Phone        string `json:"phone,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Language string `json:"language,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Phone    string `json:"phone,omitempty"`
 	// Addresses are the customer's chats by channel: {"telegram": "123",
 	// "whatsapp": "5511912345678"}. telegram_chat is the older spelling of
 	// addresses.telegram.

@@ -18,12 +18,12 @@ type Event struct {
 
 // EventCustomer is what an event tells about the customer.
 type EventCustomer struct {
-	ID           string `json:"id"`
-	Name         string `json:"name,omitempty"`
-	Language     string `json:"language,omitempty"`
-	TimeZone     string `json:"time_zone,omitempty"`
-	Email        string `json:"email,omitempty"`
-	Phone        string `json:"phone,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Language string `json:"language,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Phone    string `json:"phone,omitempty"`
 	// Addresses are the customer's chats the store knows, by channel
 	// (telegram: chat id, whatsapp: international digits).
 	Addresses map[string]string `json:"addresses,omitempty"`

@@ -111,7 +111,11 @@ func (s *Server) SetClock(now func() time.Time) { s.mu.Lock(); s.now = now; s.mu
 func (s *Server) SetWebhook(url string) { s.mu.Lock(); s.hook = url; s.mu.Unlock() }
 
 // Approve makes a template usable (name in language, e.g. pt_BR).
-func (s *Server) Approve(name, lang string) { s.mu.Lock(); s.tmpls[name+"/"+lang] = true; s.mu.Unlock() }
+func (s *Server) Approve(name, lang string) {
+	s.mu.Lock()
+	s.tmpls[name+"/"+lang] = true
+	s.mu.Unlock()
+}
 
 // Register makes waID a WhatsApp account; sends to its number with or
 // without the Brazilian ninth digit reach it.
