@@ -432,3 +432,51 @@ func TestSendErrors(t *testing.T) {
 		}
 	}
 }
+
+const npsScripts = `
+settings: {languages: [pt-BR, en], fallback: fallback}
+stages: [{id: purchase, initial: true}]
+intents:
+  - {id: rate, keywords: [avaliar]}
+flows:
+  - id: fallback
+    steps:
+      - say: {pt-BR: "Oi!", en: "Hi!"}
+  - id: nps
+    triggers: [{intent: rate}]
+    steps:
+      - id: ask
+        survey: nps
+        text: {pt-BR: "De 0 a 10, quanto nos recomendaria?", en: "From 0 to 10, would you recommend us?"}
+        promoter: thanks
+        detractor: sorry
+      - id: thanks
+        say: {pt-BR: "Obrigado pela nota!", en: "Thanks for the score!"}
+        end: true
+      - id: sorry
+        say: {pt-BR: "Sentimos muito.", en: "We are sorry."}
+`
+
+// Eleven NPS scores do not fit WhatsApp's three buttons nor its ten-row
+// list: the question asks for a typed number, and the typed number is the
+// answer.
+func TestElevenScoresAreTyped(t *testing.T) {
+	scripts, probs := conversations.Load(map[string][]byte{"nps.yaml": []byte(npsScripts)})
+	if errs := probs.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	e := newEnv(t, scripts)
+	const waID = "5511955554444"
+	e.srv.Text(waID, "Rui", "quero avaliar")
+	q := e.srv.WaitMessages(waID, 1)[0]
+	if q.Type != "text" || !strings.HasSuffix(q.Text, "Responda com um número de 0 a 10.") {
+		t.Fatalf("question = %+v, want a text asking for a number from 0 to 10", q)
+	}
+	e.srv.Text(waID, "", "9")
+	if m := e.srv.WaitMessages(waID, 2)[1]; m.Text != "Obrigado pela nota!" {
+		t.Fatalf("answer to 9 = %q", m.Text)
+	}
+	if j := e.customer(waID); j.Answers["nps"] != "9" {
+		t.Fatalf("answers %v, want nps 9", j.Answers)
+	}
+}
