@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"journeybot/channels"
 	"journeybot/conversations"
 	"journeybot/journey"
 )
@@ -25,10 +26,14 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	if id == "" {
 		return nil, errors.New("event has no customer id")
 	}
-	if ev.Customer.TelegramChat != "" {
-		if err := b.store.Link(ctx, "telegram", ev.Customer.TelegramChat, id); err != nil {
+	for ch, addr := range ev.Customer.AllAddresses() {
+		if err := b.store.Link(ctx, ch, addr, id); err != nil {
 			return nil, err
 		}
+	}
+	byPhone, err := b.linkPhone(ctx, ev.Customer)
+	if err != nil {
+		return nil, err
 	}
 	if ev.Order != nil && ev.Order.ID != "" {
 		if err := b.store.IndexOrder(ctx, ev.Order.ID, id); err != nil {
@@ -41,6 +46,16 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	var res *conversations.Result
 	var queued int
 	j, err := b.store.Commit(ctx, id, "ev:"+ev.ID, now, func(j *journey.Journey) (journey.Change, error) {
+		for ch, addr := range byPhone {
+			// The chat the customer wrote from, when known, stays: it is the
+			// form of the number the platform uses.
+			if j.Profile.Addresses[ch] == "" {
+				if j.Profile.Addresses == nil {
+					j.Profile.Addresses = map[string]string{}
+				}
+				j.Profile.Addresses[ch] = addr
+			}
+		}
 		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &ev}, now)
 		out := b.outgoing(j, "", res, nil)
 		queued = len(out)
@@ -57,4 +72,35 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	b.after(ctx, j, res, "", nil)
 	b.deliver(ctx)
 	return &EventOutcome{Customer: id, Stage: j.Stage, Messages: queued}, nil
+}
+
+// linkPhone links the customer's phone to its addresses on the channels
+// whose addresses are phone numbers (WhatsApp): the customer who writes from
+// it is recognised, and sees their orders, with no identification step. It
+// returns the most likely address on each such channel.
+func (b *Bot) linkPhone(ctx context.Context, c journey.EventCustomer) (map[string]string, error) {
+	if c.Phone == "" {
+		return nil, nil
+	}
+	b.mu.RLock()
+	var pas []channels.Channel
+	for _, name := range b.order {
+		if _, ok := b.channels[name].(channels.PhoneAddresser); ok && c.Address(name) == "" {
+			pas = append(pas, b.channels[name])
+		}
+	}
+	b.mu.RUnlock()
+	out := map[string]string{}
+	for _, ch := range pas {
+		addrs := ch.(channels.PhoneAddresser).PhoneAddresses(c.Phone)
+		for _, a := range addrs {
+			if err := b.store.Link(ctx, ch.Name(), a, c.ID); err != nil {
+				return nil, err
+			}
+		}
+		if len(addrs) > 0 {
+			out[ch.Name()] = addrs[0]
+		}
+	}
+	return out, nil
 }

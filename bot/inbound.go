@@ -164,7 +164,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	var res *conversations.Result
 	limited := false
 	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) (journey.Change, error) {
-		fillProfile(j, in)
+		fillProfile(j, in, now)
 		// The limit counts when the customer sent, so a backlog handled after
 		// an outage is not mistaken for a flood.
 		sent := now
@@ -270,13 +270,27 @@ func describe(in channels.Inbound) string {
 	return in.Text
 }
 
-// fillProfile takes what the channel knows into an empty profile.
-func fillProfile(j *journey.Journey, in channels.Inbound) {
+// fillProfile takes what the channel knows into an empty profile, and
+// records when the customer wrote on the channel.
+func fillProfile(j *journey.Journey, in channels.Inbound, now time.Time) {
 	p := &j.Profile
 	if p.Addresses == nil {
 		p.Addresses = map[string]string{}
 	}
 	p.Addresses[in.Channel] = in.Address
+	if j.Seen == nil {
+		j.Seen = map[string]int64{}
+	}
+	// The platform's time of the message, when it said: a service window
+	// counts from when the customer wrote, not from when the bot read it.
+	seen := now.Unix()
+	if !in.At.IsZero() {
+		seen = in.At.Unix()
+	}
+	j.Seen[in.Channel] = max(j.Seen[in.Channel], seen)
+	if p.Phone == "" && in.Phone != "" {
+		p.Phone = in.Phone // the platform verified it
+	}
 	if p.Name == "" && in.FirstName != "" {
 		p.Name = in.FirstName
 	}

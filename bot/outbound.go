@@ -3,6 +3,10 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"journeybot/channels"
 	"journeybot/conversations"
@@ -12,9 +16,12 @@ import (
 
 // outgoing turns the messages of a result into outbox messages: routed to
 // the customer's channel (channel first; "" picks one for a proactive
-// message), split where the channel's text limit asks. in is the customer's
-// message being answered, nil for bot-initiated work. It runs inside a
-// commit, so it only decides; nothing is sent here.
+// message) and shaped to what that channel can show (its Capabilities):
+// long texts split, more choices than it can offer sent as a typed answer,
+// and, outside its service window, the step's approved template or nothing
+// (counted nudge.skipped_window). in is the customer's message being
+// answered, nil for bot-initiated work. It runs inside a commit, so it only
+// decides; nothing is sent here.
 func (b *Bot) outgoing(j *journey.Journey, channel string, res *conversations.Result, in *channels.Inbound) []journey.Outgoing {
 	if res == nil || len(res.Messages) == 0 {
 		return nil
@@ -25,23 +32,34 @@ func (b *Bot) outgoing(j *journey.Journey, channel string, res *conversations.Re
 		b.log.Info("no channel to reach customer", "customer", j.ID)
 		return nil
 	}
+	caps := channels.CapabilitiesOf(ch)
+	closed := !inWindow(j, ch.Name(), caps.Window, b.now())
+	lang := j.Language()
 	var out []journey.Outgoing
+	skipped := false
 	for i, m := range res.Messages {
-		parts := []string{m.Text}
-		if sp, ok := ch.(channels.Splitter); ok {
-			if parts = sp.Split(m.Text); len(parts) == 0 {
-				parts = []string{""}
+		if closed {
+			t, ok := m.Templates[ch.Name()]
+			if !ok || !caps.Templates {
+				skipped = true
+				continue
 			}
+			out = append(out, journey.Outgoing{
+				ID: journey.NewMessageID(), Channel: ch.Name(), Address: addr, Text: m.Text, Proactive: res.Proactive, Lang: lang,
+				Template: &journey.Template{Name: t.Name, Language: t.Language, Params: t.Params},
+			})
+			res.Notes = append(res.Notes, "template."+ch.Name()+"."+m.Flow)
+			continue
 		}
+		text, buttons := fitChoices(m.Text, m.Buttons, caps, lang)
+		parts := splitFor(text, len(buttons) > 0, caps)
 		for k, p := range parts {
 			o := journey.Outgoing{
 				ID: journey.NewMessageID(), Channel: ch.Name(), Address: addr, Text: p, Proactive: res.Proactive,
-				Personalize: m.Personalize && len(parts) == 1, Style: m.Style,
+				Personalize: m.Personalize && len(parts) == 1, Style: m.Style, Lang: lang,
 			}
 			if k == len(parts)-1 {
-				for _, btn := range m.Buttons {
-					o.Buttons = append(o.Buttons, journey.Button{Label: btn.Label, Data: btn.Data})
-				}
+				o.Buttons = buttons
 			}
 			if i == 0 && k == 0 && res.Unmatched && b.llm != nil && in != nil && in.Kind == channels.KindText {
 				o.Question = in.Text
@@ -49,7 +67,85 @@ func (b *Bot) outgoing(j *journey.Journey, channel string, res *conversations.Re
 			out = append(out, o)
 		}
 	}
+	if skipped {
+		// Once per commit: a nudge is a flow's messages together.
+		res.Notes = append(res.Notes, "nudge.skipped_window")
+		b.log.Info("outside the channel's service window and no template: not sent", "customer", j.ID, "channel", ch.Name())
+	}
 	return out
+}
+
+// windowMargin keeps messages committed at the very end of a service window
+// from reaching the platform after it closed.
+const windowMargin = time.Minute
+
+// inWindow reports whether free-form messages may go to the customer on
+// channel: always on a channel without a window, else within window of the
+// customer's last message there.
+func inWindow(j *journey.Journey, channel string, window time.Duration, now time.Time) bool {
+	if window <= 0 {
+		return true
+	}
+	last := j.Seen[channel]
+	return last > 0 && now.Sub(time.Unix(last, 0)) < window-windowMargin
+}
+
+// fitChoices keeps the buttons a channel can offer; when there are more than
+// it can show in any form (11 NPS scores on WhatsApp's 10-row lists), the
+// choices go into the text and the customer types one, which the engine
+// takes as the press.
+func fitChoices(text string, bs []channels.Button, caps channels.Capabilities, lang string) (string, []journey.Button) {
+	if n := caps.Choices(); n > 0 && len(bs) > n {
+		return text + "\n\n" + typedChoices(bs, lang), nil
+	}
+	var out []journey.Button
+	for _, b := range bs {
+		out = append(out, journey.Button{Label: b.Label, Data: b.Data})
+	}
+	return text, out
+}
+
+// typedChoices asks for a typed answer: a range when the labels are
+// consecutive numbers (survey scores), else the labels one per line.
+func typedChoices(bs []channels.Button, lang string) string {
+	first, err1 := strconv.Atoi(bs[0].Label)
+	last, err2 := strconv.Atoi(bs[len(bs)-1].Label)
+	numbers := err1 == nil && err2 == nil && last-first == len(bs)-1
+	for i, b := range bs {
+		if n, err := strconv.Atoi(b.Label); err != nil || n != first+i {
+			numbers = false
+		}
+	}
+	if numbers {
+		if lang == "en" {
+			return fmt.Sprintf("Reply with a number from %d to %d.", first, last)
+		}
+		return fmt.Sprintf("Responda com um número de %d a %d.", first, last)
+	}
+	var sb strings.Builder
+	if lang == "en" {
+		sb.WriteString("Reply with one of these:")
+	} else {
+		sb.WriteString("Responda com uma destas opções:")
+	}
+	for _, b := range bs {
+		sb.WriteString("\n• " + b.Label)
+	}
+	return sb.String()
+}
+
+// splitFor cuts text into the messages the channel takes; with buttons, the
+// last part (which carries them) also fits the channel's button text.
+func splitFor(text string, buttons bool, caps channels.Capabilities) []string {
+	parts := channels.SplitText(text, caps.MaxText)
+	if buttons && caps.MaxButtonText > 0 && len(parts) > 0 && channels.Units(parts[len(parts)-1]) > caps.MaxButtonText {
+		last := parts[len(parts)-1]
+		parts = append(parts[:len(parts)-1], channels.SplitText(last, caps.MaxButtonText)...)
+	}
+	if len(parts) == 0 {
+		parts = []string{""}
+	}
+	return parts
 }
 
 // reply is the outbox message of a staff member's text.
@@ -62,6 +158,8 @@ func (b *Bot) reply(j *journey.Journey, text string) []journey.Outgoing {
 	return out
 }
 
+// route picks the channel of a message: the one asked for, else the one the
+// customer last wrote on, else the first registered with an address.
 func (b *Bot) route(j *journey.Journey, channel string) (channels.Channel, string) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -70,19 +168,30 @@ func (b *Bot) route(j *journey.Journey, channel string) (channels.Channel, strin
 			return c, j.Profile.Addresses[channel]
 		}
 	}
+	best := ""
 	for _, name := range b.order {
-		if addr := j.Profile.Addresses[name]; addr != "" {
-			return b.channels[name], addr
+		if j.Profile.Addresses[name] != "" && (best == "" || j.Seen[name] > j.Seen[best]) {
+			best = name
 		}
 	}
-	return nil, ""
+	if best == "" {
+		return nil, ""
+	}
+	return b.channels[best], j.Profile.Addresses[best]
+}
+
+// capabilities are what the channel named can show.
+func (b *Bot) capabilities(channel string) channels.Capabilities {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return channels.CapabilitiesOf(b.channels[channel])
 }
 
 // prepare is the text a sender sends for m: the model's answer to an
 // unmatched question, or its rephrase of a scripted text, when a model is
 // configured and its checks pass; else the scripted text.
 func (b *Bot) prepare(ctx context.Context, customer string, m journey.Outgoing) string {
-	if b.llm == nil || (m.Question == "" && !m.Personalize) {
+	if b.llm == nil || m.Template != nil || (m.Question == "" && !m.Personalize) {
 		return m.Text
 	}
 	j, _, err := b.store.Get(ctx, customer)
@@ -90,7 +199,7 @@ func (b *Bot) prepare(ctx context.Context, customer string, m journey.Outgoing) 
 		return m.Text
 	}
 	if m.Question != "" {
-		if answer, ok := b.freeAnswer(ctx, j, m.Question); ok {
+		if answer, ok := b.freeAnswer(ctx, j, m); ok {
 			b.metrics.note("llm.free_answer")
 			return answer
 		}
@@ -171,10 +280,20 @@ func firstName(s string) string {
 	return s
 }
 
+// maxChars is the longest text the model may write for m on its channel
+// (0: the model's default).
+func (b *Bot) maxChars(m journey.Outgoing) int {
+	caps := b.capabilities(m.Channel)
+	if len(m.Buttons) > 0 && caps.MaxButtonText > 0 {
+		return caps.MaxButtonText
+	}
+	return caps.MaxText
+}
+
 func (b *Bot) rephrase(ctx context.Context, j *journey.Journey, m journey.Outgoing) string {
 	hist, _ := b.store.History(ctx, j.ID, 6)
 	text, ok := b.llm.Rephrase(ctx, llm.RephraseRequest{
-		Template: m.Text, Language: j.Language(), Style: m.Style, Context: b.llmContext(j), Turns: turns(hist), MaxChars: 4096,
+		Template: m.Text, Language: j.Language(), Style: m.Style, Context: b.llmContext(j), Turns: turns(hist), MaxChars: b.maxChars(m),
 	})
 	if !ok {
 		return m.Text
@@ -184,14 +303,15 @@ func (b *Bot) rephrase(ctx context.Context, j *journey.Journey, m journey.Outgoi
 
 // freeAnswer asks the model about a message nothing in the scripts matched,
 // when the stage allows free answers.
-func (b *Bot) freeAnswer(ctx context.Context, j *journey.Journey, question string) (string, bool) {
+func (b *Bot) freeAnswer(ctx context.Context, j *journey.Journey, m journey.Outgoing) (string, bool) {
+	question := m.Question
 	st := b.engine.Scripts().Stage(j.Stage)
 	if st == nil || len(st.Topics) == 0 {
 		return "", false
 	}
 	hist, _ := b.store.History(ctx, j.ID, 6)
 	return b.llm.Answer(ctx, llm.AnswerRequest{
-		Question: question, Topics: st.Topics, Language: j.Language(), Context: b.llmContext(j), Turns: turns(hist), MaxChars: 4096,
+		Question: question, Topics: st.Topics, Language: j.Language(), Context: b.llmContext(j), Turns: turns(hist), MaxChars: b.maxChars(m),
 	})
 }
 
@@ -201,4 +321,12 @@ func turns(h []journey.HistoryEntry) []llm.Turn {
 		out = append(out, llm.Turn{FromCustomer: e.From == "customer", Text: e.Text})
 	}
 	return out
+}
+
+// RecordStatus counts a delivery status a channel reported for a message the
+// bot sent (WhatsApp's sent, delivered, read, failed): figures for
+// marketers, in the journey events and the day's stats as
+// delivery.CHANNEL.STATUS.
+func (b *Bot) RecordStatus(ctx context.Context, channel, status string) {
+	b.metrics.note("delivery." + channel + "." + status)
 }

@@ -37,7 +37,10 @@ type Inbound struct {
 	Media   string
 	// What the channel knows of the sender, used to fill an empty profile.
 	Username, FirstName, LanguageCode string
-	At                                time.Time
+	// Phone is a number the platform vouches for (WhatsApp's wa_id, as
+	// +digits): a verified contact for the order rules.
+	Phone string
+	At    time.Time
 }
 
 // Button is a quick reply.
@@ -53,6 +56,22 @@ type Outbound struct {
 	Buttons          []Button
 	// Proactive is true for messages the bot starts (nudges), false for replies.
 	Proactive bool
+	// Language is the customer's language (pt-BR, en), for the words a
+	// channel adds itself (a list's button) and a template's default language.
+	Language string
+	// Template, when set, is sent instead of Text and Buttons: a message the
+	// platform approved beforehand, the only kind some channels deliver
+	// outside their service window (see Capabilities.Window).
+	Template *Template
+}
+
+// Template names a message template approved on the platform. Params fill
+// its body's placeholders in order ({{1}}, {{2}}...); Language is the
+// platform's code (pt_BR), empty for the customer's language.
+type Template struct {
+	Name     string   `json:"n"`
+	Language string   `json:"l,omitempty"`
+	Params   []string `json:"p,omitempty"`
 }
 
 // Handler takes inbound messages. It returns only when the message has been
@@ -109,9 +128,59 @@ func (e *RetryError) Error() string {
 
 func (e *RetryError) Unwrap() error { return e.Err }
 
-// Splitter is a channel with a text limit: the bot splits long texts into
-// several messages before it commits them, so each part is sent (and
-// retried) on its own and a retry never repeats a part already delivered.
-type Splitter interface {
-	Split(text string) []string
+// Capabilities are what a channel can show, declared by the channel
+// (Capable) and used by the bot when it builds outbox messages and by lint.
+// A zero limit means no limit.
+type Capabilities struct {
+	// MaxText is the longest text of one message, in UTF-16 code units: the
+	// bot splits longer texts before it commits them, so each part is sent
+	// (and retried) on its own and a retry never repeats a part delivered.
+	MaxText int
+	// MaxButtonText is the longest text that carries buttons (WhatsApp's
+	// interactive body: 1024); a longer one is split before its buttons.
+	MaxButtonText int
+	// MaxButtons is how many buttons a message shows as buttons; MaxList,
+	// when more, how many it shows as a list. Beyond both, the bot sends the
+	// choices as text and the customer types one (a typed label is a press).
+	MaxButtons, MaxList int
+	// MaxLabel is the longest button label the channel shows (characters);
+	// longer ones are shortened by the channel.
+	MaxLabel int
+	// MaxData is the longest button payload, in bytes.
+	MaxData int
+	// Templates: the channel sends approved templates (Outbound.Template).
+	Templates bool
+	// Window is the service window: free-form messages only within this
+	// long after the customer's last message; outside it only templates.
+	Window time.Duration
+}
+
+// Choices is how many buttons a message can offer in any form; 0: no limit.
+func (c Capabilities) Choices() int {
+	if c.MaxButtons == 0 {
+		return 0
+	}
+	return max(c.MaxButtons, c.MaxList)
+}
+
+// Capable is a channel that declares its capabilities; a channel that does
+// not has no limits, no templates and no window.
+type Capable interface {
+	Capabilities() Capabilities
+}
+
+// CapabilitiesOf returns what c declares, or the zero Capabilities.
+func CapabilitiesOf(c any) Capabilities {
+	if cc, ok := c.(Capable); ok {
+		return cc.Capabilities()
+	}
+	return Capabilities{}
+}
+
+// PhoneAddresser is a channel whose addresses are phone numbers: it says
+// which addresses a phone from the store may have on it (most likely
+// first), so a customer the store knows by phone is recognised when they
+// write, with no identification step.
+type PhoneAddresser interface {
+	PhoneAddresses(phone string) []string
 }

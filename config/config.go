@@ -27,51 +27,57 @@ const DefaultFile = "journeybot.yaml"
 // defaults lists every key the bot knows, with its default. A key not in
 // this table is a typo and refused.
 var defaults = map[string]any{
-	"redis.url":               "",
-	"redis.prefix":            "jb",
-	"http.addr":               "127.0.0.1:8080",
-	"log.level":               "info",
-	"log.format":              "text",
-	"scripts.dir":             "scripts",
-	"state.history_cap":       50,
-	"telegram.token":          "",
-	"telegram.api_url":        "https://api.telegram.org",
-	"telegram.mode":           "polling",
-	"telegram.webhook_secret": "",
-	"telegram.webhook_url":    "",
-	"telegram.bot_username":   "",
-	"telegram.allow_groups":   false,
-	"telegram.rate":           30,
-	"slack.bot_token":         "",
-	"slack.app_token":         "",
-	"slack.signing_secret":    "",
-	"slack.api_url":           "https://slack.com/api/",
-	"slack.support_channel":   "",
-	"slack.claim_timeout":     "10m",
-	"slack.team_id":           "",
-	"slack.staff_user_ids":    []string{},
-	"support.hours":           "",
-	"llm.api_key":             "",
-	"llm.base_url":            "",
-	"llm.model":               "gpt-4o-mini",
-	"llm.timeout":             "4s",
-	"llm.max_tokens":          300,
-	"llm.temperature":         0.7,
-	"llm.cache_ttl":           "24h",
-	"events.secret":           "",
-	"orders.lookup_url":       "",
-	"orders.lookup_timeout":   "3s",
-	"orders.cache_ttl":        "1m",
-	"send.max_per_day":        2,
-	"send.max_per_week":       5,
-	"send.quiet_start":        "21:00",
-	"send.quiet_end":          "09:00",
-	"send.default_timezone":   "America/Sao_Paulo",
-	"send.max_age":            "24h",
-	"intake.per_minute":       60,
-	"intake.burst":            20,
-	"schedule.grace":          "12h",
-	"schedule.interval":       "1s",
+	"redis.url":                "",
+	"redis.prefix":             "jb",
+	"http.addr":                "127.0.0.1:8080",
+	"log.level":                "info",
+	"log.format":               "text",
+	"scripts.dir":              "scripts",
+	"state.history_cap":        50,
+	"telegram.token":           "",
+	"telegram.api_url":         "https://api.telegram.org",
+	"telegram.mode":            "polling",
+	"telegram.webhook_secret":  "",
+	"telegram.webhook_url":     "",
+	"telegram.bot_username":    "",
+	"telegram.allow_groups":    false,
+	"telegram.rate":            30,
+	"whatsapp.access_token":    "",
+	"whatsapp.phone_number_id": "",
+	"whatsapp.app_secret":      "",
+	"whatsapp.verify_token":    "",
+	"whatsapp.api_url":         "https://graph.facebook.com/v23.0",
+	"whatsapp.rate":            80,
+	"slack.bot_token":          "",
+	"slack.app_token":          "",
+	"slack.signing_secret":     "",
+	"slack.api_url":            "https://slack.com/api/",
+	"slack.support_channel":    "",
+	"slack.claim_timeout":      "10m",
+	"slack.team_id":            "",
+	"slack.staff_user_ids":     []string{},
+	"support.hours":            "",
+	"llm.api_key":              "",
+	"llm.base_url":             "",
+	"llm.model":                "gpt-4o-mini",
+	"llm.timeout":              "4s",
+	"llm.max_tokens":           300,
+	"llm.temperature":          0.7,
+	"llm.cache_ttl":            "24h",
+	"events.secret":            "",
+	"orders.lookup_url":        "",
+	"orders.lookup_timeout":    "3s",
+	"orders.cache_ttl":         "1m",
+	"send.max_per_day":         2,
+	"send.max_per_week":        5,
+	"send.quiet_start":         "21:00",
+	"send.quiet_end":           "09:00",
+	"send.default_timezone":    "America/Sao_Paulo",
+	"send.max_age":             "24h",
+	"intake.per_minute":        60,
+	"intake.burst":             20,
+	"schedule.grace":           "12h",
+	"schedule.interval":        "1s",
 }
 
 // Config is the validated configuration. Secrets are plain strings here;
@@ -89,6 +95,7 @@ type Config struct {
 	HistoryCap  int
 
 	Telegram Telegram
+	WhatsApp WhatsApp
 	Slack    Slack
 	Support  Support
 	LLM      LLM
@@ -111,6 +118,20 @@ type Telegram struct {
 
 // Enabled reports whether the Telegram channel is configured.
 func (t Telegram) Enabled() bool { return t.Token != "" }
+
+type WhatsApp struct {
+	AccessToken, PhoneNumberID, AppSecret, VerifyToken, APIURL string
+	// Rate is the most messages per second from the phone number, for all
+	// processes together (WhatsApp's default throughput is 80).
+	Rate int
+}
+
+// Enabled reports whether the WhatsApp channel is configured.
+func (w WhatsApp) Enabled() bool { return w.AccessToken != "" && w.PhoneNumberID != "" }
+
+// CustomerChannels reports whether a real customer channel is configured
+// (the bot then runs with inboxes and senders).
+func (c *Config) CustomerChannels() bool { return c.Telegram.Enabled() || c.WhatsApp.Enabled() }
 
 type Slack struct {
 	BotToken, AppToken, SigningSecret, APIURL, SupportChannel, TeamID string
@@ -374,6 +395,31 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		} else if !validSecretToken(c.Telegram.WebhookSecret) {
 			b.fail("telegram.webhook_secret", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
 		}
+	}
+
+	c.WhatsApp = WhatsApp{
+		AccessToken: b.str("whatsapp.access_token"), PhoneNumberID: b.str("whatsapp.phone_number_id"),
+		AppSecret: b.str("whatsapp.app_secret"), VerifyToken: b.str("whatsapp.verify_token"),
+		APIURL: b.url("whatsapp.api_url"), Rate: b.integer("whatsapp.rate", 1),
+	}
+	if w := c.WhatsApp; w.AccessToken != "" || w.PhoneNumberID != "" {
+		switch {
+		case w.AccessToken == "":
+			b.fail("whatsapp.access_token", "is required when whatsapp.phone_number_id is set: the token of the Meta app's system user")
+		case w.PhoneNumberID == "":
+			b.fail("whatsapp.phone_number_id", "is required when whatsapp.access_token is set: the id of the business phone number (WhatsApp Manager → API setup)")
+		case strings.Trim(w.PhoneNumberID, "0123456789") != "":
+			b.fail("whatsapp.phone_number_id", "is the number's id in the Graph API (digits), not the phone number itself")
+		case w.AppSecret == "":
+			b.fail("whatsapp.app_secret", "is required when WhatsApp is on: it checks the webhook's X-Hub-Signature-256")
+		case w.VerifyToken == "":
+			b.fail("whatsapp.verify_token", "is required when WhatsApp is on: the token you give Meta for the webhook's verification")
+		case w.APIURL == "":
+			b.fail("whatsapp.api_url", "is required (default https://graph.facebook.com/v23.0)")
+		}
+	}
+	if c.WhatsApp.Rate > 1000 {
+		b.fail("whatsapp.rate", "%d is more than the Cloud API allows (80 by default, up to 1000 on request)", c.WhatsApp.Rate)
 	}
 
 	c.Slack = Slack{

@@ -96,6 +96,11 @@ type Message struct {
 	Buttons     []channels.Button
 	Personalize bool
 	Style       string
+	// Flow is the flow that sent it (for counting templates per flow).
+	Flow string
+	// Templates replace the message on a channel whose service window is
+	// closed, by channel name; rendered for this customer.
+	Templates map[string]channels.Template
 }
 
 // Result is what handling an input produced.
@@ -543,7 +548,7 @@ func (x *run) continueAfter(f *Flow, st *Step) {
 func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 	switch st.Kind {
 	case KindSay:
-		m := Message{Text: x.say(x.variant(f, st)), Personalize: st.Personalize, Style: st.Style}
+		m := Message{Text: x.say(x.variant(f, st)), Personalize: st.Personalize, Style: st.Style, Flow: f.ID, Templates: x.templates(st)}
 		if len(st.Buttons) > 0 {
 			for n, b := range st.Buttons {
 				data := fmt.Sprintf("b:%s:%s:%d", f.ID, st.ID, n)
@@ -555,11 +560,11 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 		}
 		x.emit(m)
 	case KindAsk:
-		x.emit(Message{Text: x.say(st.Ask)})
+		x.emit(Message{Text: x.say(st.Ask), Flow: f.ID, Templates: x.templates(st)})
 		x.j.Conv.Waiting = true
 		return nil, true
 	case KindSurvey:
-		x.emit(Message{Text: x.say(st.Ask), Buttons: x.surveyButtons(f, st)})
+		x.emit(Message{Text: x.say(st.Ask), Buttons: x.surveyButtons(f, st), Flow: f.ID, Templates: x.templates(st)})
 		x.j.Conv.Waiting = true
 		x.r.note("survey.%s.asked", st.Survey)
 		return nil, true
@@ -605,6 +610,22 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 		return nil, false
 	}
 	return after(f, st, i), false
+}
+
+// templates renders a step's channel templates for this customer.
+func (x *run) templates(st *Step) map[string]channels.Template {
+	if len(st.Templates) == 0 {
+		return nil
+	}
+	out := make(map[string]channels.Template, len(st.Templates))
+	for ch, t := range st.Templates {
+		ct := channels.Template{Name: t.Name, Language: t.Language}
+		for _, p := range t.Params {
+			ct.Params = append(ct.Params, x.say(p))
+		}
+		out[ch] = ct
+	}
+	return out
 }
 
 func (x *run) emit(m Message) {
@@ -805,11 +826,11 @@ func (x *run) event(ev *journey.Event) {
 	set(&j.Profile.TimeZone, c.TimeZone)
 	set(&j.Profile.Email, c.Email)
 	set(&j.Profile.Phone, c.Phone)
-	if c.TelegramChat != "" {
+	for ch, a := range c.AllAddresses() {
 		if j.Profile.Addresses == nil {
 			j.Profile.Addresses = map[string]string{}
 		}
-		j.Profile.Addresses["telegram"] = c.TelegramChat
+		j.Profile.Addresses[ch] = a
 	}
 	at := ev.At
 	if at.IsZero() {

@@ -2,6 +2,7 @@ package conversations
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -303,6 +304,9 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 		for _, t := range st.Say {
 			c.text(t, "say")
 		}
+		for ch, t := range st.Templates {
+			c.channelTemplate(st, ch, t)
+		}
 		if len(st.Buttons) > 0 && st.Kind != KindSay {
 			c.errorf(st.Pos, "buttons belong to a say step, not to a %s step", st.Kind)
 		}
@@ -431,6 +435,36 @@ func (c *linter) cond(cd *Cond) {
 	}
 }
 
+// Template names and language codes as Meta takes them.
+var (
+	templateName = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	templateLang = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+)
+
+// channelTemplate checks a step's template for channel ch.
+func (c *linter) channelTemplate(st *Step, ch string, t *ChannelTemplate) {
+	what := ch + "_template"
+	if st.Kind != KindSay && st.Kind != KindAsk && st.Kind != KindSurvey {
+		c.errorf(t.Pos, "%s belongs to a step that sends a message (say, ask, survey), not to a %s step", what, st.Kind)
+	}
+	switch {
+	case t.Name == "":
+		c.errorf(t.Pos, "%s needs name: the template's name as approved in WhatsApp Manager", what)
+	case !templateName.MatchString(t.Name):
+		c.errorf(t.Pos, "%s name %q: template names are lower-case letters, digits and _", what, t.Name)
+	}
+	if t.Language != "" && !templateLang.MatchString(t.Language) {
+		c.errorf(t.Pos, "%s language %q is not a template language code (pt_BR, en_US, en)", what, t.Language)
+	}
+	for _, p := range t.Params {
+		if _, plain := p.ByLang["*"]; plain {
+			c.fields(p, what+" param")
+		} else {
+			c.text(p, what+" param")
+		}
+	}
+}
+
 // text checks a per-language text: every language present, fields known,
 // optional fields guarded.
 func (c *linter) text(t *Text, what string) {
@@ -453,6 +487,12 @@ func (c *linter) text(t *Text, what string) {
 			}
 		}
 	}
+	c.fields(t, what)
+}
+
+// fields checks that a text's templates use known fields, guarding the
+// optional ones.
+func (c *linter) fields(t *Text, what string) {
 	for _, tpl := range t.ByLang {
 		if tpl == nil {
 			continue

@@ -451,7 +451,7 @@ func (l *loader) step(n *yaml.Node) *Step {
 	st := &Step{Pos: l.pos(n)}
 	kvs := l.mapping(n, "a step", "id", "say", "pick", "buttons", "ask", "save", "validate", "retry", "max_retries", "on_fail",
 		"survey", "text", "promoter", "passive", "detractor", "branch", "else", "set_stage", "wait", "unless",
-		"escalate", "offer", "goto", "next", "end", "personalize", "style")
+		"escalate", "offer", "goto", "next", "end", "personalize", "style", "whatsapp_template")
 	var kinds []string
 	for _, kv := range kvs {
 		// end: true next to another kind ends the flow after that step.
@@ -548,9 +548,32 @@ func (l *loader) step(n *yaml.Node) *Step {
 			st.Personalize = l.boolean(kv.val, "personalize")
 		case "style":
 			st.Style = l.str(kv.val, "style")
+		case "whatsapp_template":
+			if st.Templates == nil {
+				st.Templates = map[string]*ChannelTemplate{}
+			}
+			st.Templates["whatsapp"] = l.channelTemplate(kv.val, kv.key)
 		}
 	}
 	return st
+}
+
+// channelTemplate reads {name, language, params} (what: the field's name).
+func (l *loader) channelTemplate(n *yaml.Node, what string) *ChannelTemplate {
+	t := &ChannelTemplate{Pos: l.pos(n)}
+	for _, kv := range l.mapping(n, what, "name", "language", "params") {
+		switch kv.key {
+		case "name":
+			t.Name = l.str(kv.val, what+".name")
+		case "language":
+			t.Language = l.str(kv.val, what+".language")
+		case "params":
+			for _, pn := range l.seq(kv.val, what+".params") {
+				t.Params = append(t.Params, l.text(pn, what+" param"))
+			}
+		}
+	}
+	return t
 }
 
 // text reads a per-language text: a mapping language -> template, or a plain

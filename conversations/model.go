@@ -174,6 +174,23 @@ type Step struct {
 
 	Personalize bool
 	Style       string
+
+	// Templates are what the step sends, by channel, when that channel's
+	// service window is closed (whatsapp_template: WhatsApp's 24 hours);
+	// without one the message is skipped there.
+	Templates map[string]*ChannelTemplate
+}
+
+// ChannelTemplate is a message template approved on a channel's platform.
+type ChannelTemplate struct {
+	Pos  Pos
+	Name string
+	// Language is the platform's code (pt_BR, en_US); empty: the
+	// customer's language (pt-BR becomes pt_BR).
+	Language string
+	// Params fill the template's {{1}}, {{2}}...: texts with fields, one
+	// for every language or one per language.
+	Params []*Text
 }
 
 // Text is a text per language; it is a template.

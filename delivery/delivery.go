@@ -341,7 +341,10 @@ func (s *Sender) send(ctx context.Context, ch channels.Channel, customer string,
 	if s.o.Prepare != nil {
 		text = s.o.Prepare(ctx, customer, p.Outgoing)
 	}
-	out := channels.Outbound{Channel: p.Channel, Address: p.Address, Text: text, Proactive: p.Proactive}
+	out := channels.Outbound{Channel: p.Channel, Address: p.Address, Text: text, Proactive: p.Proactive, Language: p.Lang}
+	if t := p.Template; t != nil {
+		out.Template = &channels.Template{Name: t.Name, Language: t.Language, Params: t.Params}
+	}
 	for _, b := range p.Buttons {
 		out.Buttons = append(out.Buttons, channels.Button{Label: b.Label, Data: b.Data})
 	}

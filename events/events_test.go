@@ -205,6 +205,13 @@ func TestMalformedBodiesAreRefusedNamingTheField(t *testing.T) {
 		{"numeric customer id", edit(func(m map[string]any) { m["customer"].(map[string]any)["id"] = 42 }), "customer.id", "must be a string"},
 		{"bad time zone", edit(func(m map[string]any) { m["customer"].(map[string]any)["time_zone"] = "Mars/Olympus" }), "customer.time_zone", "IANA"},
 		{"bad telegram chat", edit(func(m map[string]any) { m["customer"].(map[string]any)["telegram_chat"] = "@ana" }), "customer.telegram_chat", "chat id"},
+		{"bad whatsapp address", edit(func(m map[string]any) {
+			m["customer"].(map[string]any)["addresses"] = map[string]any{"whatsapp": "ana"}
+		}), "customer.addresses.whatsapp", "international digits"},
+		{"bad channel name", edit(func(m map[string]any) { m["customer"].(map[string]any)["addresses"] = map[string]any{"Tele Gram": "1"} }), "customer.addresses", "channel name"},
+		{"telegram twice, differently", edit(func(m map[string]any) {
+			m["customer"].(map[string]any)["addresses"] = map[string]any{"telegram": "778"}
+		}), "customer.telegram_chat", "differs"},
 		{"bad email", edit(func(m map[string]any) { m["customer"].(map[string]any)["email"] = "ana" }), "customer.email", "e-mail"},
 		{"order missing", edit(func(m map[string]any) { delete(m, "order") }), "order", "required for order.created"},
 		{"order without id", edit(func(m map[string]any) { delete(m["order"].(map[string]any), "id") }), "order.id", "required"},

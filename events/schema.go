@@ -46,13 +46,17 @@ type Payload struct {
 
 // Customer is who the event is about.
 type Customer struct {
-	ID           string `json:"id"`
-	Name         string `json:"name,omitempty"`
-	Language     string `json:"language,omitempty"`
-	TimeZone     string `json:"time_zone,omitempty"`
-	Email        string `json:"email,omitempty"`
-	Phone        string `json:"phone,omitempty"`
-	TelegramChat string `json:"telegram_chat,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Language string `json:"language,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	// Addresses are the customer's chats by channel: {"telegram": "123",
+	// "whatsapp": "5511912345678"}. telegram_chat is the older spelling of
+	// addresses.telegram.
+	Addresses    map[string]string `json:"addresses,omitempty"`
+	TelegramChat string            `json:"telegram_chat,omitempty"`
 }
 
 // Order is an order as events and the lookup service describe it.
@@ -171,7 +175,7 @@ func decodeError(err error, raw []byte) *Error {
 // field with its full path (encoding/json gives only its name).
 var known = map[string][]string{
 	"":            {"id", "type", "occurred_at", "at", "customer", "order", "points", "coupon", "data"},
-	"customer":    {"id", "name", "language", "time_zone", "email", "phone", "telegram_chat"},
+	"customer":    {"id", "name", "language", "time_zone", "email", "phone", "addresses", "telegram_chat"},
 	"order":       {"id", "status", "items", "total", "currency", "tracking_url", "email", "phone", "created_at", "updated_at"},
 	"order.items": {"name", "sku", "qty", "price"},
 }
@@ -356,8 +360,38 @@ func (c *Customer) toJourney() (journey.EventCustomer, error) {
 			return out, fieldErr("customer.telegram_chat", "%q is not a Telegram chat id (a number)", clip(out.TelegramChat))
 		}
 	}
+	for ch, a := range c.Addresses {
+		field := "customer.addresses." + ch
+		a = strings.TrimSpace(a)
+		if !channelName.MatchString(ch) {
+			return out, fieldErr("customer.addresses", "%q is not a channel name (telegram, whatsapp)", clip(ch))
+		}
+		if a == "" || len(a) > maxIDLen || strings.ContainsAny(a, " \t\n") {
+			return out, fieldErr(field, "must be the customer's address on %s (at most %d characters, no spaces)", ch, maxIDLen)
+		}
+		switch ch {
+		case "telegram":
+			if _, err := strconv.ParseInt(a, 10, 64); err != nil {
+				return out, fieldErr(field, "%q is not a Telegram chat id (a number)", clip(a))
+			}
+		case "whatsapp":
+			a = strings.TrimPrefix(a, "+")
+			if len(a) < 8 || len(a) > 15 || strings.Trim(a, "0123456789") != "" {
+				return out, fieldErr(field, "%q is not a phone number in international digits (5511912345678)", clip(a))
+			}
+		}
+		if out.Addresses == nil {
+			out.Addresses = map[string]string{}
+		}
+		out.Addresses[ch] = a
+	}
+	if t := out.Addresses["telegram"]; t != "" && out.TelegramChat != "" && t != out.TelegramChat {
+		return out, fieldErr("customer.telegram_chat", "differs from customer.addresses.telegram: give one")
+	}
 	return out, nil
 }
+
+var channelName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 var langPattern = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 

@@ -18,11 +18,40 @@ type Event struct {
 
 // EventCustomer is what an event tells about the customer.
 type EventCustomer struct {
-	ID           string `json:"id"`
-	Name         string `json:"name,omitempty"`
-	Language     string `json:"language,omitempty"`
-	TimeZone     string `json:"time_zone,omitempty"`
-	Email        string `json:"email,omitempty"`
-	Phone        string `json:"phone,omitempty"`
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Language string `json:"language,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	// Addresses are the customer's chats the store knows, by channel
+	// (telegram: chat id, whatsapp: international digits).
+	Addresses map[string]string `json:"addresses,omitempty"`
+	// TelegramChat is the older spelling of Addresses["telegram"].
 	TelegramChat string `json:"telegram_chat,omitempty"`
+}
+
+// Address returns the customer's address on channel the event gives.
+func (c EventCustomer) Address(channel string) string {
+	if a := c.Addresses[channel]; a != "" {
+		return a
+	}
+	if channel == "telegram" {
+		return c.TelegramChat
+	}
+	return ""
+}
+
+// AllAddresses are the addresses the event gives, telegram_chat included.
+func (c EventCustomer) AllAddresses() map[string]string {
+	out := map[string]string{}
+	for ch, a := range c.Addresses {
+		if a != "" {
+			out[ch] = a
+		}
+	}
+	if out["telegram"] == "" && c.TelegramChat != "" {
+		out["telegram"] = c.TelegramChat
+	}
+	return out
 }

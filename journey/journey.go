@@ -8,6 +8,7 @@ package journey
 
 import (
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -43,6 +44,9 @@ type Journey struct {
 	// customer was asked to slow down, until the limit has fully recovered.
 	Intake  int64 `json:"it,omitempty"`
 	Flooded bool  `json:"fl,omitempty"`
+	// Seen is when the customer last wrote on each channel (Unix seconds):
+	// a channel's service window (WhatsApp's 24 hours) counts from it.
+	Seen map[string]int64 `json:"sn,omitempty"`
 }
 
 // Profile is what we know about the person.
@@ -154,6 +158,7 @@ func (j *Journey) Clone() *Journey {
 		c.Orders = nil
 	}
 	c.Timers = slices.Clone(j.Timers)
+	c.Seen = maps.Clone(j.Seen)
 	c.Fired = slices.Clone(j.Fired)
 	if j.Case != nil {
 		k := *j.Case

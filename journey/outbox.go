@@ -36,6 +36,18 @@ type Outgoing struct {
 	Origin string `json:"o,omitempty"`
 	// At is when the message was committed (Unix ms).
 	At int64 `json:"at"`
+	// Lang is the customer's language when it was committed.
+	Lang string `json:"lg,omitempty"`
+	// Template, when set, is what the channel sends instead of Text and
+	// Buttons (outside a service window); Text stays for the history.
+	Template *Template `json:"tp,omitempty"`
+}
+
+// Template is an approved message template of a channel (WhatsApp's).
+type Template struct {
+	Name     string   `json:"n"`
+	Language string   `json:"l,omitempty"`
+	Params   []string `json:"p,omitempty"`
 }
 
 // Button is a quick reply of an outgoing message.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
@@ -51,9 +50,17 @@ func (c *Channel) Send(ctx context.Context, m channels.Outbound) error {
 	return c.deliver(ctx, chat, msg)
 }
 
-// Split cuts text into the messages Telegram takes (see SplitText); the bot
-// uses it to queue a long text as several messages.
+// Split cuts text into the messages Telegram takes.
 func (c *Channel) Split(text string) []string { return Split(text, MaxText) }
+
+// Capabilities are Telegram's: 4096-character texts, inline keyboards of
+// any size with 64-byte payloads, no templates, no service window.
+func (c *Channel) Capabilities() channels.Capabilities { return Capabilities() }
+
+// Capabilities are Telegram's limits, for lint as well as the bot.
+func Capabilities() channels.Capabilities {
+	return channels.Capabilities{MaxText: MaxText, MaxData: maxData}
+}
 
 // keyboard lays buttons out as an inline keyboard: short labels (survey
 // scores) several to a row, others one per row so they read on a phone.
@@ -115,73 +122,6 @@ func unreachable(e *tgbotapi.Error) bool {
 	return e.Code == http.StatusBadRequest && (strings.Contains(msg, "chat not found") || strings.Contains(msg, "user not found"))
 }
 
-// Split cuts text into parts of at most limit UTF-16 code units (Telegram's
-// measure), at a paragraph break when there is one, else a line break, else
-// the end of a sentence, else a space; a word longer than limit is cut.
-func Split(text string, limit int) []string {
-	text = strings.TrimSpace(text)
-	var parts []string
-	for text != "" {
-		if units(text) <= limit {
-			parts = append(parts, text)
-			break
-		}
-		// prefix is the longest byte prefix within limit code units.
-		n, prefix := 0, 0
-		for i, r := range text {
-			w := 1
-			if r >= 0x10000 {
-				w = 2
-			}
-			if n+w > limit {
-				break
-			}
-			n += w
-			prefix = i + utf8.RuneLen(r)
-		}
-		cut := bestCut(text[:prefix])
-		if cut <= 0 {
-			cut = prefix
-		}
-		parts = append(parts, strings.TrimRightFunc(text[:cut], unicode.IsSpace))
-		text = strings.TrimLeftFunc(text[cut:], unicode.IsSpace)
-	}
-	return parts
-}
-
-// bestCut returns where to end a part within s (0 when no boundary is found
-// in its second half, so parts do not come out tiny).
-func bestCut(s string) int {
-	half := len(s) / 2
-	if i := strings.LastIndex(s, "\n\n"); i > half {
-		return i
-	}
-	if i := strings.LastIndex(s, "\n"); i > half {
-		return i
-	}
-	best := -1
-	for _, end := range []string{". ", "! ", "? ", "… ", ".\n", "!\n", "?\n"} {
-		if i := strings.LastIndex(s, end); i > best {
-			best = i + len(end) - 1
-		}
-	}
-	if best > half {
-		return best
-	}
-	if i := strings.LastIndexFunc(s, unicode.IsSpace); i > half {
-		return i
-	}
-	return 0
-}
-
-// units is the length of s in UTF-16 code units.
-func units(s string) int {
-	n := 0
-	for _, r := range s {
-		n++
-		if r >= 0x10000 {
-			n++
-		}
-	}
-	return n
-}
+// Split cuts text into parts of at most limit UTF-16 code units (see
+// channels.SplitText).
+func Split(text string, limit int) []string { return channels.SplitText(text, limit) }

@@ -10,6 +10,7 @@ import (
 
 	"journeybot/bot"
 	"journeybot/channels/telegram"
+	"journeybot/channels/whatsapp"
 	"journeybot/config"
 	"journeybot/conversations"
 	"journeybot/delivery"
@@ -95,10 +96,15 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger, background 
 }
 
 // limits are a channel's sending limits: Telegram's telegram.rate for the
-// whole bot and one message a second per chat; the others none.
+// whole bot and one message a second per chat; WhatsApp's whatsapp.rate for
+// the phone number (its pair limit, about one message every 6 s to one
+// customer after a burst, answers 131056, which is retried); the others none.
 func (a *app) limits(channel string) delivery.Limits {
-	if channel == telegram.Name {
+	switch channel {
+	case telegram.Name:
 		return delivery.Limits{PerSecond: float64(a.cfg.Telegram.Rate), PerChat: time.Second}
+	case whatsapp.Name:
+		return delivery.Limits{PerSecond: float64(a.cfg.WhatsApp.Rate)}
 	}
 	return delivery.Limits{}
 }

@@ -29,7 +29,7 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
 			ctx := cmd.Context()
-			a, err := newApp(ctx, c, log, c.Telegram.Enabled())
+			a, err := newApp(ctx, c, log, c.CustomerChannels())
 			if err != nil {
 				return err
 			}
@@ -49,7 +49,7 @@ func runCmd(g *globals) *cobra.Command {
 			mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 
 			var chans []channels.Channel
-			for _, setup := range []func(context.Context, *app, *http.ServeMux) (channels.Channel, error){setupTelegram, setupSlack} {
+			for _, setup := range []func(context.Context, *app, *http.ServeMux) (channels.Channel, error){setupTelegram, setupWhatsApp, setupSlack} {
 				ch, err := setup(ctx, a, mux)
 				if err != nil {
 					return err
@@ -62,7 +62,7 @@ func runCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if len(chans) == 0 {
-				log.Info("no channel configured (telegram.token, slack.bot_token): chatting in this terminal")
+				log.Info("no channel configured (telegram.token, whatsapp.access_token, slack.bot_token): chatting in this terminal")
 				chans = append(chans, console.New(os.Stdin, cmd.OutOrStdout(), "", ""))
 			}
 			for _, ch := range chans {
@@ -71,7 +71,7 @@ func runCmd(g *globals) *cobra.Command {
 			// Channels hand updates to the inboxes when senders run, else
 			// straight to the bot.
 			var handler channels.Handler = a.bot
-			if a.cfg.Telegram.Enabled() {
+			if a.cfg.CustomerChannels() {
 				handler = a.bot.Intake()
 			}
 
@@ -96,7 +96,7 @@ func runCmd(g *globals) *cobra.Command {
 				}
 			}()
 			wg.Add(3)
-			if a.cfg.Telegram.Enabled() {
+			if a.cfg.CustomerChannels() {
 				wg.Add(2)
 				go func() { defer wg.Done(); a.bot.RunIntake(runCtx) }()
 				go func() { defer wg.Done(); a.bot.RunSenders(runCtx) }()

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"journeybot/channels"
+	"journeybot/channels/whatsapp"
+)
+
+// setupWhatsApp builds the WhatsApp channel when whatsapp.access_token and
+// whatsapp.phone_number_id are set: it checks them with the Graph API and
+// serves the webhook (GET verification, signed POSTs) at /whatsapp/webhook.
+func setupWhatsApp(ctx context.Context, a *app, mux *http.ServeMux) (channels.Channel, error) {
+	wc := a.cfg.WhatsApp
+	if !wc.Enabled() {
+		return nil, nil
+	}
+	ch, err := whatsapp.New(whatsapp.Options{
+		AccessToken: wc.AccessToken, PhoneNumberID: wc.PhoneNumberID, AppSecret: wc.AppSecret,
+		VerifyToken: wc.VerifyToken, APIURL: wc.APIURL, Log: a.log, Statuses: a.bot,
+	})
+	if err != nil {
+		return nil, err
+	}
+	display, err := ch.Check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(whatsapp.WebhookPath, ch.WebhookHandler())
+	a.log.Info("whatsapp ready", "number", display, "webhook", whatsapp.WebhookPath)
+	return ch, nil
+}
