@@ -98,7 +98,7 @@ func (e *schBench) schedule(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	// Keep only the n customers indexed.
-	if err := e.r.Client.ZRem(ctx, e.bots[0].Store().Key("due"), "template").Err(); err != nil {
+	if err := e.bots[0].Store().Unschedule(ctx, "template"); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -159,15 +159,11 @@ func BenchmarkSchedulerWaiting(b *testing.B) {
 	}
 	e.schedule(b, n)
 	ctx := context.Background()
-	due := e.bots[0].Store().Key("due")
-	if c, err := e.r.Client.ZCard(ctx, due).Result(); err != nil || c != n {
+	if c, err := e.bots[0].Store().Pending(ctx); err != nil || c != n {
 		b.Fatalf("due index holds %d, %v; want %d", c, err, n)
 	}
-	samples := []int{0} // every member, not an estimate
-	if !e.r.Real {
-		samples = nil // the embedded Redis takes no SAMPLES
-	}
-	zset, err := e.r.Client.MemoryUsage(ctx, due, samples...).Result()
+	// Every member counted, not an estimate; the embedded Redis takes no SAMPLES.
+	zset, err := e.bots[0].Store().DueIndexMemory(ctx, e.r.Real)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -100,6 +100,23 @@ func (s *Store) Warm(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// Unschedule takes a customer out of the due index (one not being woken).
+func (s *Store) Unschedule(ctx context.Context, id string) error {
+	if err := s.rdb.ZRem(ctx, s.dueq.ready, id).Err(); err != nil {
+		return fmt.Errorf("unschedule %s: %w", id, err)
+	}
+	return nil
+}
+
+// DueIndexMemory reports the bytes Redis uses for the due index (MEMORY
+// USAGE; exact counts every member, which the embedded Redis cannot).
+func (s *Store) DueIndexMemory(ctx context.Context, exact bool) (int64, error) {
+	if exact {
+		return s.rdb.MemoryUsage(ctx, s.dueq.ready, 0).Result()
+	}
+	return s.rdb.MemoryUsage(ctx, s.dueq.ready).Result()
+}
+
 // Pending returns how many customers wait on a timer.
 func (s *Store) Pending(ctx context.Context) (int64, error) {
 	return s.rdb.ZCard(ctx, s.dueq.ready).Result()
