@@ -74,30 +74,16 @@ func (s *Store) Done(ctx context.Context, owner string, it InboxItem) error {
 
 // ClaimInboxes leases up to limit chats whose inbox is ready at now.
 func (s *Store) ClaimInboxes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
-	until := now.Add(lease).UnixMilli()
-	ids, err := s.inq.claim(ctx, s.rdb, now.UnixMilli(), until, limit)
-	out := make([]Lease, len(ids))
-	for i, id := range ids {
-		out[i] = Lease{ID: id, Until: until}
-	}
-	return out, err
+	return s.claimLeases(ctx, s.inq, now, lease, limit)
 }
 
 // ReleaseInbox ends a lease on a chat's inbox; next is when to look again
 // (zero: it is empty).
 func (s *Store) ReleaseInbox(ctx context.Context, l Lease, next time.Time) error {
-	var nextMs int64
-	if !next.IsZero() {
-		nextMs = max(next.UnixMilli(), 1)
-	}
-	return s.inq.release(ctx, s.rdb, l.ID, l.Until, nextMs)
+	return s.releaseLease(ctx, s.inq, l, next)
 }
 
 // NextInbox is when the earliest inbox is ready (false: none waits).
 func (s *Store) NextInbox(ctx context.Context) (time.Time, bool, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.inq.ready, 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return time.Time{}, false, err
-	}
-	return time.UnixMilli(int64(zs[0].Score)), true, nil
+	return s.nextReady(ctx, s.inq)
 }

@@ -153,38 +153,19 @@ func (s *Store) AckAndRelease(ctx context.Context, l Lease, p Pending, now time.
 
 // ClaimOutboxes leases up to limit customers whose outbox is ready at now.
 func (s *Store) ClaimOutboxes(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
-	until := now.Add(lease).UnixMilli()
-	ids, err := s.outq.claim(ctx, s.rdb, now.UnixMilli(), until, limit)
-	out := make([]Lease, len(ids))
-	for i, id := range ids {
-		out[i] = Lease{ID: id, Until: until}
-	}
-	return out, err
+	return s.claimLeases(ctx, s.outq, now, lease, limit)
 }
 
 // ReleaseOutbox ends a lease on a customer's outbox: next is when it should
 // be looked at again (zero: it is empty).
 func (s *Store) ReleaseOutbox(ctx context.Context, l Lease, next time.Time) error {
-	var nextMs int64
-	if !next.IsZero() {
-		nextMs = max(next.UnixMilli(), 1)
-	}
-	return s.outq.release(ctx, s.rdb, l.ID, l.Until, nextMs)
+	return s.releaseLease(ctx, s.outq, l, next)
 }
 
 // MarkOutbox makes a customer's outbox ready at once (a repair after a
 // failed commit round trip, or a redelivery that found messages pending).
 func (s *Store) MarkOutbox(ctx context.Context, id string, now time.Time) error {
 	return s.evalMark(ctx, s.outq, id, now.UnixMilli())
-}
-
-// NextOutbox is when the earliest outbox is ready (false: none waits).
-func (s *Store) NextOutbox(ctx context.Context) (time.Time, bool, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.outq.ready, 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return time.Time{}, false, err
-	}
-	return time.UnixMilli(int64(zs[0].Score)), true, nil
 }
 
 // OutboxBacklog counts the customers with messages waiting to be sent.

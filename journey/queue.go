@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -87,6 +88,35 @@ func (w workIndex) release(ctx context.Context, c redis.Scripter, id string, lea
 		return fmt.Errorf("release %s from %s: %w", id, w.ready, err)
 	}
 	return nil
+}
+
+// claimLeases leases up to limit owners of w ready at now (Unix ms scores).
+func (s *Store) claimLeases(ctx context.Context, w workIndex, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
+	until := now.Add(lease).UnixMilli()
+	ids, err := w.claim(ctx, s.rdb, now.UnixMilli(), until, limit)
+	out := make([]Lease, len(ids))
+	for i, id := range ids {
+		out[i] = Lease{ID: id, Until: until}
+	}
+	return out, err
+}
+
+// releaseLease ends l on w; next is when the owner has work again (zero: none).
+func (s *Store) releaseLease(ctx context.Context, w workIndex, l Lease, next time.Time) error {
+	var nextMs int64
+	if !next.IsZero() {
+		nextMs = max(next.UnixMilli(), 1)
+	}
+	return w.release(ctx, s.rdb, l.ID, l.Until, nextMs)
+}
+
+// nextReady is when the earliest owner of w is ready (false: none waits).
+func (s *Store) nextReady(ctx context.Context, w workIndex) (time.Time, bool, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, w.ready, 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(int64(zs[0].Score)), true, nil
 }
 
 // Lease is a claim on one owner's queue, held until Release or until.
