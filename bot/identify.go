@@ -46,7 +46,9 @@ func (b *Bot) identifyCommand(ctx context.Context, in channels.Inbound) (channel
 		}
 		if ok {
 			in.Command, in.Args = CmdIdentified, strings.TrimPrefix(order, "#")
-			b.store.Redis().Del(ctx, b.identifyKey("chat", in.Channel+":"+in.Address))
+			if err := b.store.ResetAttempts(ctx, "chat", in.Channel+":"+in.Address); err != nil {
+				b.log.Warn("reset identification attempts", "err", err)
+			}
 		} else {
 			in.Command = CmdIdentifyFailed
 		}
@@ -54,25 +56,19 @@ func (b *Bot) identifyCommand(ctx context.Context, in channels.Inbound) (channel
 	return in, nil
 }
 
-func (b *Bot) identifyKey(kind, id string) string { return b.store.Key("identify", kind, id) }
-
 // identifyAllowed counts an attempt before it is made (one atomic INCR, so
 // concurrent requests cannot all slip under the limit), per chat and per
 // order: identifyLimit tries an hour from a chat, 2×identifyLimit on one
 // order from all chats together.
 func (b *Bot) identifyAllowed(ctx context.Context, channel, chat, order string) bool {
-	rdb := b.store.Redis()
 	for _, k := range []struct {
-		key   string
-		limit int64
-	}{{b.identifyKey("chat", channel+":"+chat), identifyLimit}, {b.identifyKey("order", order), 2 * identifyLimit}} {
-		n, err := rdb.Incr(ctx, k.key).Result()
+		kind, id string
+		limit    int64
+	}{{"chat", channel + ":" + chat, identifyLimit}, {"order", order, 2 * identifyLimit}} {
+		n, err := b.store.CountAttempt(ctx, k.kind, k.id, time.Hour)
 		if err != nil {
 			b.log.Warn("count identification attempt", "err", err)
 			return false // fail closed: an attempt we cannot count is not made
-		}
-		if n == 1 {
-			rdb.Expire(ctx, k.key, time.Hour)
 		}
 		if n > k.limit {
 			return false

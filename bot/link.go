@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"journeybot/channels"
 	"journeybot/journey"
 )
@@ -106,12 +104,11 @@ func (b *Bot) linkFromPayload(ctx context.Context, in channels.Inbound, chatCust
 	}
 	// A link works for the first chat that opens it: a forwarded or leaked
 	// link cannot move the customer to someone else's chat.
-	first, err := b.store.Redis().SetArgs(ctx, b.store.Key("link", in.Args), in.Channel+":"+in.Address,
-		redis.SetArgs{Mode: "NX", TTL: LinkValidity, Get: true}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	first, err := b.store.FirstUse(ctx, in.Args, in.Channel+":"+in.Address, LinkValidity)
+	if err != nil {
 		return "", fmt.Errorf("record deep link use: %w", err)
 	}
-	if first != "" && first != in.Channel+":"+in.Address {
+	if first != in.Channel+":"+in.Address {
 		b.metrics.note("link.used_elsewhere")
 		return "", nil
 	}
