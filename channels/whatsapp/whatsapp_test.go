@@ -272,28 +272,27 @@ func TestDuplicateNotificationIsHandledOnce(t *testing.T) {
 
 // The store tells of an order shipped to a phone written the Brazilian way,
 // with the ninth digit; WhatsApp knows the customer without it. Outside the
-// window (she never wrote) the shipped notice has no template in the
-// shipped scripts: it is skipped and counted. When she writes, she is the
-// store's customer and sees her order with no identification step.
+// window (she never wrote) the shipped notice goes as the template the
+// shipped scripts name (pedido_enviado), with the order and tracking link.
+// When she writes, she is the store's customer and sees her order with no
+// identification step.
 func TestOrderShippedToAPhoneThatThenWrites(t *testing.T) {
 	e := newEnv(t, loadShipped(t))
 	const waID = "551191234567" // no ninth digit
 	e.srv.Register(waID)
+	e.srv.Approve("pedido_enviado", "pt_BR")
 	ev := journey.Event{ID: "ev-ship-1", Type: "order.shipped", At: time.Now(),
 		Customer: journey.EventCustomer{ID: "cust-42", Name: "Ana Souza", Phone: "+55 11 99123-4567"},
 		Order:    &journey.Order{ID: "1001", TrackingURL: "https://track.example/AB1"}}
 	if _, err := e.bot.HandleEvent(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := e.srv.Calls(); n != 0 {
-		t.Fatalf("%d sends outside the window without a template, want 0", n)
-	}
-	if got := e.note("nudge.skipped_window"); got != 1 {
-		t.Fatalf("nudge.skipped_window = %v, want 1", got)
+	notice := e.srv.WaitMessages(waID, 1)[0]
+	if notice.Template != "pedido_enviado" || !strings.Contains(fmt.Sprint(notice.Params), "1001") || !strings.Contains(fmt.Sprint(notice.Params), "https://track.example/AB1") {
+		t.Fatalf("outside the window: %+v, want the pedido_enviado template with the order and its tracking link", notice)
 	}
 	e.srv.Text(waID, "Ana", "cadê meu pedido?")
-	m := e.srv.WaitMessages(waID, 1)[0]
+	m := e.srv.WaitMessages(waID, 2)[1]
 	if !strings.Contains(m.Text, "1001") {
 		t.Fatalf("answer = %q, want order #1001", m.Text)
 	}
