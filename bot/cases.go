@@ -28,6 +28,18 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.
 	}
 }
 
+// handleWith runs the engine on j inside a commit. A case it opens gets a
+// retry timer in the same commit, so a process that dies before bringing the
+// case to staff leaves it to be brought a minute later (recording the case's
+// reference cancels the timer).
+func (b *Bot) handleWith(j *journey.Journey, in conversations.Input, now time.Time) *conversations.Result {
+	res := b.engine.Handle(j, in, now)
+	if res.Escalated != "" && b.staffDesk() != nil {
+		j.SetTimer(journey.Timer{Key: conversations.CaseRetryKey, Due: now.Add(time.Minute).Unix()})
+	}
+	return res
+}
+
 // openCase brings a new case to staff and records its reference.
 func (b *Bot) openCase(ctx context.Context, j *journey.Journey, channel, reason string) {
 	b.metrics.casesOpened.Inc()
@@ -64,6 +76,7 @@ func (b *Bot) openCase(ctx context.Context, j *journey.Journey, channel, reason 
 			return nil, journey.ErrNoChange
 		}
 		j.Case.Ref = ref
+		j.CancelTimers(func(t journey.Timer) bool { return t.Key == conversations.CaseRetryKey })
 		return nil, nil
 	})
 	if err != nil {

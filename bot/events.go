@@ -56,7 +56,7 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 				j.Profile.Addresses[ch] = addr
 			}
 		}
-		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &ev}, now)
+		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &ev}, now)
 		out := b.outgoing(j, "", res, nil)
 		queued = len(out)
 		return journey.Change{History: append([]journey.HistoryEntry{{At: now.Unix(), From: "event", Text: ev.Type}}, res.History...), Outbox: out}, nil

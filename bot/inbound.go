@@ -174,7 +174,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		if limited = !b.allowIntake(j, sent); limited {
 			return b.slowDown(j, in.Channel, now), nil
 		}
-		res = b.engine.Handle(j, input, now)
+		res = b.handleWith(j, input, now)
 		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
 		return journey.Change{History: append(hist, res.History...), Outbox: b.outgoing(j, in.Channel, res, &in)}, nil
 	})

@@ -64,7 +64,7 @@ func (b *Bot) wake(ctx context.Context, id string) (int64, error) {
 	now := b.now()
 	var res *conversations.Result
 	j, err := b.store.Commit(ctx, id, "", now, func(j *journey.Journey) (journey.Change, error) {
-		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InTick}, now)
+		res = b.handleWith(j, conversations.Input{Kind: conversations.InTick}, now)
 		return journey.Change{History: res.History, Outbox: b.outgoing(j, "", res, nil)}, nil
 	})
 	if err != nil {

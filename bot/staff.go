@@ -32,7 +32,7 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 		}
 		j.Case.Claimed, j.Case.Staff, j.Case.StaffID = now.Unix(), staffName, staffID
 		won, holder = true, staffName
-		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
+		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
 		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...)
 		return journey.Change{History: hist, Outbox: b.outgoing(j, "", res, nil)}, nil
 	})
@@ -84,7 +84,7 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 		}
 		open = now.Sub(time.Unix(j.Case.Opened, 0))
 		j.Case = nil
-		res = b.engine.Handle(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
+		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
 		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...)
 		return journey.Change{History: hist, Outbox: b.outgoing(j, "", res, nil)}, nil
 	})

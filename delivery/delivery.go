@@ -225,6 +225,9 @@ func (s *Sender) work(ctx context.Context, l journey.Lease) error {
 func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time) (next time.Time, released bool, failed error) {
 	turn := s.o.Lease / 3
 	const batch = 16
+	// A chat that turned out unreachable (blocked the bot) gets nothing
+	// more in this turn: its other messages are dropped without a try.
+	blocked := map[string]error{}
 	for {
 		msgs, last, err := s.o.Store.Outbox(wctx, l.ID, batch)
 		if err != nil {
@@ -244,17 +247,27 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 			if ctx.Err() != nil || now.Sub(start) > turn {
 				return now, released, failed
 			}
+			if err := blocked[p.Channel+"\x00"+p.Address]; err != nil {
+				if !s.drop(wctx, l.ID, p, "unreachable", err, false) {
+					return now.Add(time.Second), released, failed
+				}
+				continue
+			}
 			ch, lim := s.channel(p.Channel)
 			if ch == nil {
 				if p.Channel != "" && time.Duration(now.UnixMilli()-p.At)*time.Millisecond < s.o.MaxAge {
 					// A channel another process has and this one not (yet).
 					return now.Add(5 * time.Second), released, failed
 				}
-				s.drop(wctx, l.ID, p, "no_channel", errors.New("no such channel: "+p.Channel))
+				if !s.drop(wctx, l.ID, p, "no_channel", errors.New("no such channel: "+p.Channel), true) {
+					return now.Add(time.Second), released, failed
+				}
 				continue
 			}
 			if age := time.Duration(now.UnixMilli()-p.At) * time.Millisecond; age > s.o.MaxAge {
-				s.drop(wctx, l.ID, p, "max_age", errors.New("not sent within send.max_age"))
+				if !s.drop(wctx, l.ID, p, "max_age", errors.New("not sent within send.max_age"), true) {
+					return now.Add(time.Second), released, failed
+				}
 				continue
 			}
 			if lim.PerChat > 0 {
@@ -283,7 +296,16 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 					return s.o.Now().Add(time.Second), released, failed
 				}
 			}
-			err := s.send(wctx, ch, l.ID, p)
+			// The model's rephrase gets what is left of the turn, and the call
+			// to the platform goes only while a whole call fits in the lease:
+			// past it, another sender may already have this message.
+			pctx, cancel := context.WithDeadline(wctx, start.Add(turn))
+			text := s.text(pctx, l.ID, p)
+			cancel()
+			if time.UnixMilli(l.Until).Sub(s.o.Now()) < s.o.Lease/3+s.o.Lease/10 {
+				return s.o.Now(), released, failed
+			}
+			err := s.send(wctx, ch, p, text)
 			now = s.o.Now()
 			switch {
 			case err == nil:
@@ -299,8 +321,15 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				}
 				if aerr != nil || !ok {
 					// Sent but not acknowledged: it may go out again (the
-					// window the README documents).
+					// window the README documents). If the lease went back
+					// with it, queue the outbox again so what is left is
+					// not stranded.
 					s.o.Log.Warn("outbox: sent message not acknowledged", "customer", l.ID, "message", p.ID, "err", aerr)
+					if released {
+						if err := s.o.Store.MarkOutbox(wctx, l.ID, now.Add(time.Second)); err != nil {
+							s.o.Log.Warn("outbox: could not queue again; the customer's next message will", "customer", l.ID, "err", err)
+						}
+					}
 					return now.Add(time.Second), released, failed
 				}
 				s.metrics.sent.WithLabelValues(p.Channel).Inc()
@@ -313,14 +342,19 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 					return time.Time{}, true, failed
 				}
 			case errors.Is(err, channels.ErrUnreachable):
-				s.drop(wctx, l.ID, p, "unreachable", err)
+				blocked[p.Channel+"\x00"+p.Address] = err
 				if failed == nil {
 					failed = err
 				}
+				if !s.drop(wctx, l.ID, p, "unreachable", err, true) {
+					return now.Add(time.Second), released, failed
+				}
 			case errors.Is(err, channels.ErrRejected):
-				s.drop(wctx, l.ID, p, "rejected", err)
 				if failed == nil {
 					failed = err
+				}
+				if !s.drop(wctx, l.ID, p, "rejected", err, true) {
+					return now.Add(time.Second), released, failed
 				}
 			default:
 				s.metrics.retries.WithLabelValues(p.Channel).Inc()
@@ -336,11 +370,15 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 	}
 }
 
-func (s *Sender) send(ctx context.Context, ch channels.Channel, customer string, p journey.Pending) error {
-	text := p.Text
-	if s.o.Prepare != nil {
-		text = s.o.Prepare(ctx, customer, p.Outgoing)
+// text is what to send for p: the model's, when Prepare is set and answers in time.
+func (s *Sender) text(ctx context.Context, customer string, p journey.Pending) string {
+	if s.o.Prepare == nil {
+		return p.Text
 	}
+	return s.o.Prepare(ctx, customer, p.Outgoing)
+}
+
+func (s *Sender) send(ctx context.Context, ch channels.Channel, p journey.Pending, text string) error {
 	out := channels.Outbound{Channel: p.Channel, Address: p.Address, Text: text, Proactive: p.Proactive, Language: p.Lang}
 	if t := p.Template; t != nil {
 		out.Template = &channels.Template{Name: t.Name, Language: t.Language, Params: t.Params}
@@ -353,10 +391,13 @@ func (s *Sender) send(ctx context.Context, ch channels.Channel, customer string,
 	return ch.Send(cctx, out)
 }
 
-func (s *Sender) drop(ctx context.Context, customer string, p journey.Pending, reason string, err error) {
+// drop removes p from the outbox for good, counted under reason; notify
+// tells Failed. It reports false when Redis did not take the removal, and the
+// caller must stop: sending what comes after would leave p at the head.
+func (s *Sender) drop(ctx context.Context, customer string, p journey.Pending, reason string, err error, notify bool) bool {
 	if _, aerr := s.o.Store.Ack(ctx, customer, p, false, s.o.Now()); aerr != nil {
 		s.o.Log.Warn("outbox: could not drop message", "customer", customer, "err", aerr)
-		return
+		return false
 	}
 	s.metrics.dropped.WithLabelValues(p.Channel, reason).Inc()
 	level := slog.LevelWarn
@@ -364,9 +405,10 @@ func (s *Sender) drop(ctx context.Context, customer string, p journey.Pending, r
 		level = slog.LevelInfo
 	}
 	s.o.Log.Log(ctx, level, "message dropped", "customer", customer, "channel", p.Channel, "reason", reason, "err", err)
-	if s.o.Failed != nil {
+	if notify && s.o.Failed != nil {
 		s.o.Failed(ctx, customer, p.Outgoing, err)
 	}
+	return true
 }
 
 // backoff grows with the time a message has waited: quick retries for a

@@ -131,7 +131,8 @@ func TestRetriesKeepOrder(t *testing.T) {
 	}
 }
 
-// Permanent failures end at once and are reported; later messages go on.
+// Permanent failures end at once and are reported: a rejected message is
+// dropped and the next goes on; a blocked chat gets nothing more.
 func TestPermanentFailuresAreDropped(t *testing.T) {
 	e := newEnv(t)
 	e.ch.fail["1"] = []error{fmt.Errorf("blocked: %w", channels.ErrUnreachable)}
@@ -142,8 +143,8 @@ func TestPermanentFailuresAreDropped(t *testing.T) {
 	if err := s.Pump(context.Background()); !errors.Is(err, channels.ErrUnreachable) && !errors.Is(err, channels.ErrRejected) {
 		t.Fatalf("Pump: %v, want the permanent failure", err)
 	}
-	if got := fmt.Sprint(e.ch.texts("1"), e.ch.texts("2")); got != "[b] [y]" {
-		t.Fatalf("sent %s, want [b] [y]", got)
+	if got := fmt.Sprint(e.ch.texts("1"), e.ch.texts("2")); got != "[] [y]" {
+		t.Fatalf("sent %s, want [] [y]", got)
 	}
 	if len(e.fails) != 2 {
 		t.Fatalf("failures reported: %v", e.fails)
@@ -222,5 +223,50 @@ func TestTwoSendersSendEachMessageOnce(t *testing.T) {
 	defer e.ch.mu.Unlock()
 	if e.ch.calls != customers*each {
 		t.Fatalf("%d sends for %d messages", e.ch.calls, customers*each)
+	}
+}
+
+// A slow rephrase (the model) never makes a sender outlast its lease: the
+// rephrase gets what is left of the turn, and another sender never sends the
+// same message.
+func TestSlowPrepareDoesNotDuplicate(t *testing.T) {
+	e := newEnv(t)
+	slow := func(ctx context.Context, customer string, m journey.Outgoing) string {
+		select {
+		case <-time.After(600 * time.Millisecond):
+			return "rephrased " + m.Text
+		case <-ctx.Done():
+			return m.Text
+		}
+	}
+	e.queue(t, "c1", "1", time.Now(), "hello")
+	o := delivery.Options{Lease: 300 * time.Millisecond, Poll: 10 * time.Millisecond, Prepare: slow}
+	stop1 := run(t, e.sender(o, delivery.Limits{}))
+	stop2 := run(t, e.sender(o, delivery.Limits{}))
+	defer stop1()
+	defer stop2()
+	waitTexts(t, e.ch, "1", 1)
+	time.Sleep(time.Second)
+	if got := e.ch.texts("1"); fmt.Sprint(got) != "[hello]" {
+		t.Fatalf("sent %q, want the scripted text once (the rephrase ran out of time)", got)
+	}
+}
+
+// After a customer blocked the bot, the rest of their messages on that chat
+// are dropped without a try, and the failure is reported once.
+func TestUnreachableDropsTheRestOfTheChat(t *testing.T) {
+	e := newEnv(t)
+	e.ch.fail["1"] = []error{fmt.Errorf("blocked: %w", channels.ErrUnreachable)}
+	e.queue(t, "c1", "1", time.Now(), "a", "b", "c")
+	s := e.sender(delivery.Options{}, delivery.Limits{})
+	s.Pump(context.Background())
+	if e.ch.calls != 1 || len(e.ch.texts("1")) != 0 {
+		t.Fatalf("%d calls, sent %v; want one try and nothing sent", e.ch.calls, e.ch.texts("1"))
+	}
+	if len(e.fails) != 1 {
+		t.Fatalf("failures reported: %v, want one", e.fails)
+	}
+	if ps, _, _ := e.store.Outbox(context.Background(), "c1", 10); len(ps) != 0 {
+		t.Fatalf("outbox still holds %d messages", len(ps))
 	}
 }
