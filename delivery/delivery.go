@@ -224,6 +224,8 @@ func (s *Sender) work(ctx context.Context, l journey.Lease) error {
 // released says the lease was already given back with the last message.
 func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time) (next time.Time, released bool, failed error) {
 	turn := s.o.Lease / 3
+	// Contexts need the real clock: s.o.Now may be a simulated one.
+	turnEnds := time.Now().Add(turn)
 	const batch = 16
 	// A chat that turned out unreachable (blocked the bot) gets nothing
 	// more in this turn: its other messages are dropped without a try.
@@ -285,7 +287,7 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				// The wait for the shared rate is bounded by this turn, so the
 				// lease never runs out while the customer is held: another
 				// sender would send the same message.
-				lctx, cancel := context.WithDeadline(ctx, start.Add(turn))
+				lctx, cancel := context.WithDeadline(ctx, turnEnds)
 				err := s.o.Limiter.Wait(lctx, p.Channel, lim.PerSecond)
 				cancel()
 				if err != nil {
@@ -299,7 +301,7 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 			// The model's rephrase gets what is left of the turn, and the call
 			// to the platform goes only while a whole call fits in the lease:
 			// past it, another sender may already have this message.
-			pctx, cancel := context.WithDeadline(wctx, start.Add(turn))
+			pctx, cancel := context.WithDeadline(wctx, turnEnds)
 			text := s.text(pctx, l.ID, p)
 			cancel()
 			if time.UnixMilli(l.Until).Sub(s.o.Now()) < s.o.Lease/3+s.o.Lease/10 {
