@@ -105,8 +105,15 @@ loop:
 				next = time.Now()
 				break loop
 			}
+			// An update that came while this chat was being handled still
+			// gets its hold: an earlier one may be on its way to another
+			// process.
+			if ready := it.Accepted.Add(b.hold); time.Now().Before(ready) {
+				next = ready
+				break loop
+			}
 			var in channels.Inbound
-			if err := json.Unmarshal([]byte(it.Raw), &in); err != nil {
+			if err := json.Unmarshal(it.Payload, &in); err != nil {
 				b.log.Error("intake: unreadable update dropped", "chat", l.ID, "err", err)
 			} else if err := b.handle(wctx, in); err != nil {
 				b.log.Warn("intake: update not handled, retrying", "chat", l.ID, "update", in.ID, "err", err)

@@ -3,6 +3,8 @@ package journey
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,19 +23,24 @@ func InboxOwner(channel, address string) string { return channel + ":" + address
 
 // InboxItem is one update waiting in a chat's inbox.
 type InboxItem struct {
-	Seq int64
-	Raw string
+	Seq      int64
+	Accepted time.Time // when it was stored
+	Payload  []byte
+	Raw      string // the stored member, for Done
 }
 
 // Accept stores an inbound update (payload, at its sequence) in the chat's
 // inbox and queues the chat to be handled after hold, the time updates of one
-// chat get to arrive out of order. One round trip. Storing the same update
-// twice keeps one.
+// chat get to arrive out of order. One round trip. The stored member starts
+// with the time of arrival, so updates of one sequence number (WhatsApp's
+// seconds) keep the order they came in; an update stored twice is handled
+// once (its message id).
 func (s *Store) Accept(ctx context.Context, owner string, seq int64, payload []byte, now time.Time, hold time.Duration) error {
 	at := now.Add(hold).UnixMilli()
+	member := fmt.Sprintf("%013d ", now.UnixMilli()) + string(payload)
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
-		pipe.ZAddNX(ctx, s.inKey(owner), redis.Z{Score: float64(seq), Member: payload})
+		pipe.ZAddNX(ctx, s.inKey(owner), redis.Z{Score: float64(seq), Member: member})
 		s.inq.mark(ctx, pipe, owner, at)
 		_, err := pipe.Exec(ctx)
 		if err == nil {
@@ -57,7 +64,14 @@ func (s *Store) Inbox(ctx context.Context, owner string, n int) ([]InboxItem, er
 	}
 	out := make([]InboxItem, len(zs))
 	for i, z := range zs {
-		out[i] = InboxItem{Seq: int64(z.Score), Raw: z.Member.(string)}
+		raw := z.Member.(string)
+		it := InboxItem{Seq: int64(z.Score), Raw: raw, Payload: []byte(raw)}
+		if ms, payload, ok := strings.Cut(raw, " "); ok {
+			if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+				it.Accepted, it.Payload = time.UnixMilli(n), []byte(payload)
+			}
+		}
+		out[i] = it
 	}
 	return out, nil
 }

@@ -175,7 +175,7 @@ func TestCommitAfterScriptFlush(t *testing.T) {
 }
 
 // The inbox hands updates out in the channel's order, whatever order they
-// arrived in, after the hold; the same update stored twice is kept once.
+// arrived in, after the hold, each with its time of arrival.
 func TestInboxOrdersBySequence(t *testing.T) {
 	r := redistest.New(t)
 	s := newStore(t, r)
@@ -202,8 +202,11 @@ func TestInboxOrdersBySequence(t *testing.T) {
 	for _, it := range items {
 		seqs = append(seqs, it.Seq)
 	}
-	if fmt.Sprint(seqs) != "[5 6 7]" {
+	if fmt.Sprint(seqs) != "[5 6 7]" { // 5 stored twice in one instant: kept once
 		t.Fatalf("inbox order %v, want [5 6 7]", seqs)
+	}
+	if items[0].Accepted.UnixMilli() != now.UnixMilli() || string(items[0].Payload) != `{"seq":5}` {
+		t.Fatalf("item %+v: want the arrival time and the payload", items[0])
 	}
 	for _, it := range items {
 		if err := s.Done(ctx, owner, it); err != nil {
