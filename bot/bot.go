@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"journeybot/channels"
 	"journeybot/conversations"
 	"journeybot/delivery"
@@ -106,7 +108,7 @@ type Bot struct {
 	order      []string // channel preference for proactive messages
 	locks      keyedLocks
 	linkSecret string
-	usernames  sync.Map // "channel:username" already indexed by this process
+	usernames  *lru.Cache[string, struct{}] // "channel:username:id" already indexed by this process
 	sender     *delivery.Sender
 	background bool
 	intake     IntakeLimit
@@ -142,6 +144,7 @@ func New(o Options) *Bot {
 		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 	}
+	b.usernames, _ = lru.New[string, struct{}](10000)
 	b.sender = delivery.New(delivery.Options{
 		Store: o.Store, Log: o.Log, Now: o.Now, Limiter: o.Limiter, MaxAge: o.MaxAge,
 		Prepare: b.prepare, Sent: b.sent, Failed: b.failed, Registerer: o.Metrics.Registry,

@@ -321,11 +321,11 @@ func (b *Bot) linkUsername(ctx context.Context, in channels.Inbound, id string) 
 	}
 	name := strings.ToLower(strings.TrimPrefix(in.Username, "@"))
 	key := in.Channel + ":" + name + ":" + id
-	if _, done := b.usernames.LoadOrStore(key, true); done {
+	if done, _ := b.usernames.ContainsOrAdd(key, struct{}{}); done {
 		return
 	}
 	if err := b.store.Link(ctx, in.Channel+"_username", name, id); err != nil {
-		b.usernames.Delete(key)
+		b.usernames.Remove(key)
 		b.log.Warn("index username failed", "err", err)
 	}
 }

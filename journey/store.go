@@ -1,7 +1,6 @@
 package journey
 
 import (
-	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +8,9 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	lru2 "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -35,7 +34,9 @@ type Store struct {
 	rdb   redis.UniversalClient
 	opt   Options
 	cache *lru
-	addrs sync.Map // "channel\x00address" -> addrEntry
+	// addrs caches address lookups ("channel\x00address" -> customer id, ""
+	// for not linked) for addrTTL, bounded like the journey cache.
+	addrs *lru2.Cache[string, addrEntry]
 	// outq, inq and dueq say which outboxes, inboxes and timers have work
 	// waiting (queue.go).
 	outq, inq, dueq workIndex
@@ -62,7 +63,8 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Store{
 		rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize), cluster: cluster,
-		outq: newWorkIndex(opt.Prefix, "out"), inq: newWorkIndex(opt.Prefix, "in"), dueq: newWorkIndex(opt.Prefix, "due"),
+		addrs: newAddrCache(opt.CacheSize),
+		outq:  newWorkIndex(opt.Prefix, "out"), inq: newWorkIndex(opt.Prefix, "in"), dueq: newWorkIndex(opt.Prefix, "due"),
 	}
 }
 
@@ -393,9 +395,8 @@ func (s *Store) addrKey(channel, address string) string {
 // the address is not linked yet.
 func (s *Store) Resolve(ctx context.Context, channel, address string) (string, error) {
 	ck := channel + "\x00" + address
-	now := time.Now()
-	if v, ok := s.addrs.Load(ck); ok && now.Before(v.(addrEntry).until) {
-		return v.(addrEntry).id, nil
+	if e, ok := s.addrs.Get(ck); ok && time.Now().Before(e.until) {
+		return e.id, nil
 	}
 	id, err := s.rdb.Get(ctx, s.addrKey(channel, address)).Result()
 	if errors.Is(err, redis.Nil) {
@@ -406,7 +407,7 @@ func (s *Store) Resolve(ctx context.Context, channel, address string) (string, e
 	}
 	// Cached, "not linked" included, so the hot path needs no extra round
 	// trip; a link made by another process is seen within addrTTL.
-	s.addrs.Store(ck, addrEntry{id, now.Add(addrTTL)})
+	s.addrs.Add(ck, addrEntry{id, time.Now().Add(addrTTL)})
 	return id, nil
 }
 
@@ -418,71 +419,48 @@ type addrEntry struct {
 	until time.Time
 }
 
+// newAddrCache bounds the address cache like the journey cache (an
+// unbounded map grew with every chat a process ever saw).
+func newAddrCache(size int) *lru2.Cache[string, addrEntry] {
+	c, _ := lru2.New[string, addrEntry](size) // size > 0: NewStore sets a default
+	return c
+}
+
 // Link points a channel address at a customer id.
 func (s *Store) Link(ctx context.Context, channel, address, id string) error {
 	if err := s.rdb.Set(ctx, s.addrKey(channel, address), id, 0).Err(); err != nil {
 		return fmt.Errorf("link %s address: %w", channel, err)
 	}
-	s.addrs.Store(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
+	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
 	return nil
 }
 
 // Ping checks the Redis connection.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// lru is a small bounded cache of committed journeys. It only saves the
-// read: the commit script checks the version, so a stale entry costs a retry,
+// lru is the bounded cache of committed journeys. It only saves the read:
+// the commit script checks the version, so a stale entry costs a retry,
 // never a lost update.
-type lru struct {
-	mu  sync.Mutex
-	max int
-	ll  *list.List
-	m   map[string]*list.Element
-}
+type lru struct{ c *lru2.Cache[string, lruEntry] }
 
 type lruEntry struct {
-	id  string
 	ver int64
 	j   *Journey
 }
 
-func newLRU(max int) *lru { return &lru{max: max, ll: list.New(), m: map[string]*list.Element{}} }
+func newLRU(max int) *lru {
+	c, _ := lru2.New[string, lruEntry](max) // max > 0: NewStore sets a default
+	return &lru{c}
+}
 
 func (c *lru) get(id string) (int64, *Journey, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[id]; ok {
-		c.ll.MoveToFront(e)
-		en := e.Value.(*lruEntry)
-		return en.ver, en.j, true
-	}
-	return 0, nil, false
+	e, ok := c.c.Get(id)
+	return e.ver, e.j, ok
 }
 
-func (c *lru) put(id string, ver int64, j *Journey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[id]; ok {
-		e.Value = &lruEntry{id, ver, j}
-		c.ll.MoveToFront(e)
-		return
-	}
-	c.m[id] = c.ll.PushFront(&lruEntry{id, ver, j})
-	if c.ll.Len() > c.max {
-		last := c.ll.Back()
-		c.ll.Remove(last)
-		delete(c.m, last.Value.(*lruEntry).id)
-	}
-}
+func (c *lru) put(id string, ver int64, j *Journey) { c.c.Add(id, lruEntry{ver, j}) }
 
-func (c *lru) drop(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[id]; ok {
-		c.ll.Remove(e)
-		delete(c.m, id)
-	}
-}
+func (c *lru) drop(id string) { c.c.Remove(id) }
 
 func (s *Store) orderKey(orderID string) string { return s.opt.Prefix + ":order:" + orderID }
 
