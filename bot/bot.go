@@ -109,6 +109,7 @@ type Bot struct {
 	locks      keyedLocks
 	linkSecret string
 	usernames  *lru.Cache[string, struct{}] // "channel:username:id" already indexed by this process
+	failing    *lru.Cache[string, int]      // inbox updates that failed, and how often
 	sender     *delivery.Sender
 	background bool
 	intake     IntakeLimit
@@ -145,6 +146,7 @@ func New(o Options) *Bot {
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 	}
 	b.usernames, _ = lru.New[string, struct{}](10000)
+	b.failing, _ = lru.New[string, int](10000)
 	b.sender = delivery.New(delivery.Options{
 		Store: o.Store, Log: o.Log, Now: o.Now, Limiter: o.Limiter, MaxAge: o.MaxAge,
 		Prepare: b.prepare, Sent: b.sent, Failed: b.failed, Registerer: o.Metrics.Registry,

@@ -390,3 +390,56 @@ func TestIntakeLimitPerChat(t *testing.T) {
 		t.Fatalf("after 10s: %d replies, want 5", len(got))
 	}
 }
+
+// An update that fails again and again while Redis answers (here: a journey
+// whose stored document no longer decodes) is moved to the dead letters, so
+// the chat's later updates are not held up for ever.
+func TestPoisonUpdateGoesToTheDeadLetters(t *testing.T) {
+	t.Parallel()
+	r := redistest.New(t)
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions()),
+		Background: true, Hold: time.Millisecond})
+	rec := channeltest.New("test")
+	b.AddChannel(rec)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { b.RunIntake(ctx); done <- struct{}{} }()
+	go func() { b.RunSenders(ctx); done <- struct{}{} }()
+	defer func() { cancel(); <-done; <-done }()
+	// The journey of chat 9 is garbage in Redis.
+	if err := r.Client.HSet(context.Background(), r.Prefix+":{c:test:9}", "v", "1", "d", "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	in := b.Intake()
+	for _, s := range []string{"oi", "oi de novo"} {
+		m := text("9", s)
+		if err := in.HandleInbound(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := r.Client.LLen(context.Background(), r.Prefix+":dead").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters after 30 s, want both updates of the poisoned chat", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Another chat was answered all along.
+	if err := in.HandleInbound(context.Background(), text("10", "oi")); err != nil {
+		t.Fatal(err)
+	}
+	for rec.Count("Olá") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("another chat was not answered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

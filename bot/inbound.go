@@ -114,12 +114,18 @@ loop:
 			}
 			var in channels.Inbound
 			if err := json.Unmarshal(it.Payload, &in); err != nil {
-				b.log.Error("intake: unreadable update dropped", "chat", l.ID, "err", err)
+				b.deadLetter(wctx, l.ID, it, "unreadable", err)
+				continue
 			} else if err := b.handle(wctx, in); err != nil {
+				if b.failedAgain(wctx, l.ID, it) {
+					b.deadLetter(wctx, l.ID, it, "failed", err)
+					continue
+				}
 				b.log.Warn("intake: update not handled, retrying", "chat", l.ID, "update", in.ID, "err", err)
 				next = time.Now().Add(time.Second)
 				break loop
 			}
+			b.failing.Remove(l.ID + "\x00" + it.Raw)
 			if err := b.store.Done(wctx, l.ID, it); err != nil {
 				b.log.Warn("intake: handled update not removed (it will be skipped as a duplicate)", "chat", l.ID, "err", err)
 				next = time.Now().Add(time.Second)
@@ -130,6 +136,35 @@ loop:
 	if err := b.store.ReleaseInbox(wctx, l, next); err != nil {
 		b.log.Warn("intake: release failed; the lease runs out instead", "chat", l.ID, "err", err)
 	}
+}
+
+// maxFailures is how often an update may fail, with Redis answering, before
+// it is moved to the dead letters so the chat behind it goes on.
+const maxFailures = 10
+
+// failedAgain counts a failure of it and reports whether it failed too often.
+// Failures while Redis does not answer do not count: then every update
+// fails, and all of them wait for Redis.
+func (b *Bot) failedAgain(ctx context.Context, owner string, it journey.InboxItem) bool {
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if b.store.Ping(pctx) != nil {
+		return false
+	}
+	key := owner + "\x00" + it.Raw
+	n, _ := b.failing.Get(key)
+	b.failing.Add(key, n+1)
+	return n+1 >= maxFailures
+}
+
+func (b *Bot) deadLetter(ctx context.Context, owner string, it journey.InboxItem, reason string, cause error) {
+	b.failing.Remove(owner + "\x00" + it.Raw)
+	b.metrics.errors.WithLabelValues("dead_letter").Inc()
+	if err := b.store.DeadLetter(ctx, owner, it, reason); err != nil {
+		b.log.Error("intake: could not move an update to the dead letters", "chat", owner, "err", err)
+		return
+	}
+	b.log.Error("intake: update moved to the dead letters (prefix:dead)", "chat", owner, "reason", reason, "err", cause)
 }
 
 // HandleInbound handles one customer message now: it returns once the

@@ -12,7 +12,9 @@ import (
 // Attempts and first uses, shared by every process: what the bot's guards
 // against guessing (/pedido) and against forwarded deep links keep.
 
-func (s *Store) attemptKey(kind, id string) string { return s.opt.Prefix + ":identify:" + kind + ":" + id }
+func (s *Store) attemptKey(kind, id string) string {
+	return s.opt.Prefix + ":identify:" + kind + ":" + id
+}
 
 // CountAttempt counts one attempt of kind by id within window and returns the
 // count so far, in one round trip (counted before the attempt is made, so

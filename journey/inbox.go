@@ -101,3 +101,22 @@ func (s *Store) ReleaseInbox(ctx context.Context, l Lease, next time.Time) error
 func (s *Store) NextInbox(ctx context.Context) (time.Time, bool, error) {
 	return s.nextReady(ctx, s.inq)
 }
+
+// deadKey keeps updates the bot could not handle at all, for an operator.
+func (s *Store) deadKey() string { return s.opt.Prefix + ":dead" }
+
+// deadCap bounds the dead letters kept.
+const deadCap = 1000
+
+// DeadLetter moves an update the bot failed to handle again and again (with
+// Redis answering) out of its chat's inbox into the dead letters, so the chat
+// goes on; the newest deadCap are kept (LRANGE prefix:dead 0 -1).
+func (s *Store) DeadLetter(ctx context.Context, owner string, it InboxItem, reason string) error {
+	pipe := s.rdb.Pipeline()
+	pipe.RPush(ctx, s.deadKey(), fmt.Sprintf("%s %s %s", owner, reason, it.Payload))
+	pipe.LTrim(ctx, s.deadKey(), -deadCap, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("dead letter of %s: %w", owner, err)
+	}
+	return s.Done(ctx, owner, it)
+}

@@ -65,10 +65,13 @@ func (s *Store) FinishAll(ctx context.Context, ws []Woken) error {
 	}
 	_, err := pipe.Exec(ctx)
 	if isNoScript(err) {
-		if err := s.LoadScripts(ctx); err != nil {
-			return err
+		// Redis forgot the scripts: one at a time, each with its EVAL fallback.
+		for _, w := range ws {
+			if err := s.Finish(ctx, w.ID, w.Lease, w.Next); err != nil {
+				return err
+			}
 		}
-		return s.FinishAll(ctx, ws)
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("finish %d wake-ups: %w", len(ws), err)
