@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"journeybot/channels"
-	slackdesk "journeybot/channels/slack"
+	slackdesk "journeybot/staff/slack"
 	"journeybot/config"
 )
 
