@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"journeybot/channels"
-	slackdesk "journeybot/staff/slack"
 	"journeybot/config"
+	slackdesk "journeybot/staff/slack"
 )
 
 // setupSlack builds the Slack staff desk when slack.bot_token is set: cases
