@@ -104,7 +104,7 @@ type Bot struct {
 	router     IntentRouter
 	lease      time.Duration
 	mu         sync.RWMutex
-	channels   map[string]channels.Channel
+	channels   map[string]channels.Sender
 	order      []string // channel preference for proactive messages
 	locks      keyedLocks
 	linkSecret string
@@ -142,7 +142,7 @@ func New(o Options) *Bot {
 	}
 	b := &Bot{
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
-		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Channel{}, router: o.Router,
+		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Sender{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 	}
 	b.usernames, _ = lru.New[string, struct{}](10000)
@@ -156,7 +156,7 @@ func New(o Options) *Bot {
 
 // AddChannel registers a channel for sending, within limits. Channels added
 // first are preferred for proactive messages.
-func (b *Bot) AddChannel(c channels.Channel, limits ...delivery.Limits) {
+func (b *Bot) AddChannel(c channels.Sender, limits ...delivery.Limits) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.channels[c.Name()] = c

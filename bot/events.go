@@ -83,7 +83,7 @@ func (b *Bot) linkPhone(ctx context.Context, c journey.EventCustomer) (map[strin
 		return nil, nil
 	}
 	b.mu.RLock()
-	var pas []channels.Channel
+	var pas []channels.Sender
 	for _, name := range b.order {
 		if _, ok := b.channels[name].(channels.PhoneAddresser); ok && c.Address(name) == "" {
 			pas = append(pas, b.channels[name])

@@ -160,7 +160,7 @@ func (b *Bot) reply(j *journey.Journey, text string) []journey.Outgoing {
 
 // route picks the channel of a message: the one asked for, else the one the
 // customer last wrote on, else the first registered with an address.
-func (b *Bot) route(j *journey.Journey, channel string) (channels.Channel, string) {
+func (b *Bot) route(j *journey.Journey, channel string) (channels.Sender, string) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if channel != "" {

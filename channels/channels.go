@@ -94,15 +94,25 @@ func (f HandlerFunc) HandleInbound(ctx context.Context, in Inbound) error { retu
 // message itself is refused) end at once; a *RetryError, or any other error
 // (the network), is tried again with backoff.
 type Channel interface {
+	Sender
+	Receiver
+}
+
+// Sender is what the runtime needs of a channel: its name and a way to send.
+type Sender interface {
 	// Name is the channel's name in addresses ("telegram").
 	Name() string
-	// Run receives messages and passes them to h until ctx ends.
-	Run(ctx context.Context, h Handler) error
 	// Send delivers one message in one attempt. It returns ErrUnreachable
 	// when the customer cannot be reached on this channel any more (blocked
 	// the bot), ErrRejected for a message the platform refuses, and a
 	// *RetryError when the platform asks to wait.
 	Send(ctx context.Context, m Outbound) error
+}
+
+// Receiver is what the process runs of a channel: it receives messages and
+// passes them to h until ctx ends.
+type Receiver interface {
+	Run(ctx context.Context, h Handler) error
 }
 
 // ErrUnreachable means the customer blocked the bot or left the channel.

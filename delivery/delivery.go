@@ -73,7 +73,7 @@ type Options struct {
 type Sender struct {
 	o       Options
 	mu      sync.RWMutex
-	chans   map[string]channels.Channel
+	chans   map[string]channels.Sender
 	limits  map[string]Limits
 	wake    chan struct{}
 	metrics metrics
@@ -105,7 +105,7 @@ func New(o Options) *Sender {
 	if o.Poll <= 0 {
 		o.Poll = 100 * time.Millisecond
 	}
-	s := &Sender{o: o, chans: map[string]channels.Channel{}, limits: map[string]Limits{}, wake: make(chan struct{}, 1)}
+	s := &Sender{o: o, chans: map[string]channels.Sender{}, limits: map[string]Limits{}, wake: make(chan struct{}, 1)}
 	s.metrics = metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "journeybot_outbox_sent_total",
 			Help: "Outbox messages the channel took."}, []string{"channel"}),
@@ -123,14 +123,14 @@ func New(o Options) *Sender {
 }
 
 // AddChannel lets the sender deliver on c, within limits.
-func (s *Sender) AddChannel(c channels.Channel, l Limits) {
+func (s *Sender) AddChannel(c channels.Sender, l Limits) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.chans[c.Name()] = c
 	s.limits[c.Name()] = l
 }
 
-func (s *Sender) channel(name string) (channels.Channel, Limits) {
+func (s *Sender) channel(name string) (channels.Sender, Limits) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.chans[name], s.limits[name]
@@ -380,7 +380,7 @@ func (s *Sender) text(ctx context.Context, customer string, p journey.Pending) s
 	return s.o.Prepare(ctx, customer, p.Outgoing)
 }
 
-func (s *Sender) send(ctx context.Context, ch channels.Channel, p journey.Pending, text string) error {
+func (s *Sender) send(ctx context.Context, ch channels.Sender, p journey.Pending, text string) error {
 	out := channels.Outbound{Channel: p.Channel, Address: p.Address, Text: text, Proactive: p.Proactive, Language: p.Lang}
 	if t := p.Template; t != nil {
 		out.Template = &channels.Template{Name: t.Name, Language: t.Language, Params: t.Params}
