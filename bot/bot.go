@@ -168,6 +168,11 @@ func (b *Bot) AddChannel(c channels.Sender, limits ...delivery.Limits) {
 	b.sender.AddChannel(c, l)
 }
 
+// SetBackground switches delivery to the senders (RunSenders) or back to
+// sending in line (see Options.Background). Call it before the bot handles
+// anything.
+func (b *Bot) SetBackground(on bool) { b.mu.Lock(); b.background = on; b.mu.Unlock() }
+
 // RunSenders delivers the outboxes until ctx ends (Options.Background).
 func (b *Bot) RunSenders(ctx context.Context) { b.sender.Run(ctx) }
 
@@ -237,7 +242,10 @@ func (b *Bot) CustomerID(ctx context.Context, channel, address string) (string, 
 // and now. It returns the first message that failed for good when sending
 // here (staff want to know their reply did not arrive).
 func (b *Bot) deliver(ctx context.Context) error {
-	if b.background {
+	b.mu.RLock()
+	background := b.background
+	b.mu.RUnlock()
+	if background {
 		b.sender.Notify()
 		return nil
 	}

@@ -228,7 +228,10 @@ func (b *Bot) failed(ctx context.Context, customer string, m journey.Outgoing, e
 	} else {
 		b.metrics.errors.WithLabelValues("send").Inc()
 	}
-	if m.Origin != "staff" || !b.background {
+	b.mu.RLock()
+	background := b.background
+	b.mu.RUnlock()
+	if m.Origin != "staff" || !background {
 		return // without senders, the staff action itself reports it
 	}
 	j, _, gerr := b.store.Get(ctx, customer)

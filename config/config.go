@@ -129,10 +129,6 @@ type WhatsApp struct {
 // Enabled reports whether the WhatsApp channel is configured.
 func (w WhatsApp) Enabled() bool { return w.AccessToken != "" && w.PhoneNumberID != "" }
 
-// CustomerChannels reports whether a real customer channel is configured
-// (the bot then runs with inboxes and senders).
-func (c *Config) CustomerChannels() bool { return c.Telegram.Enabled() || c.WhatsApp.Enabled() }
-
 type Slack struct {
 	BotToken, AppToken, SigningSecret, APIURL, SupportChannel, TeamID string
 	ClaimTimeout                                                      time.Duration

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"journeybot/bot"
-	"journeybot/channels/telegram"
-	"journeybot/channels/whatsapp"
 	"journeybot/config"
 	"journeybot/conversations"
-	"journeybot/delivery"
 	"journeybot/journey"
 	"journeybot/llm"
 	"journeybot/ratelimit"
@@ -43,11 +39,10 @@ func engineOptions(c *config.Config) conversations.Options {
 }
 
 // newApp loads the scripts (refusing ones that do not lint) and connects to
-// Redis. Nothing is started yet. With background, replies go out through the
-// senders the caller runs (RunSenders), within the channels' shared rate
-// limits; without, each call sends what it queued before it returns (the
-// terminal chat).
-func newApp(ctx context.Context, c *config.Config, log *slog.Logger, background bool) (*app, error) {
+// Redis. Nothing is started yet. Each call sends what it queued before it
+// returns (the terminal) until the caller switches the bot to senders it runs
+// (bot.SetBackground, RunSenders), as `run` does with a customer channel.
+func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
 	scripts, probs, err := conversations.LoadDir(c.ScriptsDir)
 	for _, p := range probs {
 		if p.Warning {
@@ -74,7 +69,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger, background 
 	a.limiter = ratelimit.New(rdb, c.RedisPrefix)
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
-		Background: background, Limiter: a.limiter, MaxAge: c.Send.MaxAge,
+		Limiter: a.limiter, MaxAge: c.Send.MaxAge,
 		Intake: bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
 	}
 	if c.LLM.Enabled() {
@@ -93,18 +88,4 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger, background 
 	a.bot = bot.New(opts)
 	a.bot.SetLinkSecret(c.Events.Secret)
 	return a, nil
-}
-
-// limits are a channel's sending limits: Telegram's telegram.rate for the
-// whole bot and one message a second per chat; WhatsApp's whatsapp.rate for
-// the phone number (its pair limit, about one message every 6 s to one
-// customer after a burst, answers 131056, which is retried); the others none.
-func (a *app) limits(channel string) delivery.Limits {
-	switch channel {
-	case telegram.Name:
-		return delivery.Limits{PerSecond: float64(a.cfg.Telegram.Rate), PerChat: time.Second}
-	case whatsapp.Name:
-		return delivery.Limits{PerSecond: float64(a.cfg.WhatsApp.Rate)}
-	}
-	return delivery.Limits{}
 }

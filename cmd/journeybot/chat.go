@@ -21,7 +21,7 @@ func chatCmd(g *globals) *cobra.Command {
 			}
 			c.LogLevel = "warn"
 			log := newLogger(c, cmd.ErrOrStderr())
-			a, err := newApp(cmd.Context(), c, log, false)
+			a, err := newApp(cmd.Context(), c, log)
 			if err != nil {
 				return err
 			}

@@ -79,7 +79,7 @@ func eventsCmd(g *globals) *cobra.Command {
 				}
 				in = f
 			}
-			a, err := newApp(cmd.Context(), c, newLogger(c, cmd.ErrOrStderr()), false)
+			a, err := newApp(cmd.Context(), c, newLogger(c, cmd.ErrOrStderr()))
 			if err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
 			ctx := cmd.Context()
-			a, err := newApp(ctx, c, log, c.CustomerChannels())
+			a, err := newApp(ctx, c, log)
 			if err != nil {
 				return err
 			}
@@ -48,30 +48,41 @@ func runCmd(g *globals) *cobra.Command {
 			})
 			mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 
+			// Customer channels, then the staff desk; with any customer
+			// channel, updates go through the inboxes and replies through the
+			// senders, else (the terminal) straight to the bot.
 			var chans []channels.Channel
-			for _, setup := range []func(context.Context, *app, *http.ServeMux) (channels.Channel, error){setupTelegram, setupWhatsApp, setupSlack} {
-				ch, err := setup(ctx, a, mux)
+			for _, setup := range customerChannels {
+				ch, limits, err := setup(ctx, a, mux)
 				if err != nil {
 					return err
 				}
 				if ch != nil {
 					chans = append(chans, ch)
+					a.bot.AddChannel(ch, limits)
 				}
+			}
+			background := len(chans) > 0
+			a.bot.SetBackground(background)
+			desk, err := setupSlack(ctx, a, mux)
+			if err != nil {
+				return err
+			}
+			if desk != nil {
+				chans = append(chans, desk)
+				a.bot.AddChannel(desk)
 			}
 			if err := setupEvents(ctx, a, mux); err != nil {
 				return err
 			}
 			if len(chans) == 0 {
 				log.Info("no channel configured (telegram.token, whatsapp.access_token, slack.bot_token): chatting in this terminal")
-				chans = append(chans, console.New(os.Stdin, cmd.OutOrStdout(), "", ""))
+				term := console.New(os.Stdin, cmd.OutOrStdout(), "", "")
+				chans = append(chans, term)
+				a.bot.AddChannel(term)
 			}
-			for _, ch := range chans {
-				a.bot.AddChannel(ch, a.limits(ch.Name()))
-			}
-			// Channels hand updates to the inboxes when senders run, else
-			// straight to the bot.
 			var handler channels.Handler = a.bot
-			if a.cfg.CustomerChannels() {
+			if background {
 				handler = a.bot.Intake()
 			}
 
@@ -96,7 +107,7 @@ func runCmd(g *globals) *cobra.Command {
 				}
 			}()
 			wg.Add(3)
-			if a.cfg.CustomerChannels() {
+			if background {
 				wg.Add(2)
 				go func() { defer wg.Done(); a.bot.RunIntake(runCtx) }()
 				go func() { defer wg.Done(); a.bot.RunSenders(runCtx) }()
