@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"journeybot/channels"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -107,5 +109,33 @@ func TestParseDuration(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("ParseDuration(%q) err = %v", in, err)
 		}
+	}
+}
+
+// Lint warns where a step meets a channel's limits: a label the channel
+// cuts, more buttons than it can offer; a channel without the limit says
+// nothing.
+func TestLintChannels(t *testing.T) {
+	s, _, err := LoadDir("testdata/channels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := map[string]channels.Capabilities{
+		"narrow": {MaxButtons: 3, MaxList: 10, MaxLabel: 20},
+		"wide":   {},
+	}
+	var got []string
+	for _, p := range LintChannels(s, caps) {
+		if !p.Warning {
+			t.Errorf("an error, want warnings only: %s", p)
+		}
+		got = append(got, p.String())
+	}
+	want := []string{
+		`testdata/channels/s.yaml:7:9: warning: 11 buttons: narrow shows at most 10; there its customers get the choices as text and type one`,
+		`testdata/channels/s.yaml:10:13: warning: button label "Uma opção com um rótulo longo demais" (pt-BR) has 36 characters; narrow shows 20 and cuts the rest`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

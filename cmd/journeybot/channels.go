@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"journeybot/channels"
+	"journeybot/channels/telegram"
+	"journeybot/channels/whatsapp"
 	"journeybot/delivery"
 )
 
@@ -18,4 +20,11 @@ type channelSetup func(ctx context.Context, a *app, mux *http.ServeMux) (channel
 var customerChannels = []channelSetup{
 	setupTelegram,
 	setupWhatsApp,
+}
+
+// channelCapabilities are what each customer channel can show, for
+// `journeybot lint` (whether or not the channel is configured).
+var channelCapabilities = map[string]channels.Capabilities{
+	telegram.Name: telegram.Capabilities(),
+	whatsapp.Name: whatsapp.Capabilities(),
 }

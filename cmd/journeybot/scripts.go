@@ -32,6 +32,9 @@ func lintCmd(g *globals) *cobra.Command {
 				return err
 			}
 			s, probs, err := conversations.LoadDir(dir)
+			if err == nil {
+				probs = append(probs, conversations.LintChannels(s, channelCapabilities)...)
+			}
 			for _, p := range probs {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
 			}
