@@ -6,12 +6,18 @@ import (
 	"fmt"
 	"time"
 
+	"journeybot/channels"
 	"journeybot/conversations"
 	"journeybot/journey"
 )
 
 // ErrNoCase means the customer has no open case.
 var ErrNoCase = errors.New("no open case for this customer")
+
+// ErrOutsideWindow means a staff reply was not sent: the customer's channel
+// takes free-form messages only within its service window (WhatsApp: 24 hours
+// after the customer's last message), and it has closed.
+var ErrOutsideWindow = errors.New("the customer's channel is outside its service window: they must write first")
 
 // Claim lets one staff member take over a customer's case. Exactly one of
 // several concurrent claims wins (the journey update is atomic); the others
@@ -55,14 +61,20 @@ func (b *Bot) StaffReply(ctx context.Context, customerID, staffName, text string
 	unlock := b.lock(customerID)
 	defer unlock()
 	now := b.now()
-	queued := false
+	queued, closed := false, false
 	_, err := b.store.Commit(ctx, customerID, "", now, func(j *journey.Journey) (journey.Change, error) {
 		out := b.reply(j, text)
 		queued = len(out) > 0
+		if ch, _ := b.route(j, ""); ch != nil {
+			closed = !inWindow(j, ch.Name(), channels.CapabilitiesOf(ch).Window, now)
+		}
 		return journey.Change{History: []journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + ": " + text}}, Outbox: out}, nil
 	})
 	if err != nil {
 		return err
+	}
+	if !queued && closed {
+		return ErrOutsideWindow
 	}
 	if !queued {
 		return fmt.Errorf("customer %s has no channel to reach", customerID)

@@ -347,6 +347,10 @@ func TestOutsideWindowTemplates(t *testing.T) {
 	if e.note("template.whatsapp.shipped") != 1 || e.note("nudge.skipped_window") != 1 {
 		t.Fatalf("templates counted %v, skipped %v; want 1 and 1", e.note("template.whatsapp.shipped"), e.note("nudge.skipped_window"))
 	}
+	// Staff cannot write first either: they are told why.
+	if err := e.bot.StaffReply(context.Background(), "cust-7", "Bia", "Oi Caio!"); !errors.Is(err, bot.ErrOutsideWindow) {
+		t.Fatalf("staff reply outside the window: %v, want bot.ErrOutsideWindow", err)
+	}
 	// The customer answers: the window opens, free-form messages go.
 	e.srv.Text(waID, "Caio", "obrigado")
 	e.srv.WaitMessages(waID, 2)

@@ -254,7 +254,11 @@ func (d *Desk) reply(ctx context.Context, r caseRec, user, text string) error {
 		return nil
 	}
 	if err := d.o.Bot.StaffReply(ctx, r.Customer, name, out); err != nil {
-		d.notice(ctx, r.Channel, r.TS, "⚠️ Not delivered to the customer (the bot's log says why). Try again in a moment.")
+		msg := "⚠️ Not delivered to the customer (the bot's log says why). Try again in a moment."
+		if errors.Is(err, bot.ErrOutsideWindow) {
+			msg = "⚠️ Not delivered: the customer's channel takes messages only within 24 hours of their last message (WhatsApp's window). They need to write first."
+		}
+		d.notice(ctx, r.Channel, r.TS, msg)
 		return fmt.Errorf("staff reply on case %s: %w", r.TS, err)
 	}
 	return nil
