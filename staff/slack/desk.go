@@ -51,7 +51,7 @@ type Options struct {
 	// Hours are the support hours (nil = always open), in TimeZone.
 	Hours    *config.Hours
 	TimeZone *time.Location
-	Bot      *bot.Bot
+	Bot      Runtime
 	// Stats gives /journey stats its figures (optional).
 	Stats *bot.Stats
 	Log   *slog.Logger
@@ -63,6 +63,19 @@ type Options struct {
 	// Limiter paces posts to one message a second per channel across
 	// processes (ratelimit.Limiter); nil posts without pacing.
 	Limiter RateLimiter
+}
+
+// Runtime is what the desk needs of the bot (*bot.Bot is one): the staff
+// actions, the events it raises (case.after_hours), the store its own case
+// records live in, and the clock.
+type Runtime interface {
+	Claim(ctx context.Context, customerID, staffID, staffName string) (won bool, holder string, err error)
+	StaffReply(ctx context.Context, customerID, staffName, text string) error
+	Resolve(ctx context.Context, customerID, staffName string) (time.Duration, error)
+	SetPaused(ctx context.Context, customerID string, paused bool) error
+	HandleEvent(ctx context.Context, ev journey.Event) (*bot.EventOutcome, error)
+	Store() *journey.Store
+	Now() time.Time
 }
 
 // RateLimiter spaces events under a name across processes.
