@@ -18,20 +18,28 @@ import (
 )
 
 func llmFixture(t *testing.T) (*fixture, *openaitest.Server) {
+	now := func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
+	return modelFixture(t, "testdata/llm", func(o *bot.Options, c *llm.Client) { o.LLM, o.Now = c, now })
+}
+
+// modelFixture runs the scripts of dir with a model on the loopback OpenAI
+// server, given to the bot by with.
+func modelFixture(t *testing.T, dir string, with func(*bot.Options, *llm.Client)) (*fixture, *openaitest.Server) {
 	t.Helper()
 	srv := openaitest.New(t)
 	client, err := llm.New(llm.Config{APIKey: "sk-test-secret", BaseURL: srv.BaseURL(), Model: "test-model", Timeout: 2 * time.Second}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := conversations.LoadDir("testdata/llm")
+	s, _, err := conversations.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := redistest.New(t)
 	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-	now := func() time.Time { return time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) }
-	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(s, conversations.DefaultOptions()), LLM: client, Now: now})
+	o := bot.Options{Store: store, Engine: conversations.NewEngine(s, conversations.DefaultOptions())}
+	with(&o, client)
+	b := bot.New(o)
 	rec := channeltest.New("test")
 	b.AddChannel(rec)
 	return &fixture{bot: b, store: store, rec: rec, redis: r}, srv

@@ -2,39 +2,18 @@ package bot_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"journeybot/bot"
-	"journeybot/conversations"
-	"journeybot/internal/channeltest"
 	"journeybot/internal/openaitest"
-	"journeybot/internal/redistest"
-	"journeybot/journey"
 	"journeybot/llm"
 )
 
 // routerFixture runs the shipped scripts with a model router on the
 // loopback OpenAI server.
 func routerFixture(t *testing.T) (*fixture, *openaitest.Server) {
-	t.Helper()
-	srv := openaitest.New(t)
-	client, err := llm.New(llm.Config{APIKey: "sk-test", BaseURL: srv.BaseURL(), Model: "test-model", Timeout: 2 * time.Second}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _, err := conversations.LoadDir("../scripts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := redistest.New(t)
-	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(s, conversations.DefaultOptions()), Router: client})
-	rec := channeltest.New("test")
-	b.AddChannel(rec)
-	return &fixture{bot: b, store: store, rec: rec, redis: r}, srv
+	return modelFixture(t, "../scripts", func(o *bot.Options, c *llm.Client) { o.Router = c })
 }
 
 func TestModelRouting(t *testing.T) {
