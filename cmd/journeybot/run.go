@@ -52,8 +52,8 @@ func runCmd(g *globals) *cobra.Command {
 			// channel, updates go through the inboxes and replies through the
 			// senders, else (the terminal) straight to the bot.
 			var chans []channels.Channel
-			for _, setup := range customerChannels {
-				ch, limits, err := setup(ctx, a, mux)
+			for _, cc := range customerChannels {
+				ch, limits, err := cc.setup(ctx, a, mux)
 				if err != nil {
 					return err
 				}

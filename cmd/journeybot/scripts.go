@@ -33,7 +33,7 @@ func lintCmd(g *globals) *cobra.Command {
 			}
 			s, probs, err := conversations.LoadDir(dir)
 			if err == nil {
-				probs = append(probs, conversations.LintChannels(s, channelCapabilities)...)
+				probs = append(probs, conversations.LintChannels(s, channelCapabilities())...)
 			}
 			for _, p := range probs {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
