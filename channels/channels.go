@@ -154,8 +154,9 @@ type Capabilities struct {
 	// choices as text and the customer types one (a typed label is a press).
 	MaxButtons, MaxList int
 	// MaxLabel is the longest button label the channel shows (characters);
-	// longer ones are shortened by the channel.
-	MaxLabel int
+	// longer ones are shortened by the channel. MaxListLabel is that of a
+	// list's row (0: MaxLabel).
+	MaxLabel, MaxListLabel int
 	// MaxData is the longest button payload, in bytes.
 	MaxData int
 	// Templates: the channel sends approved templates (Outbound.Template).

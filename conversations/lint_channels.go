@@ -32,7 +32,14 @@ func LintChannels(s *Scripts, caps map[string]channels.Capabilities) Problems {
 				if n := cp.Choices(); n > 0 && len(st.Buttons) > n {
 					c.warnf(st.Pos, "%d buttons: %s shows at most %d; there its customers get the choices as text and type one", len(st.Buttons), name, n)
 				}
-				if cp.MaxLabel == 0 {
+				limit, shown := cp.MaxLabel, "buttons"
+				switch n := cp.Choices(); {
+				case n > 0 && len(st.Buttons) > n:
+					continue // the choices go as text: nothing is cut
+				case cp.MaxButtons > 0 && len(st.Buttons) > cp.MaxButtons && cp.MaxListLabel > 0:
+					limit, shown = cp.MaxListLabel, "list rows" // more than its buttons: a list
+				}
+				if limit == 0 {
 					continue
 				}
 				for _, b := range st.Buttons {
@@ -44,8 +51,8 @@ func LintChannels(s *Scripts, caps map[string]channels.Capabilities) Problems {
 						if strings.Contains(src, "{{") {
 							continue // its length is known only when sent
 						}
-						if n := utf8.RuneCountInString(src); n > cp.MaxLabel {
-							c.warnf(b.Pos, "button label %q (%s) has %d characters; %s shows %d and cuts the rest", src, lang, n, name, cp.MaxLabel)
+						if n := utf8.RuneCountInString(src); n > limit {
+							c.warnf(b.Pos, "button label %q (%s) has %d characters; %s %s show %d and cut the rest", src, lang, n, name, shown, limit)
 						}
 					}
 				}

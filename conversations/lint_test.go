@@ -113,15 +113,16 @@ func TestParseDuration(t *testing.T) {
 }
 
 // Lint warns where a step meets a channel's limits: a label the channel
-// cuts, more buttons than it can offer; a channel without the limit says
-// nothing.
+// cuts (as a button, or as a list row when there are more than its buttons),
+// more buttons than it can offer (then nothing is cut: the choices go as
+// text); a channel without the limits says nothing.
 func TestLintChannels(t *testing.T) {
 	s, _, err := LoadDir("testdata/channels")
 	if err != nil {
 		t.Fatal(err)
 	}
 	caps := map[string]channels.Capabilities{
-		"narrow": {MaxButtons: 3, MaxList: 10, MaxLabel: 20},
+		"narrow": {MaxButtons: 3, MaxList: 10, MaxLabel: 20, MaxListLabel: 24},
 		"wide":   {},
 	}
 	var got []string
@@ -133,7 +134,9 @@ func TestLintChannels(t *testing.T) {
 	}
 	want := []string{
 		`testdata/channels/s.yaml:7:9: warning: 11 buttons: narrow shows at most 10; there its customers get the choices as text and type one`,
-		`testdata/channels/s.yaml:10:13: warning: button label "Uma opção com um rótulo longo demais" (pt-BR) has 36 characters; narrow shows 20 and cuts the rest`,
+		`testdata/channels/s.yaml:28:13: warning: button label "Um rótulo de vinte e dois" (pt-BR) has 25 characters; narrow buttons show 20 and cut the rest`,
+		`testdata/channels/s.yaml:37:13: warning: button label "Um rótulo de vinte e dois" (pt-BR) has 25 characters; narrow list rows show 24 and cut the rest`,
+		`testdata/channels/s.yaml:38:13: warning: button label "Este rótulo tem trinta letras!" (pt-BR) has 30 characters; narrow list rows show 24 and cut the rest`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -49,7 +49,7 @@ const (
 func Capabilities() channels.Capabilities {
 	return channels.Capabilities{
 		MaxText: MaxText, MaxButtonText: MaxButtonText, MaxButtons: MaxButtons, MaxList: MaxRows,
-		MaxLabel: MaxLabel, MaxData: maxData, Templates: true, Window: Window,
+		MaxLabel: MaxLabel, MaxListLabel: MaxRowTitle, MaxData: maxData, Templates: true, Window: Window,
 	}
 }
 
