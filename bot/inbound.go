@@ -82,22 +82,30 @@ func (b *Bot) RunIntake(ctx context.Context) {
 
 // handleInbox handles a claimed chat's updates in sequence order, for at most
 // five seconds (then other chats get their turn; the lease is 15), and gives
-// the lease back.
+// the lease back. Handled updates leave the inbox together, with the release
+// or before the next read: one round trip, not one per update.
 func (b *Bot) handleInbox(ctx context.Context, l journey.Lease) {
 	// An update being handled is finished even when ctx ends: its commit
 	// should land, and the update leave the inbox with it.
 	wctx := context.WithoutCancel(ctx)
 	start := time.Now()
 	next := time.Time{}
+	var done []journey.InboxItem
+	const batch = 50
 loop:
 	for {
-		items, err := b.store.Inbox(wctx, l.ID, 50)
+		if len(done) > 0 {
+			if err := b.store.Done(wctx, l.ID, done...); err != nil {
+				b.log.Warn("intake: handled updates not removed (they will be skipped as duplicates)", "chat", l.ID, "err", err)
+				next = time.Now().Add(time.Second)
+				break
+			}
+			done = done[:0]
+		}
+		items, err := b.store.Inbox(wctx, l.ID, batch)
 		if err != nil {
 			b.log.Warn("intake: read inbox failed", "chat", l.ID, "err", err)
 			next = time.Now().Add(time.Second)
-			break
-		}
-		if len(items) == 0 {
 			break
 		}
 		for _, it := range items {
@@ -126,15 +134,14 @@ loop:
 				break loop
 			}
 			b.failing.Remove(l.ID + "\x00" + it.Raw)
-			if err := b.store.Done(wctx, l.ID, it); err != nil {
-				b.log.Warn("intake: handled update not removed (it will be skipped as a duplicate)", "chat", l.ID, "err", err)
-				next = time.Now().Add(time.Second)
-				break loop
-			}
+			done = append(done, it)
+		}
+		if len(items) < batch {
+			break // a short read: what came since marked the inbox
 		}
 	}
-	if err := b.store.ReleaseInbox(wctx, l, next); err != nil {
-		b.log.Warn("intake: release failed; the lease runs out instead", "chat", l.ID, "err", err)
+	if err := b.store.DoneAndRelease(wctx, l, done, next); err != nil {
+		b.log.Warn("intake: finishing the chat's turn failed; its lease runs out and handled updates are skipped as duplicates", "chat", l.ID, "err", err)
 	}
 }
 

@@ -76,14 +76,52 @@ func (s *Store) Inbox(ctx context.Context, owner string, n int) ([]InboxItem, er
 	return out, nil
 }
 
-// Done removes a handled update from the chat's inbox. It runs after the
-// journey commit: a crash in between hands the update over again, and the
-// commit's message id makes the second handling a no-op.
-func (s *Store) Done(ctx context.Context, owner string, it InboxItem) error {
-	if err := s.rdb.ZRem(ctx, s.inKey(owner), it.Raw).Err(); err != nil {
-		return fmt.Errorf("inbox of %s: remove handled update: %w", owner, err)
+// Done removes handled updates from the chat's inbox, in one round trip. It
+// runs after their journey commits: a crash in between hands them over again,
+// and the commits' message ids make the second handling a no-op.
+func (s *Store) Done(ctx context.Context, owner string, items ...InboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if err := s.rdb.ZRem(ctx, s.inKey(owner), members(items)...).Err(); err != nil {
+		return fmt.Errorf("inbox of %s: remove handled updates: %w", owner, err)
 	}
 	return nil
+}
+
+// DoneAndRelease removes handled updates and ends the lease on the chat's
+// inbox (next: when to look again; zero: it looks empty) in one round trip.
+// Updates stored since the claim marked the inbox, and the release keeps that.
+func (s *Store) DoneAndRelease(ctx context.Context, l Lease, items []InboxItem, next time.Time) error {
+	var nextMs int64
+	if !next.IsZero() {
+		nextMs = max(next.UnixMilli(), 1)
+	}
+	pipe := s.rdb.Pipeline()
+	if len(items) > 0 {
+		pipe.ZRem(ctx, s.inKey(l.ID), members(items)...)
+	}
+	releaseScript.EvalSha(ctx, pipe, s.inq.keys(), l.ID, strconv.FormatInt(l.Until, 10), nextMs)
+	_, err := pipe.Exec(ctx)
+	if isNoScript(err) {
+		// Redis forgot the scripts: the same two steps, the release with its fallback.
+		if err := s.Done(ctx, l.ID, items...); err != nil {
+			return err
+		}
+		return s.ReleaseInbox(ctx, l, next)
+	}
+	if err != nil {
+		return fmt.Errorf("inbox of %s: finish: %w", l.ID, err)
+	}
+	return nil
+}
+
+func members(items []InboxItem) []any {
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = it.Raw
+	}
+	return out
 }
 
 // ClaimInboxes leases up to limit chats whose inbox is ready at now.
@@ -115,8 +153,9 @@ func (s *Store) DeadLetter(ctx context.Context, owner string, it InboxItem, reas
 	pipe := s.rdb.Pipeline()
 	pipe.RPush(ctx, s.deadKey(), fmt.Sprintf("%s %s %s", owner, reason, it.Payload))
 	pipe.LTrim(ctx, s.deadKey(), -deadCap, -1)
+	pipe.ZRem(ctx, s.inKey(owner), it.Raw)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("dead letter of %s: %w", owner, err)
 	}
-	return s.Done(ctx, owner, it)
+	return nil
 }
