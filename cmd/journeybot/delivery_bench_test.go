@@ -118,10 +118,8 @@ func postAll(srv *telegramtest.Server, hook string, ids []int) intake {
 				if i >= len(ids) {
 					break
 				}
-				s := time.Now()
-				code, _ := srv.Post(context.Background(), client, hook, ids[i])
-				if code/100 == 2 {
-					acks = append(acks, time.Since(s))
+				if took, ok := timedPost(srv, client, hook, ids[i]); ok {
+					acks = append(acks, took)
 				} else {
 					failed++
 				}
@@ -136,6 +134,14 @@ func postAll(srv *telegramtest.Server, hook string, ids []int) intake {
 	res.took = time.Since(t0)
 	res.posts = len(res.acks)
 	return res
+}
+
+// timedPost posts one update and reports how long its acknowledgement took
+// (false: not acknowledged).
+func timedPost(srv *telegramtest.Server, client *http.Client, hook string, id int) (time.Duration, bool) {
+	s := time.Now()
+	code, _ := srv.Post(context.Background(), client, hook, id)
+	return time.Since(s), code/100 == 2
 }
 
 // postAt posts the updates at rate per second in all: each of benchClients
@@ -158,10 +164,8 @@ func postAt(srv *telegramtest.Server, hook string, ids []int, rate float64) inta
 			for k, i := 0, w; i < len(ids); k, i = k+1, i+benchClients {
 				at := t0.Add(time.Duration(k)*period + period*time.Duration(w)/benchClients)
 				time.Sleep(time.Until(at))
-				s := time.Now()
-				code, _ := srv.Post(context.Background(), client, hook, ids[i])
-				if code/100 == 2 {
-					acks = append(acks, time.Since(s))
+				if took, ok := timedPost(srv, client, hook, ids[i]); ok {
+					acks = append(acks, took)
 				} else {
 					failed++
 				}
