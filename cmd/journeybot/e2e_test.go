@@ -65,11 +65,13 @@ type lineWaiter struct {
 	mu   sync.Mutex
 	buf  strings.Builder
 	cond chan struct{}
+	eof  chan struct{} // closed once the pipe is read to its end
 }
 
 func watch(r io.Reader) *lineWaiter {
-	w := &lineWaiter{cond: make(chan struct{}, 1)}
+	w := &lineWaiter{cond: make(chan struct{}, 1), eof: make(chan struct{})}
 	go func() {
+		defer close(w.eof)
 		br := bufio.NewReader(r)
 		for {
 			s, err := br.ReadString('\n')
@@ -126,7 +128,13 @@ func start(t testing.TB, env []string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, stdin: stdin, stdout: watch(out), stderr: watch(errp), done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	// cmd.Wait closes the pipes: read them to their end first, or the last
+	// lines a failing process printed can be lost.
+	go func() {
+		<-p.stdout.eof
+		<-p.stderr.eof
+		p.done <- cmd.Wait()
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.done
