@@ -37,7 +37,8 @@ func KnownField(f string) bool {
 	return false
 }
 
-// maxIDLen keeps button payloads ("b:FLOW:STEP:N") within Telegram's 64 bytes.
+// maxIDLen keeps button payloads ("k:FLOW:STEP:BUTTON") within Telegram's 64
+// bytes for short button ids; lint checks each button's whole payload.
 const maxIDLen = 28
 
 type linter struct {
@@ -310,7 +311,9 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 		if len(st.Buttons) > 0 && st.Kind != KindSay {
 			c.errorf(st.Pos, "buttons belong to a say step, not to a %s step", st.Kind)
 		}
+		keys := map[string]bool{}
 		for _, b := range st.Buttons {
+			c.button(f, st, b, keys)
 			c.text(b.Label, "button label")
 			stepRef(b.Pos, b.Goto, "goto")
 			if b.Flow != "" {
@@ -390,6 +393,26 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 		if !seen[i] {
 			c.errorf(st.Pos, "step %q in flow %q can never be reached (no step leads to it)", st.ID, f.ID)
 		}
+	}
+}
+
+// button checks a button's stable address: a press means the same button
+// after others are added, removed or reordered, so two buttons of a step
+// may not share one, and its data must fit Telegram's 64 bytes.
+func (c *linter) button(f *Flow, st *Step, b *ButtonDef, keys map[string]bool) {
+	if b.ID != "" {
+		c.id(b.Pos, b.ID, "button")
+	}
+	k := b.Key()
+	if k == "" {
+		return
+	}
+	if keys[k] {
+		c.errorf(b.Pos, "two buttons of this step lead to %q: give each an id: (a press is told apart by it)", k)
+	}
+	keys[k] = true
+	if d := ButtonData(f.ID, st.ID, b); len(d) > 64 {
+		c.errorf(b.Pos, "button data %q is %d bytes, over Telegram's 64: give the button a shorter id:", d, len(d))
 	}
 }
 

@@ -602,8 +602,10 @@ func (l *loader) text(n *yaml.Node, what string) *Text {
 
 func (l *loader) button(n *yaml.Node) *ButtonDef {
 	b := &ButtonDef{Pos: l.pos(n)}
-	for _, kv := range l.mapping(n, "a button", "label", "goto", "flow", "value", "command") {
+	for _, kv := range l.mapping(n, "a button", "id", "label", "goto", "flow", "value", "command") {
 		switch kv.key {
+		case "id":
+			b.ID = l.str(kv.val, "id")
 		case "label":
 			b.Label = l.text(kv.val, "label")
 		case "goto":

@@ -201,13 +201,39 @@ type Text struct {
 
 // ButtonDef is a quick reply in a script.
 type ButtonDef struct {
-	Pos   Pos
+	Pos Pos
+	// ID addresses the button in the data its message carries, so a press
+	// still means the same button after buttons are added, removed or
+	// reordered. Empty: its target (Key).
+	ID    string
 	Label *Text
 	Goto  string // step in this flow
 	Flow  string // another flow
 	Value string // a value that flows can trigger on (button: VALUE)
 	// Command runs a command as if the customer typed it (stop: opt out).
 	Command string
+}
+
+// Key is the button's stable address: its id, else its target (the step,
+// flow, value or command it leads to).
+func (b *ButtonDef) Key() string {
+	switch {
+	case b.ID != "":
+		return b.ID
+	case b.Goto != "":
+		return b.Goto
+	case b.Flow != "":
+		return b.Flow
+	case b.Value != "":
+		return b.Value
+	}
+	return b.Command
+}
+
+// ButtonData is what a script button's message carries: "k:FLOW:STEP:KEY".
+// (Older messages carry "b:FLOW:STEP:N", the button's position then.)
+func ButtonData(flow, step string, b *ButtonDef) string {
+	return "k:" + flow + ":" + step + ":" + b.Key()
 }
 
 // Validation checks the answer to an ask step.
