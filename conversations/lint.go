@@ -159,6 +159,7 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 			c.warnf(f.Pos, "flow %q can never start: it has no triggers and no step or button leads to it", f.ID)
 		}
 	}
+	c.events()
 	for name, t := range s.Facts {
 		c.text(t, "fact "+name)
 	}
@@ -181,6 +182,64 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 			if !skus[r] {
 				c.errorf(p.Pos, "related sku %q is not in the catalog", r)
 			}
+		}
+	}
+}
+
+// KnownEvents are the event types the bot knows: the store's commerce
+// events (POST /events) and the bot's own.
+var KnownEvents = []string{
+	"customer.created", "order.created", "order.paid", "order.shipped", "order.delivered",
+	"order.cancelled", "order.refunded", "coupon.redeemed",
+	"case.claimed", "case.resolved", "case.after_hours",
+}
+
+// eventType is what POST /events accepts as a type.
+var eventType = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+
+// events checks the event types the scripts wait for: a misspelt one
+// (order.shiped) never fires, so a near miss of a known type gets a "did
+// you mean", and a custom type the scripts name only once is listed (the
+// store must send it, and a second spelling elsewhere would be a typo).
+func (c *linter) events() {
+	type use struct {
+		typ   string
+		pos   Pos
+		field string
+	}
+	var uses []use
+	for _, t := range c.s.Transitions {
+		if t.On != "" {
+			uses = append(uses, use{t.On, t.OnPos, "on"})
+		}
+		if t.Since != "" {
+			uses = append(uses, use{t.Since, t.SincePos, "since"})
+		}
+	}
+	for _, f := range c.s.Flows {
+		for _, t := range f.Triggers {
+			if t.Event != "" {
+				uses = append(uses, use{t.Event, t.EventPos, "event"})
+			}
+			if t.Since != "" {
+				uses = append(uses, use{t.Since, t.SincePos, "since"})
+			}
+		}
+	}
+	count := map[string]int{}
+	for _, u := range uses {
+		count[u.typ]++
+	}
+	known := append(slices.Clone(KnownEvents), c.s.Events...)
+	for _, u := range uses {
+		switch {
+		case slices.Contains(known, u.typ):
+		case !eventType.MatchString(u.typ):
+			c.errorf(u.pos, "%s: event type %q can never arrive: types are lower-case words, digits and _ joined by dots (order.shipped)", u.field, u.typ)
+		case suggest.Closest(u.typ, known, 2) != "":
+			c.warnf(u.pos, "%s: event type %q is not one the bot knows (did you mean %q?)", u.field, u.typ, suggest.Closest(u.typ, known, 2))
+		case count[u.typ] == 1:
+			c.warnf(u.pos, "%s: custom event type %q is used nowhere else in the scripts: it fires only when the store sends it to POST /events; list it in settings.events if it does (known types: %s)", u.field, u.typ, strings.Join(known, ", "))
 		}
 	}
 }

@@ -309,8 +309,10 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func (l *loader) settings(n *yaml.Node) {
 	l.settingsPos = l.pos(n)
-	for _, kv := range l.mapping(n, "settings", "languages", "fallback", "facts") {
+	for _, kv := range l.mapping(n, "settings", "languages", "fallback", "facts", "events") {
 		switch kv.key {
+		case "events":
+			l.s.Events = append(l.s.Events, l.strs(kv.val, "events")...)
 		case "facts":
 			if l.s.Facts == nil {
 				l.s.Facts = map[string]*Text{}
@@ -351,11 +353,11 @@ func (l *loader) transition(n *yaml.Node) {
 	for _, kv := range l.mapping(n, "a transition", "on", "after", "since", "from", "to") {
 		switch kv.key {
 		case "on":
-			t.On = l.str(kv.val, "on")
+			t.On, t.OnPos = l.str(kv.val, "on"), l.pos(kv.val)
 		case "after":
 			t.After = l.duration(kv.val, "after")
 		case "since":
-			t.Since = l.str(kv.val, "since")
+			t.Since, t.SincePos = l.str(kv.val, "since"), l.pos(kv.val)
 		case "from":
 			t.From = l.strs(kv.val, "from")
 		case "to":
@@ -433,11 +435,11 @@ func (l *loader) trigger(n *yaml.Node) *Trigger {
 		case "button":
 			t.Button = l.str(kv.val, "button")
 		case "event":
-			t.Event = l.str(kv.val, "event")
+			t.Event, t.EventPos = l.str(kv.val, "event"), l.pos(kv.val)
 		case "after":
 			t.After = l.duration(kv.val, "after")
 		case "since":
-			t.Since = l.str(kv.val, "since")
+			t.Since, t.SincePos = l.str(kv.val, "since"), l.pos(kv.val)
 		case "inactive":
 			t.Inactive = l.duration(kv.val, "inactive")
 		}

@@ -35,6 +35,9 @@ type Scripts struct {
 	// Facts are the business's own facts for the texts ({{ facts.NAME }}):
 	// payment methods, the invoice e-mail... (settings.facts).
 	Facts map[string]*Text
+	// Events are the store's own event types the scripts wait for, besides
+	// the known ones (settings.events).
+	Events []string
 
 	stages  map[string]*Stage
 	flows   map[string]*Flow
@@ -69,6 +72,8 @@ type Transition struct {
 	Since string        // event type the time counts from
 	From  []string      // stages it applies in; empty: any
 	To    string
+	// OnPos and SincePos are where the event types are written.
+	OnPos, SincePos Pos
 }
 
 // Intent is something a customer may say, recognised by keywords or patterns,
@@ -124,6 +129,8 @@ type Trigger struct {
 	After    time.Duration // with Since: time after an event
 	Since    string
 	Inactive time.Duration // no message from the customer for this long
+	// EventPos and SincePos are where the event types are written.
+	EventPos, SincePos Pos
 }
 
 // Step kinds.

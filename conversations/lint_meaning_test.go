@@ -1,0 +1,92 @@
+package conversations
+
+import (
+	"strings"
+	"testing"
+)
+
+// meaningBase is a small clean set; each case below adds one mistake.
+const meaningBase = `settings: {languages: [pt-BR, en], fallback: fallback}
+stages:
+  - {id: purchase, initial: true}
+  - {id: onboarding}
+transitions:
+  - {on: order.delivered, to: onboarding}
+flows:
+  - id: fallback
+    steps:
+      - say: {pt-BR: "Oi", en: "Hi"}
+`
+
+// TestLintFindsWhatMisleadsAuthors: each case is a script that looked fine
+// to lint before and did not do what its author meant.
+func TestLintFindsWhatMisleadsAuthors(t *testing.T) {
+	cases := []struct {
+		name, add string
+		other     string // a second file
+		want      []string // problems, as printed
+		not       []string // texts no problem may have
+	}{
+		{
+			name: "misspelt event trigger",
+			add: `  - id: shipped
+    triggers: [{event: order.shiped}]
+    steps:
+      - say: {pt-BR: "Enviado", en: "Shipped"}
+`,
+			want: []string{`s.yaml:12:24: warning: event: event type "order.shiped" is not one the bot knows (did you mean "order.shipped"?)`},
+		},
+		{
+			name: "misspelt since and transition",
+			add: `  - id: later
+    triggers: [{after: 2d, since: order.delivred}]
+    steps:
+      - say: {pt-BR: "Oi", en: "Hi"}
+`,
+			other: "transitions:\n  - {on: order.delivred, to: onboarding}\n",
+			want: []string{
+				`s.yaml:12:35: warning: since: event type "order.delivred" is not one the bot knows (did you mean "order.delivered"?)`,
+				`t.yaml:2:10: warning: on: event type "order.delivred" is not one the bot knows (did you mean "order.delivered"?)`,
+			},
+		},
+		{
+			name: "custom event used once",
+			add: `  - id: tier
+    triggers: [{event: loyalty.tier_up}]
+    steps:
+      - say: {pt-BR: "Oi", en: "Hi"}
+`,
+			want: []string{`s.yaml:12:24: warning: event: custom event type "loyalty.tier_up" is used nowhere else in the scripts`},
+		},
+		{
+			name: "custom event declared in settings",
+			add: `  - id: tier
+    triggers: [{event: loyalty.tier_up}]
+    steps:
+      - say: {pt-BR: "Oi", en: "Hi"}
+`,
+			other: "settings:\n  events: [loyalty.tier_up]\n",
+			not: []string{"loyalty.tier_up"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string][]byte{"s.yaml": []byte(meaningBase + tc.add)}
+			if tc.other != "" {
+				files["t.yaml"] = []byte(tc.other)
+			}
+			_, probs := Load(files)
+			got := probs.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("missing\n  %s\nin:\n%s", w, got)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got, n) {
+					t.Errorf("unexpected %q in:\n%s", n, got)
+				}
+			}
+		})
+	}
+}
