@@ -23,7 +23,7 @@ flows:
 func TestLintFindsWhatMisleadsAuthors(t *testing.T) {
 	cases := []struct {
 		name, add string
-		other     string // a second file
+		other     string   // a second file
 		want      []string // problems, as printed
 		not       []string // texts no problem may have
 	}{
@@ -66,7 +66,7 @@ func TestLintFindsWhatMisleadsAuthors(t *testing.T) {
       - say: {pt-BR: "Oi", en: "Hi"}
 `,
 			other: "settings:\n  events: [loyalty.tier_up]\n",
-			not: []string{"loyalty.tier_up"},
+			not:   []string{"loyalty.tier_up"},
 		},
 	}
 	for _, tc := range cases {
