@@ -155,16 +155,12 @@ func (l *loader) file(name string, src []byte) {
 	l.fileName = name
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		line := 1
 		var te *yaml.TypeError
 		msg := err.Error()
-		if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
 		if !errors.As(err, &te) {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}
-		l.probs = append(l.probs, Problem{Pos: Pos{name, line, 1}, Msg: "not valid YAML: " + msg})
+		l.probs = append(l.probs, Problem{Pos: YAMLErrorPos(name, err), Msg: "not valid YAML: " + msg})
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -201,6 +197,17 @@ func (l *loader) file(name string, src []byte) {
 			}
 		}
 	}
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// YAMLErrorPos is where a YAML parse error is, as well as its message says.
+func YAMLErrorPos(file string, err error) Pos {
+	line := 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	return Pos{File: file, Line: line, Col: 1}
 }
 
 type keyVal struct {
