@@ -59,11 +59,22 @@ func testCmd(g *globals) *cobra.Command {
 		Short: "Run the script tests (*_test.yaml) with a simulated clock and an embedded Redis",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := scriptsDir(g, args)
+			// The tests run with the configured sending rules (caps, quiet
+			// hours), as the bot would.
+			c, err := g.load()
 			if err != nil {
 				return err
 			}
-			rep, err := scripttest.RunDir(cmd.Context(), dir, run)
+			dir := c.ScriptsDir
+			if len(args) > 0 {
+				dir = args[0]
+			}
+			send := engineOptions(c)
+			rules := "built-in defaults"
+			if c.File != "" {
+				rules = "send.* of " + c.File
+			}
+			rep, err := scripttest.Run(cmd.Context(), dir, scripttest.Options{Filter: run, Send: &send, Rules: rules})
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return exitError{2}

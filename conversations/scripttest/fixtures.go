@@ -305,5 +305,3 @@ func (s *Strings) UnmarshalYAML(n *yaml.Node) error {
 	*s = l
 	return nil
 }
-
-

@@ -183,6 +183,8 @@ func readTests(name string, src []byte, s *conversations.Scripts) (*File, Proble
 // Report is the outcome of a run.
 type Report struct {
 	Passed, Failed int // tests, plus example files below their accuracy
+	// Rules are the sending rules the tests ran with, and where from.
+	Rules string
 	Results        []Result
 	Intents        []*IntentReport // one per intent example file
 }
@@ -208,7 +210,21 @@ func (r *Report) Print(w io.Writer) {
 	for _, ir := range r.Intents {
 		ir.Print(w)
 	}
+	if r.Rules != "" {
+		fmt.Fprintf(w, "send rules: %s\n", r.Rules)
+	}
 	fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
+}
+
+// describeRules says which caps and quiet hours a run used.
+func describeRules(o conversations.Options, from string) string {
+	tz := "America/Sao_Paulo"
+	if o.TimeZone != nil {
+		tz = o.TimeZone.String()
+	}
+	clock := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return fmt.Sprintf("at most %d nudges a day and %d a week, quiet %s-%s (%s), grace %s (%s)",
+		o.MaxPerDay, o.MaxPerWeek, clock(o.QuietStart), clock(o.QuietEnd), tz, o.Grace, from)
 }
 
 // TestFiles lists the test files under dir.
@@ -224,9 +240,34 @@ func TestFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-// RunDir lints the scripts in dir and runs every test file there. filter,
-// when not empty, selects tests whose name contains it.
+// Options tune a run.
+type Options struct {
+	// Filter, when not empty, selects tests whose name contains it.
+	Filter string
+	// Send are the sending rules the bot runs with (caps, quiet hours,
+	// grace); zero: conversations.DefaultOptions.
+	Send *conversations.Options
+	// Rules says where Send came from, for the report ("journeybot.yaml").
+	Rules string
+}
+
+// RunDir lints the scripts in dir and runs every test file there with the
+// built-in sending rules. filter, when not empty, selects tests whose name
+// contains it.
 func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
+	return Run(ctx, dir, Options{Filter: filter})
+}
+
+// Run lints the scripts in dir and runs every test file there.
+func Run(ctx context.Context, dir string, o Options) (*Report, error) {
+	filter := o.Filter
+	send := conversations.DefaultOptions()
+	if o.Send != nil {
+		send = *o.Send
+	}
+	if o.Rules == "" {
+		o.Rules = "built-in defaults"
+	}
 	s, _, err := conversations.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("scripts do not lint:\n%w", err)
@@ -245,7 +286,7 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 	defer m.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer rdb.Close()
-	rep := &Report{}
+	rep := &Report{Rules: describeRules(send, o.Rules)}
 	var bad Problems
 	for _, f := range files {
 		src, err := os.ReadFile(f)
@@ -279,7 +320,7 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 			if res.Name == "" {
 				res.Name = fmt.Sprintf("test %d", i+1)
 			}
-			res.Failures = runCase(ctx, rdb, s, f, c)
+			res.Failures = runCase(ctx, rdb, s, send, f, c)
 			if len(res.Failures) == 0 {
 				rep.Passed++
 			} else {
@@ -294,7 +335,7 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 	return rep, nil
 }
 
-func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, file string, c *Case) (fails []string) {
+func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, send conversations.Options, file string, c *Case) (fails []string) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("-03", -3*3600))
 	if c.Start != "" {
 		t, err := time.Parse(time.RFC3339, c.Start)
@@ -305,7 +346,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 	}
 	clk := simclock.New(start)
 	store := journey.NewStore(rdb, journey.Options{})
-	engine := conversations.NewEngine(s, conversations.DefaultOptions())
+	engine := conversations.NewEngine(s, send)
 	rec := channeltest.New("test")
 	b := bot.New(bot.Options{Store: store, Engine: engine, Now: clk.Now})
 	b.AddChannel(rec)

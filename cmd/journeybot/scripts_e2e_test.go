@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const tipScripts = `settings: {languages: [pt-BR], fallback: fallback}
+stages: [{id: purchase, initial: true}]
+flows:
+  - id: fallback
+    steps:
+      - say: {pt-BR: "Oi"}
+  - id: tip
+    triggers: [{after: 1h, since: order.delivered}]
+    steps:
+      - say: {pt-BR: "Dica do dia"}
+`
+
+const tipTest = `tests:
+  - name: a tip an hour after delivery
+    steps:
+      - event: {type: order.delivered, order: {id: "1"}}
+      - advance: 2h
+        expect: ["Dica do dia"]
+`
+
+// journeybot test runs with the configured send.* rules and says which.
+func TestScriptTestsUseConfiguredSendRules(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{"s.yaml": tipScripts, "s_test.yaml": tipTest,
+		"quiet.yaml": "send:\n  quiet_start: \"10:30\"\n  quiet_end: \"23:00\"\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scripts := filepath.Join(dir, "scripts")
+	os.Mkdir(scripts, 0o755)
+	os.Rename(filepath.Join(dir, "s.yaml"), filepath.Join(scripts, "s.yaml"))
+	os.Rename(filepath.Join(dir, "s_test.yaml"), filepath.Join(scripts, "s_test.yaml"))
+
+	cmd := exec.Command(binary(t), "test", scripts)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "quiet 21:00-09:00 (America/Sao_Paulo), grace 12h0m0s (built-in defaults)") {
+		t.Fatalf("default rules: %v\n%s", err, out)
+	}
+	cmd = exec.Command(binary(t), "--config", "quiet.yaml", "test", scripts)
+	cmd.Dir = dir
+	out, err = cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("with quiet hours from 10:30 the tip must wait: exit %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "quiet 10:30-23:00 (America/Sao_Paulo), grace 12h0m0s (send.* of quiet.yaml)") {
+		t.Errorf("the report does not say which rules ran:\n%s", out)
+	}
+}
