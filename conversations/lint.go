@@ -346,7 +346,18 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 	}
 	// A step reached from a branch case "if: FIELD" may use FIELD freely.
 	c.guards = map[string][]string{}
-	for _, st := range f.Steps {
+	for i, st := range f.Steps {
+		// An offer stores the coupon: the step it leads to has it.
+		if st.Kind == KindOffer && !st.End {
+			next := st.Next
+			if next == "" && i+1 < len(f.Steps) {
+				next = f.Steps[i+1].ID
+			}
+			c.guards[next] = append(c.guards[next], "coupon")
+			if st.Offer != nil && st.Offer.Expires > 0 {
+				c.guards[next] = append(c.guards[next], "coupon_expires")
+			}
+		}
 		for _, cs := range st.Branch {
 			// "if: FIELD" guards FIELD; "if: order.status == shipped" also
 			// proves there is an order.

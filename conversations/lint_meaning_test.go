@@ -68,6 +68,18 @@ func TestLintFindsWhatMisleadsAuthors(t *testing.T) {
 			other: "settings:\n  events: [loyalty.tier_up]\n",
 			not:   []string{"loyalty.tier_up"},
 		},
+		{
+			name: "coupon right after an offer",
+			add: `  - id: coupon
+    triggers: [{command: cupom}]
+    steps:
+      - offer: {code: VOLTE10, expires: 2d}
+      - say: {pt-BR: "Cupom {{ coupon }} até {{ coupon_expires }}", en: "Coupon {{ coupon }} until {{ coupon_expires }}"}
+      - say: {pt-BR: "De novo: {{ coupon }}", en: "Again: {{ coupon }}"}
+`,
+			want: []string{`s.yaml:16:14: warning: say: {{ coupon }} may have no data`}, // two steps on it may have expired
+			not:  []string{`s.yaml:15:`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alicebob/miniredis/v2"
 )
 
 const tipScripts = `settings: {languages: [pt-BR], fallback: fallback}
@@ -56,5 +58,33 @@ func TestScriptTestsUseConfiguredSendRules(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "quiet 10:30-23:00 (America/Sao_Paulo), grace 12h0m0s (send.* of quiet.yaml)") {
 		t.Errorf("the report does not say which rules ran:\n%s", out)
+	}
+}
+
+// Script warnings are for script authors: `events import` does not print them.
+func TestEventsImportDoesNotPrintScriptWarnings(t *testing.T) {
+	m := miniredis.RunT(t)
+	dir := t.TempDir()
+	warned := strings.Replace(tipScripts, `"Dica do dia"`, `"Dica, {{ name }}"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "s.yaml"), []byte(warned), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lint, _ := exec.Command(binary(t), "lint", dir).CombinedOutput()
+	if !strings.Contains(string(lint), "warning:") {
+		t.Fatalf("the scripts have no warning to leave out:\n%s", lint)
+	}
+	file := filepath.Join(t.TempDir(), "history.jsonl")
+	if err := os.WriteFile(file, []byte(e2eOrderLine("h1", "c1")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "events", "import", file)
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_REDIS_URL=redis://"+m.Addr(), "JOURNEYBOT_SCRIPTS_DIR="+dir)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 applied") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "script warning") || strings.Contains(string(out), "{{ name }}") {
+		t.Errorf("events import printed script warnings:\n%s", out)
 	}
 }

@@ -184,9 +184,9 @@ func readTests(name string, src []byte, s *conversations.Scripts) (*File, Proble
 type Report struct {
 	Passed, Failed int // tests, plus example files below their accuracy
 	// Rules are the sending rules the tests ran with, and where from.
-	Rules string
-	Results        []Result
-	Intents        []*IntentReport // one per intent example file
+	Rules   string
+	Results []Result
+	Intents []*IntentReport // one per intent example file
 }
 
 // Result is one test's outcome.
