@@ -25,6 +25,24 @@ type Options struct {
 	// MaxRetries is how often a question is asked again after a bad answer,
 	// when the step does not say.
 	MaxRetries int
+	// Cover, when set, is told every step run, button pressed and branch
+	// arm taken (journeybot test --coverage).
+	Cover func(Hit)
+}
+
+// Hit is one thing the engine did, for coverage: a step of a flow ran, and
+// with Button a button of it was pressed, or with Arm a branch took an arm
+// (a case's index, "else", or "none" when it fell through; a survey's
+// promoter, passive or detractor).
+type Hit struct {
+	Flow, Step  string
+	Button, Arm string
+}
+
+func (x *run) cover(h Hit) {
+	if x.e.opt.Cover != nil {
+		x.e.opt.Cover(h)
+	}
 }
 
 // DefaultOptions are the defaults of the configuration.
@@ -455,6 +473,7 @@ func (x *run) buttonByLabel(st *Step, text string) int {
 // press acts on button n of step st.
 func (x *run) press(f *Flow, st *Step, n int) {
 	b := st.Buttons[n]
+	x.cover(Hit{Flow: f.ID, Step: st.ID, Button: b.Key()})
 	x.j.Conv.Waiting = false
 	x.j.Conv.Misses = 0
 	switch {
@@ -527,6 +546,7 @@ func (x *run) start(f *Flow, i int) {
 		}
 		st := f.Steps[i]
 		x.j.Conv.Step = st.ID
+		x.cover(Hit{Flow: f.ID, Step: st.ID})
 		next, stop := x.step(f, st, i)
 		if stop {
 			return
@@ -592,14 +612,17 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 		x.r.note("survey.%s.asked", st.Survey)
 		return nil, true
 	case KindBranch:
-		for _, c := range st.Branch {
+		for n, c := range st.Branch {
 			if x.test(c.If) {
+				x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: strconv.Itoa(n)})
 				return &position{f, f.Step(c.Goto)}, false
 			}
 		}
 		if st.Else != "" {
+			x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: "else"})
 			return &position{f, f.Step(st.Else)}, false
 		}
+		x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: "none"})
 	case KindSetStage:
 		x.setStage(st.SetStage)
 	case KindWait:
@@ -723,6 +746,7 @@ func (x *run) survey(f *Flow, st *Step, n int) bool {
 	x.j.Conv.Waiting = false
 	x.j.Conv.Retries = 0
 	var target string
+	x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: category(st.Survey, n)})
 	switch category(st.Survey, n) {
 	case "promoter":
 		target = st.Promoter

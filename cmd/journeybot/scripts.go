@@ -54,6 +54,7 @@ func lintCmd(g *globals) *cobra.Command {
 
 func testCmd(g *globals) *cobra.Command {
 	var run string
+	var coverage bool
 	cmd := &cobra.Command{
 		Use:   "test [DIR]",
 		Short: "Run the script tests (*_test.yaml) with a simulated clock and an embedded Redis",
@@ -74,7 +75,7 @@ func testCmd(g *globals) *cobra.Command {
 			if c.File != "" {
 				rules = "send.* of " + c.File
 			}
-			rep, err := scripttest.Run(cmd.Context(), dir, scripttest.Options{Filter: run, Send: &send, Rules: rules})
+			rep, err := scripttest.Run(cmd.Context(), dir, scripttest.Options{Filter: run, Send: &send, Rules: rules, Coverage: coverage})
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return exitError{2}
@@ -87,6 +88,7 @@ func testCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&run, "run", "", "run only tests whose name contains this text")
+	cmd.Flags().BoolVar(&coverage, "coverage", false, "report which flows, steps, buttons and branches the tests exercise, per file, and list the rest as FILE:LINE:COL")
 	return cmd
 }
 

@@ -187,6 +187,8 @@ type Report struct {
 	Rules   string
 	Results []Result
 	Intents []*IntentReport // one per intent example file
+	// Coverage is what the tests exercised, when asked for.
+	Coverage *Coverage
 }
 
 // Result is one test's outcome.
@@ -209,6 +211,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	for _, ir := range r.Intents {
 		ir.Print(w)
+	}
+	if r.Coverage != nil {
+		r.Coverage.Print(w)
 	}
 	if r.Rules != "" {
 		fmt.Fprintf(w, "send rules: %s\n", r.Rules)
@@ -249,6 +254,8 @@ type Options struct {
 	Send *conversations.Options
 	// Rules says where Send came from, for the report ("journeybot.yaml").
 	Rules string
+	// Coverage measures what the tests exercise (Report.Coverage).
+	Coverage bool
 }
 
 // RunDir lints the scripts in dir and runs every test file there with the
@@ -287,6 +294,11 @@ func Run(ctx context.Context, dir string, o Options) (*Report, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer rdb.Close()
 	rep := &Report{Rules: describeRules(send, o.Rules)}
+	var hit *hits
+	if o.Coverage {
+		hit = &hits{set: map[conversations.Hit]bool{}}
+		send.Cover = hit.record
+	}
 	var bad Problems
 	for _, f := range files {
 		src, err := os.ReadFile(f)
@@ -331,6 +343,9 @@ func Run(ctx context.Context, dir string, o Options) (*Report, error) {
 	}
 	if len(bad) > 0 {
 		return nil, bad
+	}
+	if hit != nil {
+		rep.Coverage = hit.coverage(s)
 	}
 	return rep, nil
 }

@@ -157,3 +157,42 @@ func TestContainsTakesOneText(t *testing.T) {
 		t.Fatalf("scalar contains:\n%s", out.String())
 	}
 }
+
+// The shipped scripts' tests run at least 90% of their steps (the README
+// gives the figure).
+func TestShippedScriptsCoverage(t *testing.T) {
+	rep, err := Run(context.Background(), "../../scripts", Options{Coverage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rep.Coverage.Total.Steps.Percent(); p < 90 {
+		var out strings.Builder
+		rep.Coverage.Print(&out)
+		t.Fatalf("step coverage %.1f%%, want at least 90%%:\n%s", p, out.String())
+	}
+}
+
+// Coverage counts what the tests ran and lists the rest at its place.
+func TestCoverageListsWhatNoTestReached(t *testing.T) {
+	rep, err := Run(context.Background(), "testdata/failing", Options{Filter: "passes", Coverage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	rep.Coverage.Print(&out)
+	f := filepath.Join("testdata", "failing", "scripts.yaml")
+	for _, want := range []string{
+		f + "  ",
+		"flows 2/6 (33.3%)",
+		"steps 3/10 (30.0%)", // hello, the order branch, none
+		"buttons 1/1 (100.0%)",
+		"branches 1/2 (50.0%)",
+		"uncovered " + f + ":25:13: case 1 (if order.id) of step \"1\" of flow \"order\" never taken",
+		"uncovered " + f + ":27:9: step \"found\" of flow \"order\"",
+		"uncovered " + f + ":32:5: flow \"handoff\" never ran (2 steps)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("coverage lacks %q:\n%s", want, out.String())
+		}
+	}
+}
