@@ -88,9 +88,9 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 		c.errorf(s.Stages[0].Pos, "no stage has initial: true (the stage of a new customer)")
 	}
 	for _, t := range s.Transitions {
-		c.stageRef(t.Pos, t.To, "to")
-		for _, f := range t.From {
-			c.stageRef(t.Pos, f, "from")
+		c.stageRef(at(t.ToPos, t.Pos), t.To, "to")
+		for i, f := range t.From {
+			c.stageRef(atIndex(t.FromPos, i, t.Pos), f, "from")
 		}
 		switch {
 		case t.On != "" && (t.After != 0 || t.Since != ""):
@@ -143,8 +143,8 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 	}
 	started := map[string]bool{s.Fallback: true}
 	for _, f := range s.Flows {
-		for _, st := range f.Stages {
-			c.stageRef(f.Pos, st, "stages")
+		for i, st := range f.Stages {
+			c.stageRef(atIndex(f.StagesPos, i, f.Pos), st, "stages")
 		}
 		for _, t := range f.Triggers {
 			c.trigger(t, intents)
@@ -242,6 +242,22 @@ func (c *linter) events() {
 			c.warnf(u.pos, "%s: custom event type %q is used nowhere else in the scripts: it fires only when the store sends it to POST /events; list it in settings.events if it does (known types: %s)", u.field, u.typ, strings.Join(known, ", "))
 		}
 	}
+}
+
+// at is p when it is known, else the enclosing place.
+func at(p, enclosing Pos) Pos {
+	if p.Line == 0 {
+		return enclosing
+	}
+	return p
+}
+
+// atIndex is the place of the i-th value, else the enclosing place.
+func atIndex(ps []Pos, i int, enclosing Pos) Pos {
+	if i < len(ps) {
+		return ps[i]
+	}
+	return enclosing
 }
 
 func (c *linter) id(p Pos, id, what string) {
@@ -416,7 +432,7 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 			}
 			stepRef(st.Pos, st.Else, "else")
 		case KindSetStage:
-			c.stageRef(st.Pos, st.SetStage, "set_stage")
+			c.stageRef(at(st.SetStagePos, st.Pos), st.SetStage, "set_stage")
 		case KindWait:
 			c.cond(st.Unless)
 		case KindEscalate:
@@ -586,18 +602,45 @@ func (c *linter) text(t *Text, what string) {
 // fields checks that a text's templates use known fields, guarding the
 // optional ones.
 func (c *linter) fields(t *Text, what string) {
-	for _, tpl := range t.ByLang {
+	// In file order, so a warning both languages share is given once, at
+	// the first; an error is given where its language's text is.
+	langs := make([]string, 0, len(t.ByLang))
+	for lang := range t.ByLang {
+		langs = append(langs, lang)
+	}
+	slices.SortFunc(langs, func(a, b string) int {
+		pa, pb := t.At(a), t.At(b)
+		if pa.Line != pb.Line {
+			return pa.Line - pb.Line
+		}
+		return pa.Col - pb.Col
+	})
+	warned := map[string]bool{}
+	for _, lang := range langs {
+		tpl := t.ByLang[lang]
 		if tpl == nil {
 			continue
 		}
 		for _, f := range tpl.unknownOrUnguarded() {
 			if !KnownField(f.name) {
-				c.errorf(t.Pos, "%s: template uses unknown field %q", what, f.name)
+				c.errorf(t.At(lang), "%s: template uses unknown field %q%s", what, f.name, c.fieldHint(f.name))
 			} else if !slices.Contains(alwaysFields, f.name) && !slices.Contains(c.guarded, f.name) && !c.isFact(f.name) {
-				c.warnf(t.Pos, "%s: {{ %s }} may have no data; add | default \"...\" or wrap it in {{ if %s }}", what, f.name, f.name)
+				if !warned[f.name] {
+					warned[f.name] = true
+					c.warnf(t.At(lang), "%s: {{ %s }} may have no data; add | default \"...\" or wrap it in {{ if %s }}", what, f.name, f.name)
+				}
 			}
 		}
 	}
+}
+
+// fieldHint suggests the known field closest to an unknown one.
+func (c *linter) fieldHint(f string) string {
+	known := append(slices.Clone(alwaysFields), sometimesFields...)
+	if k := suggest.Closest(f, known, 2); k != "" {
+		return fmt.Sprintf(" (did you mean %q?)", k)
+	}
+	return ""
 }
 
 // isFact reports whether f is a fact settings.facts gives (it always has data).

@@ -24,6 +24,7 @@ func TestLintFindsWhatMisleadsAuthors(t *testing.T) {
 	cases := []struct {
 		name, add string
 		other     string   // a second file
+		whole     string   // the whole file instead of meaningBase + add
 		want      []string // problems, as printed
 		not       []string // texts no problem may have
 	}{
@@ -77,13 +78,66 @@ func TestLintFindsWhatMisleadsAuthors(t *testing.T) {
       - say: {pt-BR: "Cupom {{ coupon }} até {{ coupon_expires }}", en: "Coupon {{ coupon }} until {{ coupon_expires }}"}
       - say: {pt-BR: "De novo: {{ coupon }}", en: "Again: {{ coupon }}"}
 `,
-			want: []string{`s.yaml:16:14: warning: say: {{ coupon }} may have no data`}, // two steps on it may have expired
+			want: []string{`s.yaml:16:22: warning: say: {{ coupon }} may have no data`}, // two steps on it may have expired
 			not:  []string{`s.yaml:15:`},
+		},
+		{
+			name: "error in the en text, at the en line",
+			add: `  - id: hi
+    triggers: [{command: hi}]
+    steps:
+      - say:
+          pt-BR: "Oi, {{ first_name | default \"\" }}"
+          en: "Hi, {{ frist_name }}"
+`,
+			want: []string{`s.yaml:16:15: say: template uses unknown field "frist_name" (did you mean "first_name"?)`},
+		},
+		{
+			name: "unknown template field gets a did you mean",
+			add: `  - id: hi
+    triggers: [{command: hi}]
+    steps:
+      - say: {pt-BR: "Cupom {{ cupon | default \"\" }}", en: "Coupon {{ coupon | default \"\" }}"}
+`,
+			want: []string{`s.yaml:14:22: say: template uses unknown field "cupon" (did you mean "coupon"?)`},
+		},
+		{
+			name: "misspelt step key gets a did you mean, not the list",
+			add: `  - id: hi
+    triggers: [{command: hi}]
+    steps:
+      - say: {pt-BR: "Oi", en: "Hi"}
+        buttns:
+          - {label: {pt-BR: "Sim", en: "Yes"}, goto: hi}
+`,
+			want: []string{`s.yaml:15:9: unknown field "buttns" in a step (did you mean "buttons"?)`},
+			not:  []string{"known: id, say"},
+		},
+		{
+			name: "stages typo at its line",
+			add: `  - id: hi
+    stages:
+      - purchase
+      - onbording
+    triggers: [{command: hi}]
+    steps:
+      - say: {pt-BR: "Oi", en: "Hi"}
+`,
+			want: []string{`s.yaml:14:9: stages: stage "onbording" does not exist (did you mean "onboarding"?)`},
+		},
+		{
+			name:  "a tab at its own line",
+			whole: "settings: {languages: [pt-BR], fallback: fallback}\nstages:\n  - {id: s, initial: true}\nflows:\n  - id: fallback\n    steps:\n      - id: a\n\t\tsay: {pt-BR: \"oi\"}\n",
+			want:  []string{"s.yaml:8:1: not valid YAML: found a tab character that violates indentation"},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			files := map[string][]byte{"s.yaml": []byte(meaningBase + tc.add)}
+			src := meaningBase + tc.add
+			if tc.whole != "" {
+				src = tc.whole
+			}
+			files := map[string][]byte{"s.yaml": []byte(src)}
 			if tc.other != "" {
 				files["t.yaml"] = []byte(tc.other)
 			}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"journeybot/internal/suggest"
 )
 
 // Problem is one finding of the loader or lint, at a place in a file.
@@ -158,9 +160,9 @@ func (l *loader) file(name string, src []byte) {
 		var te *yaml.TypeError
 		msg := err.Error()
 		if !errors.As(err, &te) {
-			msg = strings.TrimPrefix(msg, "yaml: ")
+			msg = yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "")
 		}
-		l.probs = append(l.probs, Problem{Pos: YAMLErrorPos(name, err), Msg: "not valid YAML: " + msg})
+		l.probs = append(l.probs, Problem{Pos: YAMLErrorPos(name, src, err), Msg: "not valid YAML: " + msg})
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -199,13 +201,27 @@ func (l *loader) file(name string, src []byte) {
 	}
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLine       = regexp.MustCompile(`line (\d+)`)
+	yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+)
 
-// YAMLErrorPos is where a YAML parse error is, as well as its message says.
-func YAMLErrorPos(file string, err error) Pos {
+// YAMLErrorPos is where a YAML parse error in src is, as well as its
+// message says. The parser reports a tab in an indentation at the line
+// before it; the tab itself is the place.
+func YAMLErrorPos(file string, src []byte, err error) Pos {
 	line := 1
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
+	}
+	if strings.Contains(err.Error(), "tab character") {
+		lines := strings.Split(string(src), "\n")
+		for i := line - 1; i >= 0 && i < len(lines) && i <= line; i++ {
+			indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " \t"))
+			if c := strings.IndexByte(lines[i][:indent], '\t'); c >= 0 {
+				return Pos{File: file, Line: i + 1, Col: c + 1}
+			}
+		}
 	}
 	return Pos{File: file, Line: line, Col: 1}
 }
@@ -233,7 +249,11 @@ func (l *loader) mapping(n *yaml.Node, what string, allowed ...string) []keyVal 
 		}
 		seen[k.Value] = true
 		if len(allowed) > 0 && !slices.Contains(allowed, k.Value) {
-			l.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(allowed, ", "))
+			if near := suggest.Closest(k.Value, allowed, 2); near != "" {
+				l.errorf(k, "unknown field %q in %s (did you mean %q?)", k.Value, what, near)
+			} else {
+				l.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(allowed, ", "))
+			}
 			continue
 		}
 		out = append(out, keyVal{k.Value, k, v})
@@ -266,6 +286,20 @@ func (l *loader) strs(n *yaml.Node, what string) []string {
 		out = append(out, l.str(c, what))
 	}
 	return out
+}
+
+// strsAt is strs with the place of each value.
+func (l *loader) strsAt(n *yaml.Node, what string) ([]string, []Pos) {
+	if n.Kind == yaml.ScalarNode {
+		return []string{n.Value}, []Pos{l.pos(n)}
+	}
+	var out []string
+	var at []Pos
+	for _, c := range l.seq(n, what) {
+		out = append(out, l.str(c, what))
+		at = append(at, l.pos(c))
+	}
+	return out, at
 }
 
 func (l *loader) boolean(n *yaml.Node, what string) bool {
@@ -366,9 +400,9 @@ func (l *loader) transition(n *yaml.Node) {
 		case "since":
 			t.Since, t.SincePos = l.str(kv.val, "since"), l.pos(kv.val)
 		case "from":
-			t.From = l.strs(kv.val, "from")
+			t.From, t.FromPos = l.strsAt(kv.val, "from")
 		case "to":
-			t.To = l.str(kv.val, "to")
+			t.To, t.ToPos = l.str(kv.val, "to"), l.pos(kv.val)
 		}
 	}
 	l.s.Transitions = append(l.s.Transitions, t)
@@ -415,7 +449,7 @@ func (l *loader) flow(n *yaml.Node) {
 		case "id":
 			f.ID = l.str(kv.val, "id")
 		case "stages":
-			f.Stages = l.strs(kv.val, "stages")
+			f.Stages, f.StagesPos = l.strsAt(kv.val, "stages")
 		case "transactional":
 			f.Transactional = l.boolean(kv.val, "transactional")
 		case "triggers":
@@ -535,7 +569,7 @@ func (l *loader) step(n *yaml.Node) *Step {
 		case "else":
 			st.Else = l.str(kv.val, "else")
 		case "set_stage":
-			st.SetStage = l.str(kv.val, "set_stage")
+			st.SetStage, st.SetStagePos = l.str(kv.val, "set_stage"), l.pos(kv.val)
 		case "wait":
 			st.Wait = l.duration(kv.val, "wait")
 		case "unless":
@@ -588,8 +622,9 @@ func (l *loader) channelTemplate(n *yaml.Node, what string) *ChannelTemplate {
 // text reads a per-language text: a mapping language -> template, or a plain
 // string (allowed only when the scripts have a single language).
 func (l *loader) text(n *yaml.Node, what string) *Text {
-	t := &Text{Pos: l.pos(n), ByLang: map[string]*Template{}}
+	t := &Text{Pos: l.pos(n), ByLang: map[string]*Template{}, LangPos: map[string]Pos{}}
 	parse := func(lang string, vn *yaml.Node) {
+		t.LangPos[lang] = l.pos(vn)
 		src := l.str(vn, what)
 		tpl, err := ParseTemplate(src)
 		if err != nil {

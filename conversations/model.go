@@ -72,8 +72,10 @@ type Transition struct {
 	Since string        // event type the time counts from
 	From  []string      // stages it applies in; empty: any
 	To    string
-	// OnPos and SincePos are where the event types are written.
-	OnPos, SincePos Pos
+	// OnPos and SincePos are where the event types are written, FromPos
+	// and ToPos the stages.
+	OnPos, SincePos, ToPos Pos
+	FromPos                []Pos
 }
 
 // Intent is something a customer may say, recognised by keywords or patterns,
@@ -99,11 +101,13 @@ type Keyword struct {
 
 // Flow is a conversation: triggers that start it and the steps it runs.
 type Flow struct {
-	Pos      Pos
-	ID       string
-	Stages   []string // empty: every stage
-	Triggers []*Trigger
-	Steps    []*Step
+	Pos    Pos
+	ID     string
+	Stages []string // empty: every stage
+	// StagesPos is where each of Stages is written.
+	StagesPos []Pos
+	Triggers  []*Trigger
+	Steps     []*Step
 	// Transactional flows (order updates) are exempt from frequency caps;
 	// opt-out and quiet hours still apply.
 	Transactional bool
@@ -170,14 +174,15 @@ type Step struct {
 	Branch []*Case
 	Else   string
 
-	SetStage string
-	Wait     time.Duration
-	Unless   *Cond
-	Escalate string // reason
-	Offer    *Offer
-	Goto     string // flow id
-	Next     string // step id; default: the following step
-	End      bool   // the flow ends after this step
+	SetStage    string
+	SetStagePos Pos
+	Wait        time.Duration
+	Unless      *Cond
+	Escalate    string // reason
+	Offer       *Offer
+	Goto        string // flow id
+	Next        string // step id; default: the following step
+	End         bool   // the flow ends after this step
 
 	Personalize bool
 	Style       string
@@ -204,6 +209,16 @@ type ChannelTemplate struct {
 type Text struct {
 	Pos    Pos
 	ByLang map[string]*Template
+	// LangPos is where each language's template is written.
+	LangPos map[string]Pos
+}
+
+// At is where the text in lang is written (the text's place if unknown).
+func (t *Text) At(lang string) Pos {
+	if p, ok := t.LangPos[lang]; ok {
+		return p
+	}
+	return t.Pos
 }
 
 // ButtonDef is a quick reply in a script.

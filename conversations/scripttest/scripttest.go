@@ -158,7 +158,7 @@ func readTests(name string, src []byte, s *conversations.Scripts) (*File, Proble
 	c := &fixtureChecker{file: name, s: s}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, Problems{{Pos: conversations.YAMLErrorPos(name, err), Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+		return nil, Problems{{Pos: conversations.YAMLErrorPos(name, src, err), Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
 	if len(doc.Content) == 0 {
 		return &File{}, nil
