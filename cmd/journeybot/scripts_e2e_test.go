@@ -88,3 +88,23 @@ func TestEventsImportDoesNotPrintScriptWarnings(t *testing.T) {
 		t.Errorf("events import printed script warnings:\n%s", out)
 	}
 }
+
+// journeybot lint FILE checks the file with the rest of its set and reports
+// that file's problems only.
+func TestLintOneFileOfASet(t *testing.T) {
+	out, err := exec.Command(binary(t), "lint", "../../scripts/support.yaml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok: ../../scripts/support.yaml (checked with the set in ../../scripts), 0 warning(s)") {
+		t.Fatalf("a shipped file alone: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(tipScripts), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("flows:\n  - id: other\n    triggers: [{command: x}]\n    steps:\n      - goto: nowhere\n"), 0o644)
+	out, err = exec.Command(binary(t), "lint", filepath.Join(dir, "a.yaml")).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "b.yaml:5") || !strings.Contains(string(out), "other files of the set") {
+		t.Fatalf("a clean file beside a broken one: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary(t), "lint", filepath.Join(dir, "b.yaml")).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "b.yaml:5:9: goto: flow \"nowhere\" does not exist") {
+		t.Fatalf("the broken file: %v\n%s", err, out)
+	}
+}
