@@ -46,6 +46,7 @@ type linter struct {
 	probs   *Problems
 	guards  map[string][]string // step id -> fields a branch checked before it
 	guarded []string            // fields guarded for the step being checked
+	started map[string]bool     // flows something starts (flowRef marks them)
 }
 
 func (c *linter) errorf(p Pos, format string, a ...any) {
@@ -388,14 +389,8 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 	for _, st := range f.Steps {
 		c.guarded = c.guards[st.ID]
 		stepRef(st.Pos, st.Next, "next")
-		for _, t := range st.Say {
-			c.text(t, "say")
-		}
 		for ch, t := range st.Templates {
 			c.channelTemplate(st, ch, t)
-		}
-		if len(st.Buttons) > 0 && st.Kind != KindSay {
-			c.errorf(st.Pos, "buttons belong to a say step, not to a %s step", st.Kind)
 		}
 		keys := map[string]bool{}
 		for _, b := range st.Buttons {
@@ -406,52 +401,9 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 				c.flowRef(b.Pos, b.Flow, "flow", started)
 			}
 		}
-		switch st.Kind {
-		case KindAsk:
-			c.text(st.Ask, "ask")
-			if st.Save == "" {
-				c.errorf(st.Pos, "an ask step needs save: FIELD (where the answer goes, e.g. email or profile.size)")
-			}
-			if st.Retry != nil {
-				c.text(st.Retry, "retry")
-			}
-			stepRef(st.Pos, st.OnFail, "on_fail")
-		case KindSurvey:
-			if st.Ask == nil {
-				c.errorf(st.Pos, "a survey step needs text: the question")
-			} else {
-				c.text(st.Ask, "text")
-			}
-			stepRef(st.Pos, st.Promoter, "promoter")
-			stepRef(st.Pos, st.Passive, "passive")
-			stepRef(st.Pos, st.Detractor, "detractor")
-		case KindBranch:
-			for _, cs := range st.Branch {
-				stepRef(cs.Pos, cs.Goto, "goto")
-				c.cond(cs.If)
-			}
-			stepRef(st.Pos, st.Else, "else")
-		case KindSetStage:
-			c.stageRef(at(st.SetStagePos, st.Pos), st.SetStage, "set_stage")
-		case KindWait:
-			c.cond(st.Unless)
-		case KindEscalate:
-			if st.Escalate == "" {
-				c.errorf(st.Pos, "escalate needs a reason")
-			}
-		case KindOffer:
-			if st.Offer != nil && st.Offer.OnExpiry != "" {
-				c.flowRef(st.Offer.Pos, st.Offer.OnExpiry, "on_expiry", started)
-			}
-		case KindGoto:
-			c.flowRef(st.Pos, st.Goto, "goto", started)
-		case KindSay:
-			if len(st.Say) == 0 {
-				c.errorf(st.Pos, "say needs a text")
-			}
-		}
-		if st.Kind != KindSay && st.Personalize {
-			c.errorf(st.Pos, "personalize applies to say steps only")
+		c.started = started
+		if k := kindSpec(st.Kind); k != nil && k.check != nil {
+			k.check(c, f, st, stepRef)
 		}
 	}
 	// Reachability: walk from the first step along every edge.
@@ -553,9 +505,6 @@ var (
 // channelTemplate checks a step's template for channel ch.
 func (c *linter) channelTemplate(st *Step, ch string, t *ChannelTemplate) {
 	what := ch + "_template"
-	if st.Kind != KindSay && st.Kind != KindAsk && st.Kind != KindSurvey {
-		c.errorf(t.Pos, "%s belongs to a step that sends a message (say, ask, survey), not to a %s step", what, st.Kind)
-	}
 	switch {
 	case t.Name == "":
 		c.errorf(t.Pos, "%s needs name: the template's name as approved in WhatsApp Manager", what)

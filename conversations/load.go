@@ -488,13 +488,16 @@ func (l *loader) trigger(n *yaml.Node) *Trigger {
 	return t
 }
 
-var stepKinds = []string{KindSay, KindAsk, KindSurvey, KindBranch, KindSetStage, KindWait, KindEscalate, KindOffer, KindGoto, KindEnd}
+func article(word string) string {
+	if strings.ContainsAny(word[:1], "aeiou") {
+		return "an"
+	}
+	return "a"
+}
 
 func (l *loader) step(n *yaml.Node) *Step {
 	st := &Step{Pos: l.pos(n)}
-	kvs := l.mapping(n, "a step", "id", "say", "pick", "buttons", "ask", "save", "validate", "retry", "max_retries", "on_fail",
-		"survey", "text", "promoter", "passive", "detractor", "branch", "else", "set_stage", "wait", "unless",
-		"escalate", "offer", "goto", "next", "end", "personalize", "style", "whatsapp_template")
+	kvs := l.mapping(n, "a step", stepKeys...)
 	var kinds []string
 	for _, kv := range kvs {
 		// end: true next to another kind ends the flow after that step.
@@ -516,86 +519,16 @@ func (l *loader) step(n *yaml.Node) *Step {
 		l.errorf(n, "step has several kinds (%s): split it into one step per kind", strings.Join(kinds, ", "))
 		st.Kind = kinds[0]
 	}
+	kind := kindSpec(st.Kind)
 	for _, kv := range kvs {
-		switch kv.key {
-		case "id":
-			st.ID = l.str(kv.val, "id")
-		case "say":
-			if kv.val.Kind == yaml.SequenceNode {
-				for _, vn := range kv.val.Content {
-					st.Say = append(st.Say, l.text(vn, "say"))
-				}
-			} else {
-				st.Say = []*Text{l.text(kv.val, "say")}
-			}
-		case "pick":
-			st.Pick = l.str(kv.val, "pick")
-			if st.Pick != "random" && st.Pick != "ab" {
-				l.errorf(kv.val, "pick must be random or ab")
-			}
-		case "buttons":
-			for _, bn := range l.seq(kv.val, "buttons") {
-				st.Buttons = append(st.Buttons, l.button(bn))
-			}
-		case "ask":
-			st.Ask = l.text(kv.val, "ask")
-		case "text":
-			st.Ask = l.text(kv.val, "text")
-		case "save":
-			st.Save = l.str(kv.val, "save")
-		case "validate":
-			st.Validate = l.validation(kv.val)
-		case "retry":
-			st.Retry = l.text(kv.val, "retry")
-		case "max_retries":
-			st.MaxRetries = l.integer(kv.val, "max_retries")
-		case "on_fail":
-			st.OnFail = l.str(kv.val, "on_fail")
-		case "survey":
-			st.Survey = l.str(kv.val, "survey")
-			if st.Survey != "nps" && st.Survey != "csat" {
-				l.errorf(kv.val, "survey must be nps (0-10) or csat (1-5)")
-			}
-		case "promoter":
-			st.Promoter = l.str(kv.val, "promoter")
-		case "passive":
-			st.Passive = l.str(kv.val, "passive")
-		case "detractor":
-			st.Detractor = l.str(kv.val, "detractor")
-		case "branch":
-			for _, cn := range l.seq(kv.val, "branch") {
-				st.Branch = append(st.Branch, l.branchCase(cn))
-			}
-		case "else":
-			st.Else = l.str(kv.val, "else")
-		case "set_stage":
-			st.SetStage, st.SetStagePos = l.str(kv.val, "set_stage"), l.pos(kv.val)
-		case "wait":
-			st.Wait = l.duration(kv.val, "wait")
-		case "unless":
-			st.Unless = l.cond(kv.val)
-		case "escalate":
-			st.Escalate = l.str(kv.val, "escalate")
-		case "offer":
-			st.Offer = l.offer(kv.val)
-		case "goto":
-			st.Goto = l.str(kv.val, "goto")
-		case "next":
-			st.Next = l.str(kv.val, "next")
-		case "end":
-			if !l.boolean(kv.val, "end") {
-				l.errorf(kv.val, "end: false means nothing; remove it")
-			}
-			st.End = true
-		case "personalize":
-			st.Personalize = l.boolean(kv.val, "personalize")
-		case "style":
-			st.Style = l.str(kv.val, "style")
-		case "whatsapp_template":
-			if st.Templates == nil {
-				st.Templates = map[string]*ChannelTemplate{}
-			}
-			st.Templates["whatsapp"] = l.channelTemplate(kv.val, kv.key)
+		f := fieldOf(kind, kv.key)
+		if f == nil {
+			continue
+		}
+		f.read(l, st, kv.val)
+		if kind != nil && len(kinds) == 1 && !slices.ContainsFunc(commonStepFields, func(c stepField) bool { return c.key == kv.key }) &&
+			!slices.ContainsFunc(kind.fields, func(c stepField) bool { return c.key == kv.key }) {
+			l.errorf(kv.keyNode, "%s does not belong to %s %s step (it goes with %s)", kv.key, article(st.Kind), st.Kind, strings.Join(kindsWith(kv.key), ", "))
 		}
 	}
 	return st
