@@ -40,6 +40,10 @@ func lintCmd(g *globals) *cobra.Command {
 			file := ""
 			if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 				file, dir = filepath.Clean(dir), filepath.Dir(dir)
+				if conversations.IsTestFile(file) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s holds script tests: journeybot test %s checks and runs it\n", file, dir)
+					return exitError{2}
+				}
 			}
 			s, probs, err := conversations.LoadDir(dir)
 			if err == nil {

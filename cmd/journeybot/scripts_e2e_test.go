@@ -96,6 +96,10 @@ func TestLintOneFileOfASet(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "ok: ../../scripts/support.yaml (checked with the set in ../../scripts), 0 warning(s)") {
 		t.Fatalf("a shipped file alone: %v\n%s", err, out)
 	}
+	out, err = exec.Command(binary(t), "lint", "../../scripts/orders_test.yaml").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "holds script tests: journeybot test") {
+		t.Fatalf("a test file: %v\n%s", err, out)
+	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(tipScripts), 0o644)
 	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("flows:\n  - id: other\n    triggers: [{command: x}]\n    steps:\n      - goto: nowhere\n"), 0o644)
