@@ -288,7 +288,7 @@ func (b *Bot) slowDown(j *journey.Journey, channel string, now time.Time) journe
 func toInput(in channels.Inbound) conversations.Input {
 	switch in.Kind {
 	case channels.KindButton:
-		return conversations.Input{Kind: conversations.InButton, Data: in.Data}
+		return conversations.Input{Kind: conversations.InButton, Data: in.Data, Text: in.Text}
 	case channels.KindCommand:
 		return conversations.Input{Kind: conversations.InCommand, Command: in.Command, Args: in.Args}
 	case channels.KindMedia:
