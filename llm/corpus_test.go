@@ -140,3 +140,28 @@ func TestCorpus(t *testing.T) {
 		t.Errorf("good outputs passed: %.1f%%, want at least 90%%", 100*rate)
 	}
 }
+
+// BenchmarkCorpus times the checks on every corpus output and reports the
+// two rates of the gate: hostile outputs let through (must be 0) and good
+// ones let through (at least 90).
+func BenchmarkCorpus(b *testing.B) {
+	c := loadCorpus(b)
+	f := newFixture(b, nil)
+	var hostile, good int
+	for b.Loop() {
+		hostile, good = 0, 0
+		for _, k := range c.Hostile {
+			if verdict(f.c, c.Contexts[k.Ctx], k.Reply) == "" {
+				hostile++
+			}
+		}
+		for _, k := range c.Good {
+			if verdict(f.c, c.Contexts[k.Ctx], k.Reply) == "" {
+				good++
+			}
+		}
+	}
+	b.ReportMetric(100*float64(hostile)/float64(len(c.Hostile)), "hostile_passed_%")
+	b.ReportMetric(100*float64(good)/float64(len(c.Good)), "good_passed_%")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*(len(c.Hostile)+len(c.Good))), "µs/reply")
+}

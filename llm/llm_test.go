@@ -45,7 +45,7 @@ type fixture struct {
 	reg   *prometheus.Registry
 }
 
-func newFixture(t *testing.T, mutate func(*Config)) *fixture {
+func newFixture(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
 	srv := openaitest.New(t)
 	cfg := Config{APIKey: testKey, BaseURL: srv.BaseURL(), Model: "test-model", Timeout: 2 * time.Second}

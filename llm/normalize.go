@@ -7,8 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/mtibben/confusables"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -195,10 +193,16 @@ func joinSpaced(run string) string {
 // unaccent lowers s and strips diacritics, for matching phrases however the
 // model spells them ("grátis", "gratis").
 func unaccent(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, strings.ToLower(s))
-	if err != nil {
-		return strings.ToLower(s)
-	}
-	return out
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 {
+			return unicode.ToLower(r)
+		}
+		d := []rune(norm.NFD.String(string(r)))
+		for _, m := range d[1:] {
+			if !unicode.Is(unicode.Mn, m) {
+				return unicode.ToLower(r)
+			}
+		}
+		return unicode.ToLower(d[0])
+	}, s)
 }
