@@ -16,6 +16,7 @@ import (
 type checker struct {
 	url, domain, email, price, date, orderID *regexp.Regexp
 	handle, number, word, quoted             *regexp.Regexp
+	command, typeThis                        *regexp.Regexp
 	deliveryVerb                             *regexp.Regexp
 	statuses                                 []string
 	norm                                     *normalizer
@@ -33,7 +34,8 @@ type checker struct {
 
 // facts are the parts of a text a rewrite must not change or invent.
 type facts struct {
-	// literals must appear verbatim: URLs, e-mails, prices, dates, #ids.
+	// literals must appear verbatim: URLs, e-mails, prices, dates, #ids,
+	// commands (/stop) and words in double quotes.
 	literals []string
 	// links are URLs, bare domains and e-mail addresses.
 	links []string
@@ -57,6 +59,8 @@ func newChecker() *checker {
 			`\b(?:january|february|march|april|may|june|july|august|september|october|november|december) \d{1,2}(?:st|nd|rd|th)?\b|` +
 			`\b\d{1,2} (?:january|february|march|april|may|june|july|august|september|october|november|december)\b`),
 		orderID:      regexp.MustCompile(`#[\p{L}\p{N}_-]+`),
+		command:      regexp.MustCompile(`(?:^|\B)/[a-z][a-z_]{1,31}\b`),
+		typeThis:     regexp.MustCompile(`"([^"\n]{1,30})"`),
 		handle:       regexp.MustCompile(`(?:^|[^\p{L}\p{N}_.])@[\p{L}\p{N}_.]{2,}`),
 		number:       regexp.MustCompile(`\d+(?:[.,:/-]\d+)*`),
 		word:         regexp.MustCompile(`[\p{L}][\p{L}\p{M}'’-]*`),
@@ -134,8 +138,13 @@ func (c *checker) extract(s string) facts {
 		}
 		rest = re.ReplaceAllString(rest, " ")
 	}
-	for _, re := range []*regexp.Regexp{c.price, c.date, c.orderID} {
+	for _, re := range []*regexp.Regexp{c.price, c.date, c.orderID, c.command} {
 		f.literals = append(f.literals, re.FindAllString(rest, -1)...)
+	}
+	// What a script tells the customer to type ("escreva \"troca\"") must
+	// reach them as written, or the bot would not understand the answer.
+	for _, m := range c.typeThis.FindAllStringSubmatch(rest, -1) {
+		f.literals = append(f.literals, m[1])
 	}
 	for _, tok := range tokenize(rest) {
 		if isFactToken(tok) {

@@ -43,6 +43,12 @@ func TestExtractFacts(t *testing.T) {
 			tokens:   []string{"90", "99"},
 		},
 		{
+			name:     "commands and words to type",
+			in:       "Escreva \"troca\" aqui. (Para sair, envie /stop; e/ou R$ 5/mês.)",
+			literals: []string{"R$ 5", "/stop", "troca"},
+			tokens:   []string{"5"},
+		},
+		{
 			name:   "accented all-caps words are not codes",
 			in:     "ATENÇÃO: PROMOÇÃO hoje",
 			tokens: []string{},
