@@ -60,7 +60,7 @@ func newChecker() *checker {
 			`\b\d{1,2} (?:january|february|march|april|may|june|july|august|september|october|november|december)\b`),
 		orderID:      regexp.MustCompile(`#[\p{L}\p{N}_-]+`),
 		command:      regexp.MustCompile(`(?:^|\B)/[a-z][a-z_]{1,31}\b`),
-		typeThis:     regexp.MustCompile(`"([^"\n]{1,30})"`),
+		typeThis:     regexp.MustCompile(`"[^"\n]{1,30}"`),
 		handle:       regexp.MustCompile(`(?:^|[^\p{L}\p{N}_.])@[\p{L}\p{N}_.]{2,}`),
 		number:       regexp.MustCompile(`\d+(?:[.,:/-]\d+)*`),
 		word:         regexp.MustCompile(`[\p{L}][\p{L}\p{M}'’-]*`),
@@ -143,9 +143,7 @@ func (c *checker) extract(s string) facts {
 	}
 	// What a script tells the customer to type ("escreva \"troca\"") must
 	// reach them as written, or the bot would not understand the answer.
-	for _, m := range c.typeThis.FindAllStringSubmatch(rest, -1) {
-		f.literals = append(f.literals, m[1])
-	}
+	f.literals = append(f.literals, c.typeThis.FindAllString(strings.NewReplacer("“", `"`, "”", `"`).Replace(rest), -1)...)
 	for _, tok := range tokenize(rest) {
 		if isFactToken(tok) {
 			f.tokens[tok] = true
@@ -369,7 +367,7 @@ func hostOf(link string) string {
 
 // missingFact returns the first fact of want that got lost in reply.
 func (c *checker) missingFact(want facts, reply string) (string, bool) {
-	reply = normalizeSpaces(reply)
+	reply = strings.NewReplacer("“", `"`, "”", `"`).Replace(normalizeSpaces(reply))
 	for _, l := range want.literals {
 		if !strings.Contains(reply, l) {
 			return l, true

@@ -45,7 +45,7 @@ func TestExtractFacts(t *testing.T) {
 		{
 			name:     "commands and words to type",
 			in:       "Escreva \"troca\" aqui. (Para sair, envie /stop; e/ou R$ 5/mês.)",
-			literals: []string{"R$ 5", "/stop", "troca"},
+			literals: []string{"R$ 5", "/stop", `"troca"`},
 			tokens:   []string{"5"},
 		},
 		{
