@@ -29,6 +29,9 @@ func chatCmd(g *globals) *cobra.Command {
 			ch := console.New(os.Stdin, cmd.OutOrStdout(), lang, name)
 			a.bot.AddChannel(ch)
 			fmt.Fprintln(cmd.OutOrStdout(), "journeybot chat: you are the customer. Type a message, a button's number, or /help. Ctrl-D ends.")
+			if c.LLM.Enabled() {
+				fmt.Fprintf(cmd.OutOrStdout(), "Language model %s on: personalised steps and free answers are its texts when they pass the checks.\n", c.LLM.Model)
+			}
 			go a.bot.RunScheduler(cmd.Context(), c.Schedule.Interval)
 			return ch.Run(cmd.Context(), a.bot)
 		},
