@@ -52,11 +52,12 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	if err != nil {
 		return nil, fmt.Errorf("scripts in %s do not lint (run: journeybot lint %s):\n%w", c.ScriptsDir, c.ScriptsDir, err)
 	}
-	journey.LogRedisTo(log)
+	journey.LogRedisTo(nil) // a failed start is one line: the error below
 	rdb, closeRedis, err := journey.Open(ctx, c.RedisURL, log)
 	if err != nil {
 		return nil, err
 	}
+	journey.LogRedisTo(log)
 	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
 	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap})
 	if err := a.store.Prepare(ctx); err != nil {

@@ -106,7 +106,8 @@ func runCmd(g *globals) *cobra.Command {
 					stopAll()
 				}
 			}()
-			wg.Add(3)
+			wg.Add(4)
+			go func() { defer wg.Done(); watchRedis(runCtx, a.store.Ping, log, time.Second) }()
 			if background {
 				wg.Add(2)
 				go func() { defer wg.Done(); a.bot.RunIntake(runCtx) }()
