@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,5 +74,89 @@ func TestRedisBackIsLogged(t *testing.T) {
 	p.stderr.waitFor(t, "redis is back")
 	if n := strings.Count(p.stderr.String(), "redis lost"); n != 1 {
 		t.Errorf("redis lost logged %d times, want once:\n%s", n, p.stderr.String())
+	}
+}
+
+// `run` with no channel, its input at an end and no terminal (a service
+// manager's /dev/null): the HTTP side keeps serving until SIGTERM.
+func TestRunWithoutChannelOrTerminalKeepsServing(t *testing.T) {
+	r := redistest.New(t)
+	addr := freeAddr(t)
+	p := start(t, []string{
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_REDIS_PREFIX=" + r.Prefix, "JOURNEYBOT_EVENTS_SECRET=s3cret",
+	}, "run")
+	p.stdin.Close()
+	p.stderr.waitFor(t, "HTTP keeps serving")
+	waitStatus(t, "http://"+addr+"/healthz", 200)
+	if body := waitStatus(t, "http://"+addr+"/metrics", 200); !strings.Contains(body, "journeybot_") {
+		t.Errorf("metrics:\n%s", body)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+}
+
+// Every answer of /events is JSON: a wrong method, and the API switched off.
+func TestEventsAnswersAreJSON(t *testing.T) {
+	for _, c := range []struct {
+		name, secret string
+		method       string
+		code         int
+		want         string
+	}{
+		{"GET", "s3cret", http.MethodGet, http.StatusMethodNotAllowed, "send events with POST"},
+		{"PUT", "s3cret", http.MethodPut, http.StatusMethodNotAllowed, "send events with POST"},
+		{"off", "", http.MethodPost, http.StatusNotFound, "set events.secret"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := redistest.New(t)
+			addr := freeAddr(t)
+			p := start(t, []string{
+				"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
+				"JOURNEYBOT_REDIS_PREFIX=" + r.Prefix, "JOURNEYBOT_EVENTS_SECRET=" + c.secret,
+			}, "run")
+			defer p.stdin.Close()
+			waitStatus(t, "http://"+addr+"/healthz", 200)
+			req, _ := http.NewRequest(c.method, "http://"+addr+"/events", strings.NewReader("{}"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var ans struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+				t.Fatalf("%s /events: not JSON: %v", c.method, err)
+			}
+			if resp.StatusCode != c.code || ans.OK || !strings.Contains(ans.Error, c.want) {
+				t.Errorf("%s /events = %d %+v, want %d with %q", c.method, resp.StatusCode, ans, c.code, c.want)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+}
+
+// A deep link needs the bot's username: without it, an error, not a
+// link with a placeholder.
+func TestLinkWithoutBotUsernameIsAnError(t *testing.T) {
+	cmd := exec.Command(binary(t), "link", "1001")
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_EVENTS_SECRET=s3cret", "JOURNEYBOT_TELEGRAM_BOT_USERNAME=")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "telegram.bot_username") || strings.Contains(string(out), "<your_bot>") {
+		t.Errorf("link without telegram.bot_username: %v\n%s", err, out)
+	}
+	cmd = exec.Command(binary(t), "link", "1001")
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_EVENTS_SECRET=s3cret", "JOURNEYBOT_TELEGRAM_BOT_USERNAME=loja_bot")
+	cmd.Dir = t.TempDir()
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "t.me/loja_bot?start=") {
+		t.Errorf("link with telegram.bot_username: %v\n%s", err, out)
 	}
 }

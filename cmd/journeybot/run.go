@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"journeybot/channels"
 	"journeybot/channels/console"
@@ -123,8 +124,14 @@ func runCmd(g *globals) *cobra.Command {
 					if err := ch.Run(runCtx, handler); err != nil && runCtx.Err() == nil {
 						log.Error("channel stopped", "channel", ch.Name(), "err", err)
 					}
-					if ch.Name() == "console" {
-						stopAll() // end of input ends the session
+					if ch.Name() == "console" && runCtx.Err() == nil {
+						if term.IsTerminal(int(os.Stdin.Fd())) {
+							stopAll() // Ctrl-D in a terminal ends the session
+							return
+						}
+						// No terminal (a service manager's /dev/null, a pipe):
+						// the HTTP side (events, metrics, health) goes on.
+						log.Info("end of input and no terminal: the console is done, HTTP keeps serving until SIGTERM")
 					}
 				}()
 			}
