@@ -25,6 +25,9 @@ type Options struct {
 	// MaxRetries is how often a question is asked again after a bad answer,
 	// when the step does not say.
 	MaxRetries int
+	// NoStaff says no staff desk is connected (no Slack): the condition
+	// staff.available is false, so scripts promise no reply nobody sends.
+	NoStaff bool
 }
 
 // DefaultOptions are the defaults of the configuration.
@@ -468,7 +471,9 @@ func (x *run) command(cmd, args string) {
 		}
 		x.j.Profile.Unreachable = 0
 	case "human":
-		x.escalate("customer asked for a person")
+		if !x.e.opt.NoStaff { // a case nobody can take would only silence the bot
+			x.escalate("customer asked for a person")
+		}
 	}
 	if x.silent() {
 		return

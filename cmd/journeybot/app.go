@@ -35,6 +35,7 @@ func engineOptions(c *config.Config) conversations.Options {
 	return conversations.Options{
 		Grace: c.Schedule.Grace, MaxPerDay: c.Send.MaxPerDay, MaxPerWeek: c.Send.MaxPerWeek,
 		QuietStart: c.Send.QuietStart, QuietEnd: c.Send.QuietEnd, TimeZone: c.Send.DefaultTimezone,
+		NoStaff: !c.Slack.Enabled(),
 	}
 }
 

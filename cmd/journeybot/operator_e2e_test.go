@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"journeybot/internal/redistest"
+	"journeybot/internal/telegramtest"
 )
 
 // A Redis that answers with a refusal is named with its answer, in one line,
@@ -159,4 +161,29 @@ func TestLinkWithoutBotUsernameIsAnError(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "t.me/loja_bot?start=") {
 		t.Errorf("link with telegram.bot_username: %v\n%s", err, out)
 	}
+}
+
+// Telegram without Slack: a warning at start, and a customer asking for a
+// person is told nobody answers here instead of being promised a reply.
+func TestTelegramWithoutSlackIsHonest(t *testing.T) {
+	r := redistest.New(t)
+	srv := telegramtest.New(t)
+	ana := telegramCustomer(t, r)
+	scripts, _ := filepath.Abs("../../scripts")
+	addr := freeAddr(t)
+	p := start(t, []string{
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
+		"JOURNEYBOT_TELEGRAM_TOKEN=" + srv.Token, "JOURNEYBOT_TELEGRAM_API_URL=" + srv.URL,
+	}, "run")
+	p.stderr.waitFor(t, "without a staff desk")
+	if !strings.Contains(p.stderr.String(), "level=WARN") {
+		t.Errorf("not a warning:\n%s", p.stderr.String())
+	}
+	chat := telegramtest.Private(ana)
+	srv.SendText(chat, ana, "quero falar com um atendente")
+	got := srv.WaitMessages(chat.ID, 1)[0].Text
+	if !strings.Contains(got, "não vou prometer uma resposta") || strings.Contains(got, "A equipe já recebeu") {
+		t.Errorf("answer without staff: %q", got)
+	}
+	stopBinary(t, p, srv.Token)
 }

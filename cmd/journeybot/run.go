@@ -72,6 +72,9 @@ func runCmd(g *globals) *cobra.Command {
 			if desk != nil {
 				chans = append(chans, desk)
 				a.bot.AddChannel(desk)
+			} else if background {
+				log.Warn("customer channels run without a staff desk (slack.bot_token is not set): nobody can answer a case, " +
+					"so scripts see staff.available as false (the shipped handoff says so instead of promising a reply)")
 			}
 			if err := setupEvents(ctx, a, mux); err != nil {
 				return err

@@ -41,7 +41,10 @@ type Case struct {
 	Start    string   `yaml:"start"` // RFC 3339; default 2026-03-02T10:00:00-03:00 (a Monday morning)
 	Customer Customer `yaml:"customer"`
 	Steps    []*Step  `yaml:"steps"`
-	line     int
+	// StaffAvailable false runs the test as a bot without a staff desk
+	// (no Slack): the condition staff.available is false. Default true.
+	StaffAvailable *bool `yaml:"staff_available"`
+	line           int
 }
 
 // Customer is the starting customer.
@@ -136,7 +139,7 @@ func (s *Step) UnmarshalYAML(n *yaml.Node) error {
 
 // UnmarshalYAML reads a test case, refusing unknown keys.
 func (c *Case) UnmarshalYAML(n *yaml.Node) error {
-	if err := knownKeys(n, "a test", []string{"name", "start", "customer", "steps"}); err != nil {
+	if err := knownKeys(n, "a test", []string{"name", "start", "customer", "steps", "staff_available"}); err != nil {
 		return err
 	}
 	type plain Case
@@ -299,7 +302,9 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 	}
 	clk := simclock.New(start)
 	store := journey.NewStore(rdb, journey.Options{})
-	engine := conversations.NewEngine(s, conversations.DefaultOptions())
+	opt := conversations.DefaultOptions()
+	opt.NoStaff = c.StaffAvailable != nil && !*c.StaffAvailable
+	engine := conversations.NewEngine(s, opt)
 	rec := channeltest.New("test")
 	b := bot.New(bot.Options{Store: store, Engine: engine, Now: clk.Now})
 	b.AddChannel(rec)
