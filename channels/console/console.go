@@ -40,9 +40,11 @@ type Channel struct {
 
 	// pending are messages sent but not printed yet: while a line is handled
 	// (busy) they wait for its end, otherwise for flushDelay.
-	pending []channels.Outbound
-	busy    bool
-	timer   *time.Timer
+	pending   []channels.Outbound
+	pendingAt []time.Time // when each was sent, on the console's clock
+	stamps    bool        // print that time (a simulated clock)
+	busy      bool
+	timer     *time.Timer
 }
 
 // New returns a console channel. lang is the customer's language code (pt-BR, en).
@@ -50,9 +52,10 @@ func New(in io.Reader, out io.Writer, lang, name string) *Channel {
 	return &Channel{in: in, out: out, lang: lang, name: name, now: time.Now}
 }
 
-// SetClock gives the console the bot's clock, for the time of each message
-// (a demo's simulated clock).
-func (c *Channel) SetClock(now func() time.Time) { c.now = now }
+// SetClock gives the console the bot's clock (a demo's simulated one):
+// inputs carry its time, and each message is printed with the time it was
+// sent, since a clock that jumps makes that time worth showing.
+func (c *Channel) SetClock(now func() time.Time) { c.now, c.stamps = now, true }
 
 // SetLocal installs a handler for lines the console keeps to itself.
 func (c *Channel) SetLocal(l Local) { c.local = l }
@@ -75,22 +78,24 @@ func (c *Channel) Run(ctx context.Context, h channels.Handler) error {
 	for {
 		select {
 		case <-ctx.Done():
-			c.flush(false)
+			c.flush(false, "")
 			return nil
 		case line, ok := <-lines:
 			if !ok {
-				c.flush(false)
+				c.flush(false, "")
 				return nil
 			}
 			c.setBusy(true)
-			if c.local != nil && strings.HasPrefix(strings.TrimSpace(line), "/") && c.local(ctx, strings.TrimSpace(line), c.out) {
+			// The owner's notes come after the messages they caused.
+			var notes strings.Builder
+			if c.local != nil && strings.HasPrefix(strings.TrimSpace(line), "/") && c.local(ctx, strings.TrimSpace(line), &notes) {
 				// handled by the console's owner
 			} else if in, ok := c.parse(line); ok {
 				if err := h.HandleInbound(ctx, in); err != nil {
-					fmt.Fprintf(c.out, "(the bot could not handle that: %v)\n", err)
+					fmt.Fprintf(&notes, "(the bot could not handle that: %v)\n", err)
 				}
 			}
-			c.flush(true)
+			c.flush(true, notes.String())
 		}
 	}
 }
@@ -103,12 +108,13 @@ func (c *Channel) setBusy(b bool) {
 	c.mu.Unlock()
 }
 
-// flush prints the pending messages, then (with prompt) the prompt.
-func (c *Channel) flush(prompt bool) {
+// flush prints the pending messages and notes, then (with prompt) the prompt.
+func (c *Channel) flush(prompt bool, notes string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.busy = false
 	c.printLocked()
+	fmt.Fprint(c.out, notes)
 	if prompt {
 		c.prompt()
 	}
@@ -125,7 +131,11 @@ func (c *Channel) printLocked() {
 		}
 	}
 	for i, m := range c.pending {
-		fmt.Fprintf(c.out, "\nbot: %s\n", strings.ReplaceAll(m.Text, "\n", "\n     "))
+		who := "bot"
+		if c.stamps {
+			who = "bot " + c.pendingAt[i].Format("Mon 02 Jan 15:04")
+		}
+		fmt.Fprintf(c.out, "\n%s: %s\n", who, strings.ReplaceAll(m.Text, "\n", "\n     "))
 		for n, b := range m.Buttons {
 			if i == lastWith {
 				fmt.Fprintf(c.out, "     [%d] %s\n", n+1, b.Label)
@@ -137,7 +147,7 @@ func (c *Channel) printLocked() {
 	if lastWith >= 0 {
 		c.last = c.pending[lastWith].Buttons
 	}
-	c.pending = nil
+	c.pending, c.pendingAt = nil, nil
 }
 
 func (c *Channel) parse(line string) (channels.Inbound, bool) {
@@ -170,6 +180,7 @@ func (c *Channel) Send(ctx context.Context, m channels.Outbound) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pending = append(c.pending, m)
+	c.pendingAt = append(c.pendingAt, c.now())
 	if !c.busy && c.timer == nil {
 		// A message nobody typed for (a timer, an event): print it soon,
 		// with the others of the same send, and prompt again.

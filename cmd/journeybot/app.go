@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -44,6 +45,12 @@ func engineOptions(c *config.Config) conversations.Options {
 // returns (the terminal) until the caller switches the bot to senders it runs
 // (bot.SetBackground, RunSenders), as `run` does with a customer channel.
 func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
+	return newAppClock(ctx, c, log, nil)
+}
+
+// newAppClock is newApp with the bot on the clock now (nil: the real one),
+// for the console demo's simulated clock.
+func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
 	scripts, probs, err := conversations.LoadDir(c.ScriptsDir)
 	for _, p := range probs {
 		if p.Warning {
@@ -71,7 +78,7 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	a.limiter = ratelimit.New(rdb, c.RedisPrefix)
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
-		Limiter: a.limiter, MaxAge: c.Send.MaxAge,
+		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake: bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
 	}
 	if c.LLM.Enabled() {

@@ -31,6 +31,11 @@ func LoadCase(path, name string) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseCase(path, src, name)
+}
+
+// ParseCase is LoadCase on the contents src of the file path.
+func ParseCase(path string, src []byte, name string) (*Case, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
@@ -206,6 +211,12 @@ func (x *Session) Until(ctx context.Context, t time.Time, fn func(at time.Time, 
 		fn(x.Clock.Now(), got)
 	}
 	return nil
+}
+
+// Advance moves clk forward by d (a duration such as 3d), waking the
+// customers of store at each due time on the way, as a test's advance step.
+func Advance(ctx context.Context, b *bot.Bot, store *journey.Store, clk *simclock.Clock, d string) error {
+	return advance(ctx, b, store, clk, d)
 }
 
 // Seed writes the starting customer c under id in store at now, linked to
