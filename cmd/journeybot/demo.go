@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"journeybot/bot"
-	"journeybot/config"
 	"journeybot/channels/console"
+	"journeybot/config"
 	"journeybot/conversations/scripttest"
 	"journeybot/events"
 	"journeybot/internal/simclock"
