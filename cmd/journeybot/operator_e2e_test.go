@@ -187,3 +187,25 @@ func TestTelegramWithoutSlackIsHonest(t *testing.T) {
 	}
 	stopBinary(t, p, srv.Token)
 }
+
+// Every configuration problem in one run, each naming its key, before
+// anything connects.
+func TestConfigProblemsAllAtOnce(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bot.yaml")
+	os.WriteFile(file, []byte("redis:\n  ulr: redis://x\ntelegram:\n  token: \"1:secret-token\"\n  mode: webhook\n  webhook_secret: s3cret\n  webhook_url: http://bot.example/telegram/webhook\nsend:\n  max_per_day: lots\n"), 0o600)
+	cmd := exec.Command(binary(t), "run", "--config", file)
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_LLM_TIMEOUT=soon")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("exited 0:\n%s", out)
+	}
+	for _, w := range []string{"redis.ulr", "telegram.webhook_url: must be an https:// URL", "send.max_per_day", "llm.timeout"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(string(out), "secret-token") {
+		t.Errorf("a secret leaked:\n%s", out)
+	}
+}
