@@ -36,8 +36,16 @@ func engineOptions(c *config.Config) conversations.Options {
 	return conversations.Options{
 		Grace: c.Schedule.Grace, MaxPerDay: c.Send.MaxPerDay, MaxPerWeek: c.Send.MaxPerWeek,
 		QuietStart: c.Send.QuietStart, QuietEnd: c.Send.QuietEnd, TimeZone: c.Send.DefaultTimezone,
-		NoStaff: !c.Slack.Enabled(),
 	}
+}
+
+// botEngineOptions are the engine's options for a running bot: the sending
+// rules, and staff.available as the staff desk is configured. Script tests
+// take the sending rules only; each test says whether staff are there.
+func botEngineOptions(c *config.Config) conversations.Options {
+	o := engineOptions(c)
+	o.NoStaff = !c.Slack.Enabled()
+	return o
 }
 
 // newApp loads the scripts (refusing ones that do not lint) and connects to
@@ -72,7 +80,7 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 		closeRedis()
 		return nil, err
 	}
-	a.engine = conversations.NewEngine(scripts, engineOptions(c))
+	a.engine = conversations.NewEngine(scripts, botEngineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
 	a.limiter = ratelimit.New(rdb, c.RedisPrefix)

@@ -52,7 +52,7 @@ func previewCmd(g *globals) *cobra.Command {
 			defer m.Close()
 			rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 			defer rdb.Close()
-			opt := engineOptions(c)
+			opt := botEngineOptions(c) // as the configured bot runs: caps, quiet hours, the staff desk
 			ctx := cmd.Context()
 			var x *scripttest.Session
 			var fixture *scripttest.Case

@@ -303,6 +303,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 	clk := simclock.New(start)
 	store := journey.NewStore(rdb, journey.Options{})
 	opt := conversations.DefaultOptions()
+	// Staff are there unless the test says (staff_available: false).
 	opt.NoStaff = c.StaffAvailable != nil && !*c.StaffAvailable
 	engine := conversations.NewEngine(s, opt)
 	rec := channeltest.New("test")

@@ -90,15 +90,15 @@ type Session struct {
 }
 
 // NewSession seeds c's customer in rdb (an empty embedded Redis) at the
-// case's start, running the scripts s with the sending rules opt (and
-// staff_available as the case says).
+// case's start, running the scripts s with the engine options opt
+// (staff_available, when the case gives it, decides staff.available).
 func NewSession(ctx context.Context, rdb redis.UniversalClient, s *conversations.Scripts, opt conversations.Options, c *Case) (*Session, error) {
 	start, err := c.StartTime()
 	if err != nil {
 		return nil, err
 	}
-	if c.StaffAvailable != nil && !*c.StaffAvailable {
-		opt.NoStaff = true
+	if c.StaffAvailable != nil { // the fixture says; else as opt has it
+		opt.NoStaff = !*c.StaffAvailable
 	}
 	x := newSession(rdb, s, opt, start, c.Customer.ID)
 	if err := seed(ctx, x.Store, x.ID, c.Customer, start); err != nil {
