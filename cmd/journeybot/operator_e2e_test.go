@@ -86,7 +86,7 @@ func TestRunWithoutChannelOrTerminalKeepsServing(t *testing.T) {
 	addr := freeAddr(t)
 	p := start(t, []string{
 		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
-		"JOURNEYBOT_REDIS_PREFIX=" + r.Prefix, "JOURNEYBOT_EVENTS_SECRET=s3cret",
+		"JOURNEYBOT_REDIS_PREFIX=" + r.Prefix, "JOURNEYBOT_EVENTS_SECRET=" + eventsSecret,
 	}, "run")
 	p.stdin.Close()
 	p.stderr.waitFor(t, "HTTP keeps serving")
@@ -108,8 +108,8 @@ func TestEventsAnswersAreJSON(t *testing.T) {
 		code         int
 		want         string
 	}{
-		{"GET", "s3cret", http.MethodGet, http.StatusMethodNotAllowed, "send events with POST"},
-		{"PUT", "s3cret", http.MethodPut, http.StatusMethodNotAllowed, "send events with POST"},
+		{"GET", eventsSecret, http.MethodGet, http.StatusMethodNotAllowed, "send events with POST"},
+		{"PUT", eventsSecret, http.MethodPut, http.StatusMethodNotAllowed, "send events with POST"},
 		{"off", "", http.MethodPost, http.StatusNotFound, "set events.secret"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,14 +148,14 @@ func TestEventsAnswersAreJSON(t *testing.T) {
 // link with a placeholder.
 func TestLinkWithoutBotUsernameIsAnError(t *testing.T) {
 	cmd := exec.Command(binary(t), "link", "1001")
-	cmd.Env = append(os.Environ(), "JOURNEYBOT_EVENTS_SECRET=s3cret", "JOURNEYBOT_TELEGRAM_BOT_USERNAME=")
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_EVENTS_SECRET="+eventsSecret, "JOURNEYBOT_TELEGRAM_BOT_USERNAME=")
 	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "telegram.bot_username") || strings.Contains(string(out), "<your_bot>") {
 		t.Errorf("link without telegram.bot_username: %v\n%s", err, out)
 	}
 	cmd = exec.Command(binary(t), "link", "1001")
-	cmd.Env = append(os.Environ(), "JOURNEYBOT_EVENTS_SECRET=s3cret", "JOURNEYBOT_TELEGRAM_BOT_USERNAME=loja_bot")
+	cmd.Env = append(os.Environ(), "JOURNEYBOT_EVENTS_SECRET="+eventsSecret, "JOURNEYBOT_TELEGRAM_BOT_USERNAME=loja_bot")
 	cmd.Dir = t.TempDir()
 	out, err = cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "t.me/loja_bot?start=") {
