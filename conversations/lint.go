@@ -18,6 +18,7 @@ var sometimesFields = []string{
 	"name", "first_name", "email", "phone", "username", "coupon", "coupon_expires", "answer",
 	"order.id", "order.status", "order.status_label", "order.next_step", "order.items", "order.total",
 	"order.tracking_url", "order.date", "order_ref", "last_contact", "recommendation", "case.reason", "staff",
+	"staff.available",
 }
 
 // dynamicPrefixes are families of fields filled by the scripts themselves

@@ -23,9 +23,11 @@ func setupEvents(ctx context.Context, a *app, mux *http.ServeMux) error {
 	}
 	if a.cfg.Events.Secret == "" {
 		a.log.Info("commerce events API disabled: set events.secret to accept POST /events")
+		mux.HandleFunc("/events", events.Off)
 		return nil
 	}
-	mux.Handle("POST /events", events.NewHandler(a.bot, events.Options{
+	// Every method: a GET gets a JSON 405 from the handler, not the mux's text.
+	mux.Handle("/events", events.NewHandler(a.bot, events.Options{
 		Secret: a.cfg.Events.Secret, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
 	}))
 	a.log.Info("commerce events API enabled", "path", "POST /events")

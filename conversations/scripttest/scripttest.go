@@ -42,7 +42,10 @@ type Case struct {
 	Start    string   `yaml:"start"` // RFC 3339; default 2026-03-02T10:00:00-03:00 (a Monday morning)
 	Customer Customer `yaml:"customer"`
 	Steps    []*Step  `yaml:"steps"`
-	line     int
+	// StaffAvailable false runs the test as a bot without a staff desk
+	// (no Slack): the condition staff.available is false. Default true.
+	StaffAvailable *bool `yaml:"staff_available"`
+	line           int
 }
 
 // Customer is the starting customer.
@@ -361,7 +364,10 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, s
 	}
 	clk := simclock.New(start)
 	store := journey.NewStore(rdb, journey.Options{})
-	engine := conversations.NewEngine(s, send)
+	opt := send
+	// Staff are there unless the test says (staff_available: false).
+	opt.NoStaff = c.StaffAvailable != nil && !*c.StaffAvailable
+	engine := conversations.NewEngine(s, opt)
 	rec := channeltest.New("test")
 	b := bot.New(bot.Options{Store: store, Engine: engine, Now: clk.Now})
 	b.AddChannel(rec)
