@@ -1,6 +1,7 @@
 package scripttest
 
 import (
+	"reflect"
 	"context"
 	"fmt"
 	"os"
@@ -44,6 +45,16 @@ func ParseCase(path string, src []byte, name string) (*Case, error) {
 		return nil, fmt.Errorf("%s: want a test (name, start, customer, steps) or a test file (tests: [...])", path)
 	}
 	root := doc.Content[0]
+	// As strict as a test file: an unknown or misspelt key is an error.
+	shape := reflect.TypeOf(Case{})
+	if len(root.Content) >= 2 && root.Content[0].Value == "tests" {
+		shape = reflect.TypeOf(File{})
+	}
+	check := &fixtureChecker{file: path}
+	check.shape(root, shape, "a test")
+	if len(check.probs) > 0 {
+		return nil, check.probs
+	}
 	if len(root.Content) >= 2 && root.Content[0].Value == "tests" {
 		var f File
 		if err := root.Decode(&f); err != nil {
