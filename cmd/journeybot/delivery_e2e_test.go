@@ -114,11 +114,14 @@ func TestDeliveryBotAPIOutage(t *testing.T) {
 	dropped := metricSum(t, b.metricsURL(), "journeybot_outbox_dropped_total")
 	t.Logf("MEASURE outage: webhook ack max %s (%d of %d acknowledged by 10 s after it); POST /events %d in %s; shipment notice sent: %v; replies settled %s after the outage; outbox retries %v, dropped %v",
 		ms(percentile(acks, 100)), len(acks), l.total(), eventCode, ms(eventTook), shipped, time.Since(end).Round(100*time.Millisecond), retries, dropped)
-	if len(acks) != l.total() || percentile(acks, 100) > 2*time.Second {
-		t.Errorf("during the outage %d of %d webhooks were acknowledged, the slowest in %s; want all, each within 2 s (the commit, not the send)", len(acks), l.total(), ms(percentile(acks, 100)))
+	// Not a speed bound: an acknowledgement that waited for the send would
+	// take the outage's 60 s (the send retries for 46 s before); 15 s leaves
+	// room for a loaded machine.
+	if len(acks) != l.total() || percentile(acks, 100) > 15*time.Second {
+		t.Errorf("during the outage %d of %d webhooks were acknowledged, the slowest in %s; want all, none waiting for the send", len(acks), l.total(), ms(percentile(acks, 100)))
 	}
-	if eventCode != http.StatusOK || eventTook > 2*time.Second {
-		t.Errorf("POST /events during the outage: %d in %s, want 200 within 2 s", eventCode, ms(eventTook))
+	if eventCode != http.StatusOK || eventTook > 15*time.Second {
+		t.Errorf("POST /events during the outage: %d in %s, want 200 without waiting for the send", eventCode, ms(eventTook))
 	}
 	if !shipped {
 		t.Errorf("the shipment notice never reached chat %d: %+v\nlog:\n%s", shopper.ID, srv.SendsTo(shopper.ID), b.stderr.String())
