@@ -11,6 +11,7 @@ import (
 	"journeybot/config"
 	"journeybot/conversations"
 	"journeybot/journey"
+	"journeybot/keys"
 	"journeybot/llm"
 	"journeybot/ratelimit"
 )
@@ -86,6 +87,6 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 		log.Info("language model enabled", "model", c.LLM.Model)
 	}
 	a.bot = bot.New(opts)
-	a.bot.SetLinkSecret(c.Events.Secret)
+	a.bot.SetLinkKeys(keys.New(c.Events.Secrets...))
 	return a, nil
 }

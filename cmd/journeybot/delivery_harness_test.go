@@ -139,7 +139,7 @@ func (b *botProc) term(t testing.TB) (time.Duration, error) {
 	return time.Since(t0), err
 }
 
-const eventsSecret = "delivery-events-secret"
+const eventsSecret = "d31a7e5b9c2f4068a1e3c5b7d9f0214365a7c9e1b3d5f7092b4d6f8a0c2e4a6b"
 
 // ---- customers and what they were answered
 
@@ -472,7 +472,7 @@ func arm(addrs []string, chats []int64, due time.Time) int {
 				chat := chats[i]
 				body := fmt.Sprintf(`{"id":"arm-%d","type":"bench.armed","occurred_at":%q,"customer":{"id":"due-%d","telegram_chat":"%d","language":"en"}}`, chat, occurred, chat, chat)
 				req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[i%len(addrs)]+"/events", strings.NewReader(body))
-				req.Header.Set(events.SignatureHeader, events.SignatureValue(eventsSecret, []byte(body)))
+				events.SignRequest(req, eventsSecret, time.Now(), []byte(body))
 				resp, err := client.Do(req)
 				if err != nil || resp.StatusCode != http.StatusOK {
 					failed.Add(1)

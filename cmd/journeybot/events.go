@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"journeybot/events"
+	"journeybot/keys"
 	"journeybot/orders"
 )
 
@@ -20,12 +21,12 @@ func setupEvents(ctx context.Context, a *app, mux *http.ServeMux) error {
 	if err := setupOrders(a); err != nil {
 		return err
 	}
-	if a.cfg.Events.Secret == "" {
+	if !a.cfg.Events.Enabled() {
 		a.log.Info("commerce events API disabled: set events.secret to accept POST /events")
 		return nil
 	}
 	mux.Handle("POST /events", events.NewHandler(a.bot, events.Options{
-		Secret: a.cfg.Events.Secret, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
+		Keys: keys.New(a.cfg.Events.Secrets...), LegacySignature: a.cfg.Events.LegacySignature, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
 	}))
 	a.log.Info("commerce events API enabled", "path", "POST /events")
 	return nil

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"journeybot/bot"
+	"journeybot/keys"
 )
 
 func linkCmd(g *globals) *cobra.Command {
@@ -23,7 +24,7 @@ func linkCmd(g *globals) *cobra.Command {
 			if customer {
 				kind = 'c'
 			}
-			p, err := bot.SignPayload(c.Events.Secret, kind, args[0])
+			p, err := bot.SignPayload(keys.New(c.Events.Secrets...), kind, args[0])
 			if err != nil {
 				return err
 			}
