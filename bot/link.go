@@ -172,7 +172,12 @@ var digitsOnly = regexp.MustCompile(`[^0-9]`)
 // phone) matches the one on the order or the customer's profile. It is how
 // a customer who came without a deep link proves who they are.
 func (b *Bot) Identify(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
-	orderID = strings.TrimPrefix(orderID, "#")
+	return b.identify(ctx, channel, address, journey.NormalizeOrderID(orderID), contact)
+}
+
+// identify is Identify for an order id normalised already: it is not
+// cleaned twice (see journey.NormalizeOrderID).
+func (b *Bot) identify(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
 	contact = strings.TrimSpace(contact)
 	owner, err := b.store.OrderOwner(ctx, orderID)
 	if err != nil {
@@ -216,9 +221,13 @@ func (b *Bot) identifyByLookup(ctx context.Context, channel, address, orderID, c
 		b.metrics.note("identify.failed")
 		return false, nil
 	}
+	if !journey.LookupableOrderID(orderID) {
+		b.metrics.note("identify.failed")
+		return false, nil
+	}
 	o, err := b.orders.Lookup(ctx, orderID)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", ErrLookupUnavailable, err)
 	}
 	if o == nil || !contactMatches(contact, o.Email, o.Phone) {
 		b.metrics.note("identify.failed")

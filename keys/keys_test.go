@@ -15,7 +15,7 @@ func TestStrong(t *testing.T) {
 	}{
 		{"shop", false},
 		{"e2e-events-secret", false},
-		{strings.Repeat("ab", 20), false},                                      // 40 hex digits: 20 bytes
+		{strings.Repeat("ab", 20), false}, // 40 hex digits: 20 bytes
 		{"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde", false}, // 63 hex digits
 		{"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true},
 		{strings.Repeat("a", 64), false},
