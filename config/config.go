@@ -145,10 +145,10 @@ type Slack struct {
 	BotToken, AppToken, SigningSecret, APIURL, SupportChannel, TeamID string
 	ClaimTimeout                                                      time.Duration
 	StaffUserIDs                                                      []string
-	// StaffChannelMembers makes every member of the support channel staff
+	// StaffFromChannel makes every member of the support channel staff
 	// (an explicit choice: with neither it nor StaffUserIDs the desk does
 	// not start).
-	StaffChannelMembers bool
+	StaffFromChannel bool
 }
 
 // Enabled reports whether the Slack channel is configured.
@@ -457,7 +457,7 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		BotToken: b.str("slack.bot_token"), AppToken: b.str("slack.app_token"), SigningSecret: b.str("slack.signing_secret"),
 		APIURL: b.url("slack.api_url"), SupportChannel: b.str("slack.support_channel"), TeamID: b.str("slack.team_id"),
 		ClaimTimeout: b.dur("slack.claim_timeout"), StaffUserIDs: v.GetStringSlice("slack.staff_user_ids"),
-		StaffChannelMembers: b.boolean("slack.staff_from_channel"),
+		StaffFromChannel: b.boolean("slack.staff_from_channel"),
 	}
 	if c.Slack.APIURL != "" && !strings.HasSuffix(c.Slack.APIURL, "/") {
 		c.Slack.APIURL += "/" // slack-go joins by concatenation
@@ -469,8 +469,11 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
 			b.fail("slack.app_token", "set slack.app_token (Socket Mode) or slack.signing_secret (HTTP Events API)")
 		}
-		if len(c.Slack.StaffUserIDs) == 0 && !c.Slack.StaffChannelMembers {
+		if len(c.Slack.StaffUserIDs) == 0 && !c.Slack.StaffFromChannel {
 			b.fail("slack.staff_user_ids", "is required when slack.bot_token is set: the member ids (U…) who may take over customers and use /journey; or set slack.staff_from_channel: true to make every member of the support channel staff")
+		}
+		if c.Slack.StaffFromChannel && len(c.Slack.StaffUserIDs) == 0 && !isChannelID(c.Slack.SupportChannel) {
+			b.fail("slack.support_channel", "must be the channel's id (C… or G…, in the channel's details) when slack.staff_from_channel is true: membership is asked by id")
 		}
 	}
 	c.Support.Hours = b.str("support.hours")
@@ -528,6 +531,14 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		return nil, b.err
 	}
 	return c, nil
+}
+
+// isChannelID tells a Slack channel id (C0123ABCD) from a name.
+func isChannelID(s string) bool {
+	if len(s) < 2 || s[0] != 'C' && s[0] != 'G' {
+		return false
+	}
+	return strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == ""
 }
 
 func validSecretToken(s string) bool {
