@@ -18,8 +18,8 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
