@@ -67,12 +67,13 @@ func (f *fleet) set(key, value string) *fleet {
 // botProc is one bot process of a fleet.
 type botProc struct {
 	*proc
-	name string
-	addr string
-	hook string
+	name  string
+	addr  string
+	maddr string // metrics.addr (http.addr for a binary from before it)
+	hook  string
 }
 
-func (b *botProc) metricsURL() string { return "http://" + b.addr + "/metrics" }
+func (b *botProc) metricsURL() string { return "http://" + b.maddr + "/metrics" }
 
 // start starts a process named name (its Bot API calls carry that name, see
 // telegramtest.Server.URLFor) on addr, or on a free port when addr is "".
@@ -102,8 +103,13 @@ func (f *fleet) start(name, addr string) *botProc {
 		}
 	}
 	env = append(env, f.env...)
+	maddr := addr
+	if !beforeRun {
+		maddr = freeAddr(t)
+		env = append(env, "JOURNEYBOT_METRICS_ADDR="+maddr)
+	}
 	p := start(t, env, "run")
-	b := &botProc{proc: p, name: name, addr: addr, hook: hook}
+	b := &botProc{proc: p, name: name, addr: addr, maddr: maddr, hook: hook}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if code, _ := get(t, "http://"+addr+"/healthz"); code == 200 {
