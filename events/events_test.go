@@ -233,6 +233,17 @@ func TestLegacySignatureOnlyWhenEnabled(t *testing.T) {
 	if _, found, _ := store.Get(context.Background(), "cust-42"); !found {
 		t.Fatal("the legacy-signed event was not applied")
 	}
+	// Without a timestamp, bytes older than the id memory could be replayed
+	// once their id is forgotten: such an event is refused, and so is one
+	// that does not say when it happened.
+	old := []byte(strings.Replace(orderCreated, `"2026-03-02T11:58:00-03:00"`, `"2026-02-27T11:58:00-03:00"`, 1))
+	if code, a := post(t, srv.URL, old, map[string]string{events.SignatureHeader: events.LegacySignatureValue(secret, old)}); code != http.StatusBadRequest || a.Field != "occurred_at" {
+		t.Fatalf("legacy-signed event from 3 days ago: %d %+v, want 400 on occurred_at", code, a)
+	}
+	untimed := []byte(strings.Replace(orderCreated, `"occurred_at": "2026-03-02T11:58:00-03:00",`, ``, 1))
+	if code, a := post(t, srv.URL, untimed, map[string]string{events.SignatureHeader: events.LegacySignatureValue(secret, untimed)}); code != http.StatusBadRequest || a.Field != "occurred_at" {
+		t.Fatalf("legacy-signed event without occurred_at: %d %+v, want 400 on occurred_at", code, a)
+	}
 }
 
 // events.secret is a list: a store still on the old secret is accepted

@@ -90,11 +90,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, Answer{Error: "could not read the body"})
 		return
 	}
-	if msg := checkSignature(r.Header, body, h.opt.Keys, h.opt.LegacySignature, h.opt.Now()); msg != "" {
+	legacy, msg := checkSignature(r.Header, body, h.opt.Keys, h.opt.LegacySignature, h.opt.Now())
+	if msg != "" {
 		reply(w, http.StatusUnauthorized, Answer{Error: msg})
 		return
 	}
-	ev, err := Parse(body, ParseOptions{Now: h.opt.Now()})
+	ev, err := Parse(body, ParseOptions{Now: h.opt.Now(), RequireTime: legacy})
+	if err == nil && legacy && h.opt.Now().Sub(ev.At) > LegacyMaxAge {
+		err = fieldErr("occurred_at", "more than %s ago: a body-only signed event has no timestamp, so older bytes could be a replay; sign with %s", LegacyMaxAge, TimestampHeader)
+	}
 	if err != nil {
 		var pe *Error
 		errors.As(err, &pe)

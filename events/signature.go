@@ -55,27 +55,41 @@ func LegacySignatureValue(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// LegacyMaxAge is how old a body-only signed event may be: the bot
+// remembers event ids for 48 hours (journey.Options.SeenTTL), and those
+// bytes, with no timestamp, would apply again once their id is forgotten.
+const LegacyMaxAge = 47 * time.Hour
+
 // checkSignature says what is wrong with a request's signature, or "" when
-// it holds under one of the keys (every secret of the rotation list).
-func checkSignature(h http.Header, body []byte, k keys.Set, legacy bool, now time.Time) string {
+// it holds under one of the keys (every secret of the rotation list), and
+// whether it was the body-only form.
+func checkSignature(h http.Header, body []byte, k keys.Set, allowLegacy bool, now time.Time) (legacy bool, problem string) {
 	v := strings.TrimSpace(h.Get(SignatureHeader))
 	if hexSig, ok := strings.CutPrefix(v, "sha256="); ok {
-		if !legacy {
-			return "the body-only sha256= signature is off: sign \"<timestamp>.<body>\" and send " + TimestampHeader + " (see docs/events.md), or set events.legacy_signature: true"
-		}
-		sig, ok := decodeHex(hexSig)
-		if !ok {
-			return "malformed " + SignatureHeader + " header: expected sha256=<64 hex digits>"
-		}
-		for _, key := range k.Legacy() {
-			m := hmac.New(sha256.New, key)
-			m.Write(body)
-			if hmac.Equal(sig, m.Sum(nil)) {
-				return ""
-			}
-		}
-		return "signature does not match the body (HMAC-SHA256 of the exact bytes sent, under events.secret)"
+		return true, checkLegacy(hexSig, body, k, allowLegacy)
 	}
+	return false, checkV1(v, h, body, k, now)
+}
+
+func checkLegacy(hexSig string, body []byte, k keys.Set, allowed bool) string {
+	if !allowed {
+		return "the body-only sha256= signature is off: sign \"<timestamp>.<body>\" and send " + TimestampHeader + " (see docs/events.md), or set events.legacy_signature: true"
+	}
+	sig, ok := decodeHex(hexSig)
+	if !ok {
+		return "malformed " + SignatureHeader + " header: expected sha256=<64 hex digits>"
+	}
+	for _, key := range k.Legacy() {
+		m := hmac.New(sha256.New, key)
+		m.Write(body)
+		if hmac.Equal(sig, m.Sum(nil)) {
+			return ""
+		}
+	}
+	return "signature does not match the body (HMAC-SHA256 of the exact bytes sent, under events.secret)"
+}
+
+func checkV1(v string, h http.Header, body []byte, k keys.Set, now time.Time) string {
 	hexSig, ok := strings.CutPrefix(v, "v1=")
 	sig, okHex := decodeHex(hexSig)
 	if !ok || !okHex {
