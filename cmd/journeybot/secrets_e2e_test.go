@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,10 +120,13 @@ func TestSecretsNeverInOutput(t *testing.T) {
 
 	// Start-up failures, each naming what is wrong.
 	base := []string{"JOURNEYBOT_LOG_LEVEL=debug", "JOURNEYBOT_HTTP_ADDR=" + freeAddr(t), "JOURNEYBOT_SCRIPTS_DIR=" + scripts}
-	for _, c := range []struct {
+	type failure struct {
 		name string
 		env  []string
-	}{
+	}
+	var names []string
+	var procs []*proc
+	for _, c := range []failure{
 		{"redis url with a password query", []string{"JOURNEYBOT_REDIS_URL=redis://127.0.0.1:1/notanumber?password=" + redisPW}},
 		{"redis url with a lone token", []string{"JOURNEYBOT_REDIS_URL=redis://" + redisPW + "@127.0.0.1:1/0"}},
 		{"redis url with a bad escape", []string{"JOURNEYBOT_REDIS_URL=redis://:" + redisPW + "%zz@127.0.0.1:1/0"}},
@@ -133,9 +137,13 @@ func TestSecretsNeverInOutput(t *testing.T) {
 		{"weak events secret", []string{"JOURNEYBOT_EVENTS_SECRET=" + llmKey}},
 		{"bad llm url", []string{"JOURNEYBOT_LLM_BASE_URL=ftp://x:" + llmPass + "@h/" + llmPathKey}},
 	} {
-		q := start(t, append(base, c.env...), "run")
+		// All at once: several wait on a dead address before they give up.
+		procs = append(procs, start(t, append(slices.Clone(base), c.env...), "run"))
+		names = append(names, c.name)
+	}
+	for i, q := range procs {
 		if err := q.wait(t); err == nil {
-			t.Errorf("%s: the bot started", c.name)
+			t.Errorf("%s: the bot started", names[i])
 		}
 		collect(q)
 	}
