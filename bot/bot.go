@@ -23,6 +23,7 @@ import (
 	"journeybot/conversations"
 	"journeybot/delivery"
 	"journeybot/journey"
+	"journeybot/keys"
 	"journeybot/llm"
 )
 
@@ -107,7 +108,7 @@ type Bot struct {
 	channels   map[string]channels.Sender
 	order      []string // channel preference for proactive messages
 	locks      keyedLocks
-	linkSecret string
+	linkKeys   keys.Set
 	usernames  *lru.Cache[string, struct{}] // "channel:username:id" already indexed by this process
 	failing    *lru.Cache[string, int]      // inbox updates that failed, and how often
 	sender     *delivery.Sender

@@ -18,6 +18,7 @@ import (
 	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
+	"journeybot/keys"
 )
 
 func TestConversationThroughTheRuntime(t *testing.T) {
@@ -198,45 +199,96 @@ func TestCaseTakeoverRelayAndResolve(t *testing.T) {
 	}
 }
 
+var linkKeys = keys.New("s3cret")
+
 func TestDeepLinkPayloads(t *testing.T) {
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-	p, err := bot.SignPayloadUntil("s3cret", 'o', "10001", now.Add(bot.LinkValidity))
+	p, err := bot.SignPayloadUntil(linkKeys, 'o', "10001", now.Add(bot.LinkValidity))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kind, id, ok := bot.VerifyPayload("s3cret", p, now); !ok || kind != 'o' || id != "10001" {
+	if kind, id, ok := bot.VerifyPayload(linkKeys, p, now); !ok || kind != 'o' || id != "10001" {
 		t.Fatalf("verify = %c %q %v", kind, id, ok)
 	}
 	forged := []byte(p)
 	forged[2] ^= 1
 	for _, bad := range []string{string(forged), p[:len(p)-1] + "A", "c" + p[1:], ""} {
-		if _, _, ok := bot.VerifyPayload("s3cret", bad, now); ok {
+		if _, _, ok := bot.VerifyPayload(linkKeys, bad, now); ok {
 			t.Errorf("forged payload %q verified", bad)
 		}
 	}
-	if _, _, ok := bot.VerifyPayload("other", p, now); ok {
+	if _, _, ok := bot.VerifyPayload(keys.New("other"), p, now); ok {
 		t.Error("payload verified under another secret")
 	}
-	if _, _, ok := bot.VerifyPayload("s3cret", p, now.Add(bot.LinkValidity+2*time.Hour)); ok {
+	if _, _, ok := bot.VerifyPayload(linkKeys, p, now.Add(bot.LinkValidity+2*time.Hour)); ok {
 		t.Error("an expired link verified")
 	}
-	long, err := bot.SignPayload("s3cret", 'c', strings.Repeat("x", 34))
+	long, err := bot.SignPayload(linkKeys, 'c', strings.Repeat("x", 34))
 	if err != nil || len(long) > 64 {
 		t.Errorf("34-byte id: %d bytes, %v (Telegram allows 64)", len(long), err)
 	}
-	if _, err := bot.SignPayload("s3cret", 'c', strings.Repeat("x", 35)); err == nil {
+	if _, err := bot.SignPayload(linkKeys, 'c', strings.Repeat("x", 35)); err == nil {
 		t.Error("a 35-byte id made a payload longer than Telegram allows")
+	}
+}
+
+// A payload's last base64 character carries unused bits; any other
+// spelling of the same bytes is refused, so a link has one spelling.
+func TestDeepLinkHasOneSpelling(t *testing.T) {
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	p, _ := bot.SignPayloadUntil(linkKeys, 'o', "10001", now.Add(bot.LinkValidity))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, p[len(p)-1])
+	variants := 0
+	for d := 1; d < 4; d++ { // 11 characters hold 66 bits for a 64-bit tag: 2 unused
+		v := p[:len(p)-1] + string(alphabet[last^d])
+		variants++
+		if _, _, ok := bot.VerifyPayload(linkKeys, v, now); ok {
+			t.Errorf("another spelling %q of payload %q verified", v, p)
+		}
+	}
+	if variants != 3 {
+		t.Fatal("no variants tried")
+	}
+}
+
+// The one-chat record is keyed by what the link says, not by its spelling:
+// a link signed again under a rotated secret is still the same link.
+func TestDeepLinkFirstChatKeyedByTheDecodedLink(t *testing.T) {
+	f := newFixture(t, redistest.New(t))
+	ctx := context.Background()
+	oldKeys, newKeys := keys.New("old-secret"), keys.New("new-secret", "old-secret")
+	f.bot.SetLinkKeys(newKeys)
+	until := time.Now().Add(bot.LinkValidity)
+	pOld, _ := bot.SignPayloadUntil(oldKeys, 'c', "cust-7", until)
+	pNew, _ := bot.SignPayloadUntil(newKeys, 'c', "cust-7", until)
+	if pOld == pNew {
+		t.Fatal("both secrets gave the same payload")
+	}
+	in := text("91", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", pOld
+	if err := f.bot.HandleInbound(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := f.bot.CustomerID(ctx, "test", "91"); id != "cust-7" {
+		t.Fatalf("chat 91 linked to %q, want cust-7", id)
+	}
+	in = text("92", "")
+	in.Kind, in.Command, in.Args = channels.KindCommand, "start", pNew
+	f.bot.HandleInbound(ctx, in)
+	if id, _ := f.bot.CustomerID(ctx, "test", "92"); id != "test:92" {
+		t.Fatalf("the same link in another spelling linked chat 92 to %q", id)
 	}
 }
 
 func TestStartPayloadLinksChatToOrderOwner(t *testing.T) {
 	f := newFixture(t, redistest.New(t))
-	f.bot.SetLinkSecret("s3cret")
+	f.bot.SetLinkKeys(linkKeys)
 	ctx := context.Background()
 	if err := f.store.IndexOrder(ctx, "555", "cust-1"); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := bot.SignPayload("s3cret", 'o', "555")
+	p, _ := bot.SignPayload(linkKeys, 'o', "555")
 	in := text("77", "")
 	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p
 	if err := f.bot.HandleInbound(ctx, in); err != nil {
@@ -261,7 +313,7 @@ func TestStartPayloadLinksChatToOrderOwner(t *testing.T) {
 	}
 	// A fresh link for the same customer, opened in another chat, does not
 	// move the customer away from the chat they use.
-	p2, _ := bot.SignPayload("s3cret", 'c', "cust-1")
+	p2, _ := bot.SignPayload(linkKeys, 'c', "cust-1")
 	in = text("80", "")
 	in.Kind, in.Command, in.Args = channels.KindCommand, "start", p2
 	f.bot.HandleInbound(ctx, in)

@@ -183,6 +183,7 @@ func (b *Bot) HandleInbound(ctx context.Context, in channels.Inbound) error {
 
 func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	start := time.Now()
+	in = customerInput(ctx, in)
 	if isIdentify(in) {
 		var err error
 		if in, err = b.identifyCommand(ctx, in); err != nil {

@@ -14,15 +14,18 @@ import (
 
 	"journeybot/channels"
 	"journeybot/journey"
+	"journeybot/keys"
 )
 
 // Deep-link payloads (t.me/<bot>?start=<payload>) link a chat to a store
 // customer or order. Telegram allows 64 characters of A-Z a-z 0-9 _ -, so a
 // payload is a kind letter, the base64url id, the base64url expiry (hours
 // since 1970, 4 bytes), and an 11-character base64url HMAC-SHA256 tag (64
-// bits) under events.secret: nobody can forge one for someone else's order
-// by guessing, and a leaked link stops working when it expires. A link also
-// works for one chat only (see linkFromPayload).
+// bits) under the deep-link key derived from events.secret: nobody can
+// forge one for someone else's order by guessing, and a leaked link stops
+// working when it expires. Decoding is strict (a last base64 character
+// with unused bits set is refused), so each link has one spelling. A link
+// also works for one chat only (see linkFromPayload).
 
 const (
 	tagLen    = 11
@@ -32,54 +35,70 @@ const (
 	LinkValidity = 90 * 24 * time.Hour
 )
 
-var b64 = base64.RawURLEncoding
+var b64 = base64.RawURLEncoding.Strict()
 
 // SignPayload returns a payload for kind 'c' (customer) or 'o' (order),
 // valid for LinkValidity.
-func SignPayload(secret string, kind byte, id string) (string, error) {
-	return SignPayloadUntil(secret, kind, id, time.Now().Add(LinkValidity))
+func SignPayload(k keys.Set, kind byte, id string) (string, error) {
+	return SignPayloadUntil(k, kind, id, time.Now().Add(LinkValidity))
 }
 
-// SignPayloadUntil returns a payload that expires at until.
-func SignPayloadUntil(secret string, kind byte, id string, until time.Time) (string, error) {
-	if secret == "" {
+// SignPayloadUntil returns a payload that expires at until, signed with the
+// newest secret's key.
+func SignPayloadUntil(k keys.Set, kind byte, id string, until time.Time) (string, error) {
+	if k.Empty() {
 		return "", errors.New("events.secret is not set: deep links cannot be signed")
 	}
 	var exp [4]byte
 	binary.BigEndian.PutUint32(exp[:], uint32(until.Unix()/3600))
 	p := string(kind) + b64.EncodeToString([]byte(id)) + b64.EncodeToString(exp[:])
-	p += b64.EncodeToString(tag(secret, p))
+	p += b64.EncodeToString(tag(k.Links()[0], p))
 	if len(p) > 64 {
 		return "", fmt.Errorf("id %q is too long for a Telegram deep link (at most 34 bytes)", id)
 	}
 	return p, nil
 }
 
-func tag(secret, p string) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
+func tag(key []byte, p string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("journeybot-link:" + p))
 	return m.Sum(nil)[:8]
 }
 
-// VerifyPayload checks a payload at now and returns its kind and id.
-func VerifyPayload(secret, payload string, now time.Time) (kind byte, id string, ok bool) {
-	if secret == "" || len(payload) < 1+expiryLen+tagLen {
-		return 0, "", false
+// VerifyPayload checks a payload at now under any of the secrets' keys and
+// returns its kind and id.
+func VerifyPayload(k keys.Set, payload string, now time.Time) (kind byte, id string, ok bool) {
+	kind, id, _, ok = verifyPayload(k, payload, now)
+	return kind, id, ok
+}
+
+// verifyPayload also returns the link's canonical form (kind, id, expiry),
+// what its one-chat record is keyed by.
+func verifyPayload(k keys.Set, payload string, now time.Time) (kind byte, id, canonical string, ok bool) {
+	if k.Empty() || len(payload) < 1+expiryLen+tagLen {
+		return 0, "", "", false
 	}
 	body, sig := payload[:len(payload)-tagLen], payload[len(payload)-tagLen:]
 	got, err := b64.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, tag(secret, body)) {
-		return 0, "", false
+	if err != nil {
+		return 0, "", "", false
+	}
+	valid := false
+	for _, key := range k.Links() {
+		valid = valid || hmac.Equal(got, tag(key, body))
+	}
+	if !valid {
+		return 0, "", "", false
 	}
 	exp, err := b64.DecodeString(body[len(body)-expiryLen:])
 	if err != nil || len(exp) != 4 || now.Unix()/3600 > int64(binary.BigEndian.Uint32(exp)) {
-		return 0, "", false
+		return 0, "", "", false
 	}
 	raw, err := b64.DecodeString(body[1 : len(body)-expiryLen])
 	if err != nil {
-		return 0, "", false
+		return 0, "", "", false
 	}
-	return body[0], string(raw), true
+	return body[0], string(raw), fmt.Sprintf("%c:%d:%s", body[0], binary.BigEndian.Uint32(exp), raw), true
 }
 
 // DeepLink returns the t.me link for a payload.
@@ -87,24 +106,24 @@ func DeepLink(botUsername, payload string) string {
 	return "https://t.me/" + strings.TrimPrefix(botUsername, "@") + "?start=" + payload
 }
 
-// LinkSecret is set by the runtime so /start payloads can be verified.
-func (b *Bot) SetLinkSecret(secret string) { b.mu.Lock(); b.linkSecret = secret; b.mu.Unlock() }
+// SetLinkKeys is set by the runtime so /start payloads can be verified.
+func (b *Bot) SetLinkKeys(k keys.Set) { b.mu.Lock(); b.linkKeys = k; b.mu.Unlock() }
 
 // linkFromPayload links the chat to the customer a signed /start payload
 // names. It returns the linked customer id, or "" for a payload that does
 // not verify (the customer then simply starts unlinked).
 func (b *Bot) linkFromPayload(ctx context.Context, in channels.Inbound, chatCustomer string) (string, error) {
 	b.mu.RLock()
-	secret := b.linkSecret
+	k := b.linkKeys
 	b.mu.RUnlock()
-	kind, id, ok := VerifyPayload(secret, in.Args, b.now())
+	kind, id, canonical, ok := verifyPayload(k, in.Args, b.now())
 	if !ok {
 		b.metrics.note("link.invalid")
 		return "", nil
 	}
 	// A link works for the first chat that opens it: a forwarded or leaked
 	// link cannot move the customer to someone else's chat.
-	first, err := b.store.FirstUse(ctx, in.Args, in.Channel+":"+in.Address, LinkValidity)
+	first, err := b.store.FirstUse(ctx, canonical, in.Channel+":"+in.Address, LinkValidity)
 	if err != nil {
 		return "", fmt.Errorf("record deep link use: %w", err)
 	}
@@ -153,7 +172,12 @@ var digitsOnly = regexp.MustCompile(`[^0-9]`)
 // phone) matches the one on the order or the customer's profile. It is how
 // a customer who came without a deep link proves who they are.
 func (b *Bot) Identify(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
-	orderID = strings.TrimPrefix(orderID, "#")
+	return b.identify(ctx, channel, address, journey.NormalizeOrderID(orderID), contact)
+}
+
+// identify is Identify for an order id normalised already: it is not
+// cleaned twice (see journey.NormalizeOrderID).
+func (b *Bot) identify(ctx context.Context, channel, address, orderID, contact string) (bool, error) {
 	contact = strings.TrimSpace(contact)
 	owner, err := b.store.OrderOwner(ctx, orderID)
 	if err != nil {
@@ -197,9 +221,13 @@ func (b *Bot) identifyByLookup(ctx context.Context, channel, address, orderID, c
 		b.metrics.note("identify.failed")
 		return false, nil
 	}
+	if !journey.LookupableOrderID(orderID) {
+		b.metrics.note("identify.failed")
+		return false, nil
+	}
 	o, err := b.orders.Lookup(ctx, orderID)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", ErrLookupUnavailable, err)
 	}
 	if o == nil || !contactMatches(contact, o.Email, o.Phone) {
 		b.metrics.note("identify.failed")

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"regexp"
+	"time"
 
 	"journeybot/journey"
 )
@@ -25,6 +26,12 @@ func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journe
 	if err != nil || j.Order(m[1]) != nil {
 		return nil
 	}
+	// Any text with a number asks the service: bound how often one
+	// customer can make it, or a chat could enumerate the store's orders.
+	if n, err := b.store.CountAttempt(ctx, "lookup", id, time.Hour); err != nil || n > lookupLimit {
+		b.metrics.note("lookup.limited")
+		return nil
+	}
 	o, err := b.orders.Lookup(ctx, m[1])
 	if err != nil {
 		b.log.Info("order lookup failed", "order", m[1], "err", err)
@@ -42,5 +49,9 @@ func (b *Bot) lookupMentionedOrder(ctx context.Context, id, text string) *journe
 func sameContact(p journey.Profile, o *journey.Order) bool {
 	return p.Email != "" && contactMatches(p.Email, o.Email, "") || p.Phone != "" && contactMatches(p.Phone, "", o.Phone)
 }
+
+// lookupLimit is how many orders one customer's texts may ask the lookup
+// service about in an hour.
+const lookupLimit = 20
 
 var orderNumber = regexp.MustCompile(`#?\b([0-9]{4,12})\b`)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"journeybot/internal/suggest"
+	"journeybot/keys"
 )
 
 // EnvPrefix is the prefix of environment overrides: redis.url is JOURNEYBOT_REDIS_URL.
@@ -32,6 +33,9 @@ var defaults = map[string]any{
 	"redis.url":                "",
 	"redis.prefix":             "jb",
 	"http.addr":                "127.0.0.1:8080",
+	"http.max_connections":     1024,
+	"metrics.addr":             "127.0.0.1:9464",
+	"metrics.token":            "",
 	"log.level":                "info",
 	"log.format":               "text",
 	"scripts.dir":              "scripts",
@@ -58,6 +62,7 @@ var defaults = map[string]any{
 	"slack.claim_timeout":      "10m",
 	"slack.team_id":            "",
 	"slack.staff_user_ids":     []string{},
+	"slack.staff_from_channel": false,
 	"support.hours":            "",
 	"llm.api_key":              "",
 	"llm.base_url":             "",
@@ -66,7 +71,8 @@ var defaults = map[string]any{
 	"llm.max_tokens":           300,
 	"llm.temperature":          0.7,
 	"llm.cache_ttl":            "24h",
-	"events.secret":            "",
+	"events.secret":            []string{},
+	"events.legacy_signature":  false,
 	"orders.lookup_url":        "",
 	"orders.lookup_timeout":    "3s",
 	"orders.cache_ttl":         "1m",
@@ -95,6 +101,12 @@ type Config struct {
 	LogFormat   string
 	ScriptsDir  string
 	HistoryCap  int
+
+	// MaxConns caps the HTTP server's open connections.
+	MaxConns int
+	// MetricsAddr is where /metrics listens ("" = not served); MetricsToken,
+	// when set, is the bearer token it asks for.
+	MetricsAddr, MetricsToken string
 
 	Telegram Telegram
 	WhatsApp WhatsApp
@@ -135,6 +147,10 @@ type Slack struct {
 	BotToken, AppToken, SigningSecret, APIURL, SupportChannel, TeamID string
 	ClaimTimeout                                                      time.Duration
 	StaffUserIDs                                                      []string
+	// StaffFromChannel makes every member of the support channel staff
+	// (an explicit choice: with neither it nor StaffUserIDs the desk does
+	// not start).
+	StaffFromChannel bool
 }
 
 // Enabled reports whether the Slack channel is configured.
@@ -154,7 +170,17 @@ type LLM struct {
 // Enabled reports whether a model is configured.
 func (l LLM) Enabled() bool { return l.APIKey != "" || l.BaseURL != "" }
 
-type Events struct{ Secret string }
+// Events holds events.secret: a list, newest first, so it can be rotated
+// (the first signs deep links; all verify events and links).
+type Events struct {
+	Secrets []string
+	// LegacySignature accepts the body-only "sha256=" signature, without
+	// a timestamp, for stores that cannot send X-Journeybot-Timestamp yet.
+	LegacySignature bool
+}
+
+// Enabled reports whether a secret is set (POST /events, deep links).
+func (e Events) Enabled() bool { return len(e.Secrets) > 0 }
 
 type Orders struct {
 	LookupURL               string
@@ -400,6 +426,15 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		b.fail("http.addr", "%q is not host:port", c.HTTPAddr)
 	}
+	c.MaxConns = b.integer("http.max_connections", 1)
+	c.MetricsAddr, c.MetricsToken = b.str("metrics.addr"), b.str("metrics.token")
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			b.fail("metrics.addr", "%q is not host:port (or empty to serve no metrics)", c.MetricsAddr)
+		} else if c.MetricsAddr == c.HTTPAddr {
+			b.fail("metrics.addr", "must differ from http.addr: /metrics is kept off the listener of the webhooks and /events")
+		}
+	}
 	c.LogLevel = b.oneOf("log.level", "debug", "info", "warn", "error")
 	c.LogFormat = b.oneOf("log.format", "text", "json")
 	c.ScriptsDir = b.str("scripts.dir")
@@ -461,6 +496,7 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 		BotToken: b.str("slack.bot_token"), AppToken: b.str("slack.app_token"), SigningSecret: b.str("slack.signing_secret"),
 		APIURL: b.url("slack.api_url"), SupportChannel: b.str("slack.support_channel"), TeamID: b.str("slack.team_id"),
 		ClaimTimeout: b.dur("slack.claim_timeout"), StaffUserIDs: v.GetStringSlice("slack.staff_user_ids"),
+		StaffFromChannel: b.boolean("slack.staff_from_channel"),
 	}
 	if c.Slack.APIURL != "" && !strings.HasSuffix(c.Slack.APIURL, "/") {
 		c.Slack.APIURL += "/" // slack-go joins by concatenation
@@ -471,6 +507,12 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 		}
 		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
 			b.fail("slack.app_token", "set slack.app_token (Socket Mode) or slack.signing_secret (HTTP Events API)")
+		}
+		if len(c.Slack.StaffUserIDs) == 0 && !c.Slack.StaffFromChannel {
+			b.fail("slack.staff_user_ids", "is required when slack.bot_token is set: the member ids (U…) who may take over customers and use /journey; or set slack.staff_from_channel: true to make every member of the support channel staff")
+		}
+		if c.Slack.StaffFromChannel && len(c.Slack.StaffUserIDs) == 0 && !isChannelID(c.Slack.SupportChannel) {
+			b.fail("slack.support_channel", "must be the channel's id (C… or G…, in the channel's details) when slack.staff_from_channel is true: membership is asked by id")
 		}
 	}
 	c.Support.Hours = b.str("support.hours")
@@ -493,7 +535,17 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 		b.fail("llm.model", "is required when llm.api_key or llm.base_url is set")
 	}
 
-	c.Events.Secret = b.str("events.secret")
+	for i, sec := range v.GetStringSlice("events.secret") {
+		if sec = strings.TrimSpace(sec); sec == "" {
+			continue
+		}
+		if !keys.Strong(sec) {
+			// Never quoted: it is a secret.
+			b.fail("events.secret", "secret number %d of the list is %v", i+1, keys.ErrWeak)
+		}
+		c.Events.Secrets = append(c.Events.Secrets, sec)
+	}
+	c.Events.LegacySignature = b.boolean("events.legacy_signature")
 	c.Orders = Orders{LookupURL: b.url("orders.lookup_url"), LookupTimeout: b.dur("orders.lookup_timeout"), CacheTTL: b.dur("orders.cache_ttl")}
 	c.Send = Send{
 		MaxPerDay: b.integer("send.max_per_day", 0), MaxPerWeek: b.integer("send.max_per_week", 0),
@@ -539,6 +591,14 @@ func httpsOrLoopback(raw string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// isChannelID tells a Slack channel id (C0123ABCD) from a name.
+func isChannelID(s string) bool {
+	if len(s) < 2 || s[0] != 'C' && s[0] != 'G' {
+		return false
+	}
+	return strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == ""
 }
 
 func validSecretToken(s string) bool {

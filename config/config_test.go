@@ -17,6 +17,26 @@ func writeFile(t *testing.T, body string) string {
 	return p
 }
 
+const strongSecret = "5f0c1e9a7b3d4c2e8f6a1b0d9c7e5a3f2b4d6c8e0a1f3b5d7c9e2a4b6d8f0c1e"
+
+func TestEventsSecretsAndStaff(t *testing.T) {
+	c, err := Load(writeFile(t, "slack:\n  bot_token: xoxb-1\n  app_token: xapp-1\n  support_channel: C0123ABCD\n  staff_from_channel: true\n"),
+		[]string{"JOURNEYBOT_EVENTS_SECRET=" + strongSecret + ",q3Vx9ZrT1mKpL0sYwE7uHbN2cJ5fGdA8iOeR4tQyU6w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Events.Secrets) != 2 || c.Events.Secrets[0] != strongSecret || !c.Events.Enabled() || c.Events.LegacySignature {
+		t.Fatalf("events = %d secrets, legacy %v", len(c.Events.Secrets), c.Events.LegacySignature)
+	}
+	if !c.Slack.StaffFromChannel || c.MetricsAddr != "127.0.0.1:9464" || c.MaxConns != 1024 {
+		t.Fatalf("slack staff from channel %v, metrics %q, max conns %d", c.Slack.StaffFromChannel, c.MetricsAddr, c.MaxConns)
+	}
+	// Nothing configured still loads: the console and an embedded Redis.
+	if c, err := Load("", nil); err != nil || c.Events.Enabled() {
+		t.Fatalf("empty configuration: %v", err)
+	}
+}
+
 func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 	cases := []struct {
 		name, file string
@@ -34,6 +54,11 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"slack without channel", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n", nil, []string{"slack.support_channel"}},
 		{"bad hours", "support:\n  hours: weekdays 9-5\n", nil, []string{"support.hours"}},
 		{"http webhook", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_secret: s3cret\n  webhook_url: http://bot.example/telegram/webhook\n", nil, []string{"telegram.webhook_url", "https://"}},
+		{"slack without staff", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n", nil, []string{"slack.staff_user_ids", "slack.staff_from_channel"}},
+		{"staff from a channel by name", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n  staff_from_channel: true\n", nil, []string{"slack.support_channel", "id"}},
+		{"weak events secret", "events:\n  secret: shop-secret-token\n", nil, []string{"events.secret", "openssl rand -hex 32"}},
+		{"weak second secret", "", []string{"JOURNEYBOT_EVENTS_SECRET=" + strongSecret + ",old-secret-token"}, []string{"events.secret", "secret number 2", "JOURNEYBOT_EVENTS_SECRET"}},
+		{"metrics on the webhooks' port", "http:\n  addr: 127.0.0.1:8080\nmetrics:\n  addr: 127.0.0.1:8080\n", nil, []string{"metrics.addr", "differ from http.addr"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,7 +77,7 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 					t.Errorf("error %q does not mention %q", msg, w)
 				}
 			}
-			if strings.Contains(msg, "secret-token") {
+			if strings.Contains(msg, "secret-token") || strings.Contains(msg, strongSecret) {
 				t.Errorf("error leaks a secret: %q", msg)
 			}
 		})

@@ -3,6 +3,9 @@ package events_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,9 +23,11 @@ import (
 	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
+	"journeybot/keys"
 )
 
-const secret = "test-events-secret"
+// secret is 32 random bytes in hex, as the configuration requires.
+const secret = "5f0c1e9a7b3d4c2e8f6a1b0d9c7e5a3f2b4d6c8e0a1f3b5d7c9e2a4b6d8f0c1e"
 
 // now is a Monday afternoon; quiet hours are off in these tests.
 var now = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
@@ -55,21 +60,29 @@ func newEnv(t *testing.T, username string) *env {
 	t.Helper()
 	r := redistest.New(t)
 	b, store, rec := newBot(t, r.Client, r.Prefix)
-	srv := httptest.NewServer(events.NewHandler(b, events.Options{Secret: secret, BotUsername: username, Now: func() time.Time { return now }}))
+	srv := httptest.NewServer(events.NewHandler(b, events.Options{Keys: keys.New(secret), BotUsername: username, Now: func() time.Time { return now }}))
 	t.Cleanup(srv.Close)
 	return &env{r: r, store: store, bot: b, rec: rec, url: srv.URL + "/events"}
 }
 
-// post sends body with the given signature header ("" sends none).
-func post(t *testing.T, url string, body []byte, sig string) (int, events.Answer) {
+// sign returns the headers of body signed with secret at ts.
+func sign(secret string, ts time.Time, body []byte) map[string]string {
+	return map[string]string{
+		events.TimestampHeader: fmt.Sprint(ts.Unix()),
+		events.SignatureHeader: events.SignatureValue(secret, ts.Unix(), body),
+	}
+}
+
+// post sends body with the given headers.
+func post(t *testing.T, url string, body []byte, h map[string]string) (int, events.Answer) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if sig != "" {
-		req.Header.Set(events.SignatureHeader, sig)
+	for k, v := range h {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -85,7 +98,7 @@ func post(t *testing.T, url string, body []byte, sig string) (int, events.Answer
 
 func signed(t *testing.T, url string, body []byte) (int, events.Answer) {
 	t.Helper()
-	return post(t, url, body, events.SignatureValue(secret, body))
+	return post(t, url, body, sign(secret, now, body))
 }
 
 const orderCreated = `{
@@ -111,7 +124,7 @@ func TestSignedOrderCreatedIsAppliedAndAnswersADeepLink(t *testing.T) {
 	if !ok {
 		t.Fatalf("telegram_link = %q, want a t.me/shop_bot deep link", a.TelegramLink)
 	}
-	kind, id, ok := bot.VerifyPayload(secret, payload, time.Now())
+	kind, id, ok := bot.VerifyPayload(keys.New(secret), payload, time.Now())
 	if !ok || kind != 'o' || id != "1001" {
 		t.Fatalf("deep link payload verifies as (%q, %q, %v), want order 1001", kind, id, ok)
 	}
@@ -146,19 +159,35 @@ func TestNoDeepLinkWithoutBotUsername(t *testing.T) {
 func TestSignatureIsRequired(t *testing.T) {
 	e := newEnv(t, "")
 	body := []byte(orderCreated)
-	good := events.SignatureValue(secret, body)
-	cases := map[string]string{
-		"missing":       "",
-		"other secret":  events.SignatureValue("not-the-secret", body),
-		"not hex":       "sha256=" + strings.Repeat("zz", 32),
-		"short":         good[:len(good)-2],
-		"other scheme":  strings.Replace(good, "sha256=", "sha1=", 1),
-		"other body":    events.SignatureValue(secret, append([]byte(" "), body...)),
-		"bare hex only": strings.TrimPrefix(good, "sha256="),
+	good := sign(secret, now, body)
+	with := func(k, v string) map[string]string {
+		h := map[string]string{events.TimestampHeader: good[events.TimestampHeader], events.SignatureHeader: good[events.SignatureHeader]}
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+		return h
 	}
-	for name, sig := range cases {
+	sig := good[events.SignatureHeader]
+	cases := map[string]map[string]string{
+		"missing":              with(events.SignatureHeader, ""),
+		"no timestamp":         with(events.TimestampHeader, ""),
+		"other secret":         sign("0000000000000000000000000000000000000000000000000000000000000001", now, body),
+		"not hex":              with(events.SignatureHeader, "v1="+strings.Repeat("zz", 32)),
+		"short":                with(events.SignatureHeader, sig[:len(sig)-2]),
+		"other scheme":         with(events.SignatureHeader, strings.Replace(sig, "v1=", "sha1=", 1)),
+		"other body":           sign(secret, now, append([]byte(" "), body...)),
+		"bare hex only":        with(events.SignatureHeader, strings.TrimPrefix(sig, "v1=")),
+		"timestamp changed":    with(events.TimestampHeader, fmt.Sprint(now.Unix()+1)),
+		"signed 6 min ago":     sign(secret, now.Add(-6*time.Minute), body),
+		"signed 6 min ahead":   sign(secret, now.Add(6*time.Minute), body),
+		"raw secret as key":    with(events.SignatureHeader, "v1="+hexHMAC([]byte(secret), fmt.Sprint(now.Unix())+"."+string(body))),
+		"legacy form when off": {events.SignatureHeader: events.LegacySignatureValue(secret, body)},
+	}
+	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {
-			code, a := post(t, e.url, body, sig)
+			code, a := post(t, e.url, body, h)
 			if code != http.StatusUnauthorized || a.OK || a.Error == "" {
 				t.Fatalf("answer = %d %+v, want 401 with a message", code, a)
 			}
@@ -173,9 +202,77 @@ func TestSignatureIsRequired(t *testing.T) {
 	if len(e.rec.Sent()) != 0 {
 		t.Fatal("an unsigned event sent messages")
 	}
-	// Upper-case hex is the same signature.
-	if code, _ := post(t, e.url, body, "sha256="+strings.ToUpper(strings.TrimPrefix(good, "sha256="))); code != http.StatusOK {
+	// Within the window, and upper-case hex, is the same signature.
+	if code, a := post(t, e.url, body, sign(secret, now.Add(-4*time.Minute), body)); code != http.StatusOK {
+		t.Fatalf("signed 4 minutes ago: %d %+v, want 200", code, a)
+	}
+	if code, _ := post(t, e.url, body, with(events.SignatureHeader, "v1="+strings.ToUpper(strings.TrimPrefix(sig, "v1=")))); code != http.StatusOK {
 		t.Fatalf("upper-case hex signature: HTTP %d, want 200", code)
+	}
+}
+
+func hexHMAC(key []byte, msg string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// The body-only form is accepted only when the operator says so.
+func TestLegacySignatureOnlyWhenEnabled(t *testing.T) {
+	r := redistest.New(t)
+	b, store, _ := newBot(t, r.Client, r.Prefix)
+	srv := httptest.NewServer(events.NewHandler(b, events.Options{Keys: keys.New(secret), LegacySignature: true, Now: func() time.Time { return now }}))
+	defer srv.Close()
+	body := []byte(orderCreated)
+	if code, a := post(t, srv.URL, body, map[string]string{events.SignatureHeader: events.LegacySignatureValue(secret, body)}); code != http.StatusOK || !a.OK {
+		t.Fatalf("legacy signature with events.legacy_signature: %d %+v, want 200", code, a)
+	}
+	if code, _ := post(t, srv.URL, body, map[string]string{events.SignatureHeader: events.LegacySignatureValue("0000000000000000000000000000000000000000000000000000000000000001", body)}); code != http.StatusUnauthorized {
+		t.Fatalf("legacy signature under another secret: HTTP %d, want 401", code)
+	}
+	if _, found, _ := store.Get(context.Background(), "cust-42"); !found {
+		t.Fatal("the legacy-signed event was not applied")
+	}
+	// Without a timestamp, bytes older than the id memory could be replayed
+	// once their id is forgotten: such an event is refused, and so is one
+	// that does not say when it happened.
+	old := []byte(strings.Replace(orderCreated, `"2026-03-02T11:58:00-03:00"`, `"2026-02-27T11:58:00-03:00"`, 1))
+	if code, a := post(t, srv.URL, old, map[string]string{events.SignatureHeader: events.LegacySignatureValue(secret, old)}); code != http.StatusBadRequest || a.Field != "occurred_at" {
+		t.Fatalf("legacy-signed event from 3 days ago: %d %+v, want 400 on occurred_at", code, a)
+	}
+	untimed := []byte(strings.Replace(orderCreated, `"occurred_at": "2026-03-02T11:58:00-03:00",`, ``, 1))
+	if code, a := post(t, srv.URL, untimed, map[string]string{events.SignatureHeader: events.LegacySignatureValue(secret, untimed)}); code != http.StatusBadRequest || a.Field != "occurred_at" {
+		t.Fatalf("legacy-signed event without occurred_at: %d %+v, want 400 on occurred_at", code, a)
+	}
+}
+
+// events.secret is a list: a store still on the old secret is accepted
+// while the new one rolls out, and deep links of either verify.
+func TestSecretRotation(t *testing.T) {
+	const newSecret = "9a8b7c6d5e4f30211203948576afbecd9a8b7c6d5e4f30211203948576afbecd"
+	r := redistest.New(t)
+	b, _, _ := newBot(t, r.Client, r.Prefix)
+	ks := keys.New(newSecret, secret)
+	srv := httptest.NewServer(events.NewHandler(b, events.Options{Keys: ks, BotUsername: "shop_bot", Now: func() time.Time { return now }}))
+	defer srv.Close()
+	body := []byte(orderCreated)
+	if code, a := post(t, srv.URL, body, sign(secret, now, body)); code != http.StatusOK {
+		t.Fatalf("old secret during rotation: %d %+v, want 200", code, a)
+	}
+	code, a := post(t, srv.URL, body, sign(newSecret, now, body))
+	if code != http.StatusOK || !a.Duplicate {
+		t.Fatalf("new secret: %d %+v, want 200 duplicate", code, a)
+	}
+	p := strings.TrimPrefix(a.TelegramLink, "https://t.me/shop_bot?start=")
+	if _, _, ok := bot.VerifyPayload(keys.New(newSecret), p, time.Now()); !ok {
+		t.Fatal("the deep link is not signed with the newest secret")
+	}
+	old, _ := bot.SignPayload(keys.New(secret), 'o', "1001")
+	if _, _, ok := bot.VerifyPayload(ks, old, time.Now()); !ok {
+		t.Fatal("a deep link of the old secret no longer verifies during rotation")
+	}
+	if _, _, ok := bot.VerifyPayload(keys.New(newSecret), old, time.Now()); ok {
+		t.Fatal("a deep link of a removed secret still verifies")
 	}
 }
 
@@ -266,7 +363,7 @@ func TestBodyOverOneMiBIs413(t *testing.T) {
 	}
 	// Without Content-Length (chunked), the limit holds while reading.
 	req, _ := http.NewRequest(http.MethodPost, e.url, struct{ *bytes.Reader }{bytes.NewReader(body)})
-	req.Header.Set(events.SignatureHeader, events.SignatureValue(secret, body))
+	events.SignRequest(req, secret, now, body)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +390,7 @@ func TestSameEventTwiceIsAppliedOnce(t *testing.T) {
 	}
 	// Another bot process (its own store and cache) sees the same event.
 	b2, _, rec2 := newBot(t, e.r.Client, e.r.Prefix)
-	srv2 := httptest.NewServer(events.NewHandler(b2, events.Options{Secret: secret}))
+	srv2 := httptest.NewServer(events.NewHandler(b2, events.Options{Keys: keys.New(secret), Now: func() time.Time { return now }}))
 	defer srv2.Close()
 	if code, a := signed(t, srv2.URL+"/events", body); code != http.StatusOK || !a.Duplicate {
 		t.Fatalf("second process: %d %+v, want 200 duplicate", code, a)
@@ -328,7 +425,7 @@ func TestEventsAreAppliedConcurrentlyOncePerID(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				req, _ := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(body))
-				req.Header.Set(events.SignatureHeader, events.SignatureValue(secret, body))
+				events.SignRequest(req, secret, now, body)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					t.Error(err)
@@ -352,7 +449,7 @@ func TestStoreFailureIs503WithoutDetails(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	dead.Close()
 	b, _, _ := newBot(t, dead, r.Prefix)
-	srv := httptest.NewServer(events.NewHandler(b, events.Options{Secret: secret}))
+	srv := httptest.NewServer(events.NewHandler(b, events.Options{Keys: keys.New(secret), Now: func() time.Time { return now }}))
 	defer srv.Close()
 	code, a := signed(t, srv.URL+"/events", []byte(orderCreated))
 	if code != http.StatusServiceUnavailable || a.OK || !strings.Contains(a.Error, "retry") {

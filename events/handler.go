@@ -2,22 +2,20 @@ package events
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"journeybot/bot"
 	"journeybot/journey"
+	"journeybot/keys"
 )
 
-// SignatureHeader carries the HMAC-SHA256 of the raw body: "sha256=<hex>".
+// SignatureHeader carries the request's signature: "v1=<hex>" (see Sign),
+// or "sha256=<hex>" of the body only with Options.LegacySignature.
 const SignatureHeader = "X-Journeybot-Signature"
 
 // Applier applies an event; *bot.Bot is one.
@@ -27,8 +25,11 @@ type Applier interface {
 
 // Options configure the handler.
 type Options struct {
-	// Secret is events.secret: the HMAC key of the signature and of deep links. Required.
-	Secret string
+	// Keys are derived from events.secret (all of its secrets): of the
+	// signature and of deep links. Required.
+	Keys keys.Set
+	// LegacySignature accepts the body-only signature (events.legacy_signature).
+	LegacySignature bool
 	// BotUsername is the Telegram bot's username; when set, the answer to
 	// order.created carries the customer's signed deep link.
 	BotUsername string
@@ -74,11 +75,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusMethodNotAllowed, Answer{Error: r.Method + " is not allowed: send events with POST"})
 		return
 	}
-	sig, ok := parseSignature(r.Header.Get(SignatureHeader))
-	if !ok || h.opt.Secret == "" {
+	if r.Header.Get(SignatureHeader) == "" || h.opt.Keys.Empty() {
 		// Drain a little so a well-behaved client sees the answer, not a reset.
 		io.CopyN(io.Discard, r.Body, 64<<10)
-		reply(w, http.StatusUnauthorized, Answer{Error: "missing or malformed " + SignatureHeader + " header: expected sha256=<hex HMAC-SHA256 of the body>"})
+		reply(w, http.StatusUnauthorized, Answer{Error: "missing " + SignatureHeader + " header: expected v1=<hex HMAC-SHA256 of \"<timestamp>.<body>\">, with " + TimestampHeader})
 		return
 	}
 	if r.ContentLength > MaxBody {
@@ -95,11 +95,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, Answer{Error: "could not read the body"})
 		return
 	}
-	if !hmac.Equal(sig, Sign(h.opt.Secret, body)) {
-		reply(w, http.StatusUnauthorized, Answer{Error: "signature does not match the body (HMAC-SHA256 of the exact bytes sent, under events.secret)"})
+	legacy, msg := checkSignature(r.Header, body, h.opt.Keys, h.opt.LegacySignature, h.opt.Now())
+	if msg != "" {
+		reply(w, http.StatusUnauthorized, Answer{Error: msg})
 		return
 	}
-	ev, err := Parse(body, ParseOptions{Now: h.opt.Now()})
+	ev, err := Parse(body, ParseOptions{Now: h.opt.Now(), RequireTime: legacy})
+	if err == nil && legacy && h.opt.Now().Sub(ev.At) > LegacyMaxAge {
+		err = fieldErr("occurred_at", "more than %s ago: a body-only signed event has no timestamp, so older bytes could be a replay; sign with %s", LegacyMaxAge, TimestampHeader)
+	}
 	if err != nil {
 		var pe *Error
 		errors.As(err, &pe)
@@ -123,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a := Answer{OK: true, ID: ev.ID, Customer: out.Customer, Duplicate: out.Duplicate, Stage: out.Stage, Messages: out.Messages}
 	if ev.Type == "order.created" && ev.Order != nil && h.opt.BotUsername != "" {
-		if p, err := bot.SignPayload(h.opt.Secret, 'o', ev.Order.ID); err == nil {
+		if p, err := bot.SignPayload(h.opt.Keys, 'o', ev.Order.ID); err == nil {
 			a.TelegramLink = bot.DeepLink(h.opt.BotUsername, p)
 		} else {
 			h.opt.Log.Info("no deep link for order", "order", ev.Order.ID, "err", err)
@@ -131,28 +135,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.opt.Log.Debug("event applied", "event", ev.ID, "type", ev.Type, "customer", out.Customer, "duplicate", out.Duplicate)
 	reply(w, http.StatusOK, a)
-}
-
-// Sign returns the HMAC-SHA256 of body under secret (what the store sends,
-// hex-encoded, after "sha256=").
-func Sign(secret string, body []byte) []byte {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// SignatureValue is the header value for body: "sha256=<hex>".
-func SignatureValue(secret string, body []byte) string {
-	return "sha256=" + hex.EncodeToString(Sign(secret, body))
-}
-
-func parseSignature(h string) ([]byte, bool) {
-	hexSig, ok := strings.CutPrefix(strings.TrimSpace(h), "sha256=")
-	if !ok || len(hexSig) != 2*sha256.Size {
-		return nil, false
-	}
-	b, err := hex.DecodeString(hexSig)
-	return b, err == nil
 }
 
 // Off answers every request to /events when the API is not configured, in

@@ -99,16 +99,31 @@ func clientFor(rawURL string) (redis.UniversalClient, error) {
 	}
 }
 
-// redactURL hides a password in a Redis URL so it can be logged.
+// redactURL hides the credentials of a Redis URL so it can be logged: the
+// whole user part (a lone "redis://TOKEN@host" is a password to go-redis)
+// and every query value that names a password, token, secret or key.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparseable url)"
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	user := ""
+	if u.User != nil {
+		user, u.User = "***@", nil
 	}
-	return strings.ReplaceAll(u.String(), "xxxxx", "***")
+	q := u.Query()
+	for k := range q {
+		if lk := strings.ToLower(k); strings.Contains(lk, "pass") || strings.Contains(lk, "token") ||
+			strings.Contains(lk, "secret") || strings.Contains(lk, "key") || strings.Contains(lk, "auth") {
+			q.Set(k, "***")
+		}
+	}
+	u.RawQuery = q.Encode()
+	s := u.String()
+	if user != "" {
+		s = strings.Replace(s, "://", "://"+user, 1)
+	}
+	return strings.ReplaceAll(s, "%2A%2A%2A", "***")
 }
 
 // slogRedis sends go-redis's own messages (reconnects, pool errors) to the

@@ -72,7 +72,8 @@ func TestOpenEmbeddedWarns(t *testing.T) {
 }
 
 func TestBadRedisURLDoesNotEchoPassword(t *testing.T) {
-	for _, raw := range []string{"redis://user:pa%ss@127.0.0.1:6379/0", "redis://user:s3cr3t@127.0.0.1:6379/notanumber"} {
+	for _, raw := range []string{"redis://user:pa%ss@127.0.0.1:6379/0", "redis://user:s3cr3t@127.0.0.1:6379/notanumber",
+		"redis://127.0.0.1:6379/notanumber?password=s3cr3t", "redis://s3cr3t@127.0.0.1:6379/notanumber"} {
 		_, err := clientFor(raw)
 		if err == nil {
 			t.Errorf("%s: no error", raw)
@@ -80,6 +81,20 @@ func TestBadRedisURLDoesNotEchoPassword(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "pa%ss") || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
+
+// A lone user ("redis://TOKEN@host", a password to go-redis) and password
+// query values are hidden too.
+func TestOpenRedisDownHidesEveryCredential(t *testing.T) {
+	for _, raw := range []string{"redis://s3cretpw@127.0.0.1:1/0", "redis://127.0.0.1:1/0?password=s3cretpw", "redis://:s3cretpw@127.0.0.1:1/0?sentinel_password=s3cretpw"} {
+		_, _, err := Open(context.Background(), raw, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil {
+			t.Fatalf("%s: no error for a Redis that does not answer", raw)
+		}
+		if strings.Contains(err.Error(), "s3cretpw") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Fatalf("error = %v", err)
 		}
 	}
 }

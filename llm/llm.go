@@ -52,13 +52,13 @@ type Config struct {
 
 // String hides the API key when a Config is printed.
 func (c Config) String() string {
-	return fmt.Sprintf("llm.Config{BaseURL:%q Model:%q Timeout:%s APIKey:%s}", c.BaseURL, c.Model, c.Timeout, redactedIfSet(c.APIKey))
+	return fmt.Sprintf("llm.Config{BaseURL:%q Model:%q Timeout:%s APIKey:%s}", safeURL(c.BaseURL), c.Model, c.Timeout, redactedIfSet(c.APIKey))
 }
 
 // LogValue hides the API key when a Config is logged with slog.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
+		slog.String("base_url", safeURL(c.BaseURL)),
 		slog.String("model", c.Model),
 		slog.Duration("timeout", c.Timeout),
 		slog.String("api_key", redactedIfSet(c.APIKey)),
@@ -451,10 +451,32 @@ func (c *Client) fallback(op, reason, detail string) {
 	}
 }
 
-// redact keeps the API key out of logs even if an error echoes it back.
+// safeURL is a base URL without what may be a credential: user info, path
+// (a proxy's key is often a path segment) and query.
+func safeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return redactedIfSet(raw)
+	}
+	s := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		s += "/[redacted]"
+	}
+	return s
+}
+
+// redact keeps the API key and the base URL's path, user info and query
+// out of logs even if an error echoes them back (the request URL does).
 func (c *Client) redact(s string) string {
 	if c.cfg.APIKey != "" {
 		s = strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
+	}
+	if u, err := url.Parse(c.cfg.BaseURL); err == nil && u.Host != "" {
+		for _, part := range []string{u.EscapedPath(), u.Path, u.RawQuery, u.User.String()} {
+			if part = strings.Trim(part, "/"); len(part) > 3 { // not "v1"
+				s = strings.ReplaceAll(s, part, "[redacted]")
+			}
+		}
 	}
 	const max = 300 // error bodies from proxies can be whole HTML pages
 	return truncateRunes(s, max)

@@ -2,6 +2,8 @@ package orders_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -98,9 +100,58 @@ func lookupBot(t *testing.T) (*bot.Bot, *journey.Store, *channeltest.Recorder, *
 	b := bot.New(bot.Options{
 		Store:  store,
 		Engine: conversations.NewEngine(scripts, conversations.Options{Grace: time.Hour, MaxPerDay: 2, MaxPerWeek: 5}),
+		Intake: bot.IntakeLimit{PerMinute: 6000, Burst: 1000}, // tests type faster than people
 	})
 	b.SetOrderLookup(l)
 	rec := channeltest.New("test")
 	b.AddChannel(rec)
 	return b, store, rec, s
+}
+
+// A lookup service that is down is not the customer's failure: however often
+// they try while it is down, they are not locked out once it is back.
+func TestLookupOutageIsNotTheCustomersFailure(t *testing.T) {
+	b, store, rec, s := lookupBot(t)
+	ctx := context.Background()
+	s.status.Store(http.StatusServiceUnavailable)
+	pedido := func(id string) error {
+		err := b.HandleInbound(ctx, channels.Inbound{Channel: "test", Address: "a5", ID: id, Kind: channels.KindCommand, Command: "pedido", Args: "1234 ana@example.com"})
+		rec.Take()
+		return err
+	}
+	for i := range 8 {
+		if err := pedido(fmt.Sprint("down-", i)); err != nil {
+			t.Fatalf("attempt %d while the service is down: %v (the customer is answered, not retried)", i, err)
+		}
+	}
+	h, _ := store.History(ctx, "test:a5", 50)
+	if !strings.Contains(fmt.Sprint(h), "/identify_unavailable") || strings.Contains(fmt.Sprint(h), "/identify_locked") {
+		t.Fatalf("history while the service was down: %v, want identify_unavailable and no lock", h)
+	}
+	s.status.Store(0)
+	if err := pedido("up"); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := store.Get(ctx, "test:a5")
+	if err != nil || j.Order("1234") == nil {
+		t.Fatalf("after the outage the customer could not identify: order %+v, err %v", j.Order("1234"), err)
+	}
+}
+
+// Texts with numbers ask the service about at most lookupLimit orders an
+// hour per customer.
+func TestLookupsPerCustomerAreBounded(t *testing.T) {
+	b, _, rec, s := lookupBot(t)
+	for i := range 30 {
+		sayAs(t, b, rec, "a6", fmt.Sprint(i), fmt.Sprintf("order %d", 2000+i))
+	}
+	if n := s.hits.Load(); n == 0 || n > 20 {
+		t.Fatalf("%d lookups for 30 texts naming orders, want 1..20", n)
+	}
+	// Another customer is not held back by the first one.
+	before := s.hits.Load()
+	sayAs(t, b, rec, "a7", "x", "order 3000")
+	if s.hits.Load() != before+1 {
+		t.Fatal("another customer's lookup was refused")
+	}
 }

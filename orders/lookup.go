@@ -67,6 +67,11 @@ func New(rawURL string, o Options) (*Lookup, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{}
 	}
+	// A redirect is not followed: the service's answer is the order or an
+	// error, never another URL's document (with the credentials sent on).
+	c := *o.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.Client = &c
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -77,10 +82,12 @@ func New(rawURL string, o Options) (*Lookup, error) {
 }
 
 // Lookup returns the order with id, or nil (and no error) when the service
-// answers 404. Answers, 404s included, are cached for CacheTTL; failures are not.
+// answers 404. Answers, 404s included, are cached for CacheTTL; failures are
+// not. Only ids of the order-id rule (journey.LookupableOrderID) are asked
+// about, as the caller normalised them (journey.NormalizeOrderID); any other
+// id is unknown without a request.
 func (l *Lookup) Lookup(ctx context.Context, id string) (*journey.Order, error) {
-	id = strings.TrimPrefix(strings.TrimSpace(id), "#")
-	if id == "" {
+	if !journey.LookupableOrderID(id) {
 		return nil, nil
 	}
 	if o, ok := l.cached(id); ok {
@@ -137,8 +144,8 @@ func (l *Lookup) fetch(ctx context.Context, id string) (*journey.Order, error) {
 	if err != nil {
 		return nil, fmt.Errorf("order lookup %s at %s: %w", id, l.safe, err)
 	}
-	if o.ID == "" {
-		o.ID = id
+	if strings.TrimSpace(o.ID) == "" {
+		return nil, fmt.Errorf("order lookup %s at %s: the answer has no order id", id, l.safe)
 	}
 	jo, err := o.ToJourney("order")
 	if err != nil {

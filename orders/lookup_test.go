@@ -53,6 +53,12 @@ func newService(t *testing.T) *service {
 				"items":[{"name":"Garrafa Térmica","sku":"GARRAFA-01","qty":2,"price":49.75}],"created_at":"2026-03-01T10:00:00-03:00"}`)
 		case "/api/orders/5555":
 			fmt.Fprint(w, `{"order":{"status":"paid"}}`) // wrapped, no id
+		case "/api/orders/5556":
+			fmt.Fprint(w, `{"order":{"id":"5556","status":"paid"}}`) // wrapped
+		case "/api/orders/3030":
+			http.Redirect(w, r, "/api/orders/1234?token="+token, http.StatusFound)
+		case "/api/orders", "/api/orders/":
+			fmt.Fprint(w, `{"status":"paid","orders":[]}`) // the collection, as a path-cleaning service serves ".."
 		case "/api/orders/6666":
 			fmt.Fprint(w, `{"id":"7777","status":"paid"}`) // about another order
 		case "/api/orders/8888":
@@ -90,7 +96,7 @@ func TestLookupFindsAnOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := l.Lookup(context.Background(), "#1234")
+	o, err := l.Lookup(context.Background(), "1234")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +104,9 @@ func TestLookupFindsAnOrder(t *testing.T) {
 		o.TrackingURL != "https://track.example/AB1" || len(o.Items) != 1 || o.Items[0].Qty != 2 || o.Created == 0 {
 		t.Fatalf("order = %+v", o)
 	}
-	w, err := l.Lookup(context.Background(), "5555")
-	if err != nil || w == nil || w.ID != "5555" || w.Status != "paid" {
-		t.Fatalf("wrapped answer: %+v, %v; want order 5555 paid", w, err)
+	w, err := l.Lookup(context.Background(), "5556")
+	if err != nil || w == nil || w.ID != "5556" || w.Status != "paid" {
+		t.Fatalf("wrapped answer: %+v, %v; want order 5556 paid", w, err)
 	}
 }
 
@@ -172,14 +178,28 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-func TestIDsAreEscapedInThePath(t *testing.T) {
+// Only ids of the order-id rule reach the service; its answer must be
+// about the order asked for, and a redirect is not followed.
+func TestOnlyOrderIDsAreLookedUpAndAnswersMustMatch(t *testing.T) {
 	s := newService(t)
 	l, _ := orders.New(s.base(), orders.Options{})
-	if o, err := l.Lookup(context.Background(), "../admin?x=1"); err != nil || o != nil {
-		t.Fatalf("odd id: %+v, %v; want nil, nil (404)", o, err)
+	ctx := context.Background()
+	for _, id := range []string{"..", ".", "../admin?x=1", "a/b", "#1234", "12%2F34", "-1", "", strings.Repeat("9", 65)} {
+		if o, err := l.Lookup(ctx, id); err != nil || o != nil {
+			t.Fatalf("id %q: %+v, %v; want nil, nil", id, o, err)
+		}
 	}
-	if !s.saw("/api/orders/..%2Fadmin%3Fx=1") {
-		t.Fatal("the id was not escaped into one path segment")
+	if n := s.hits.Load(); n != 0 {
+		t.Fatalf("%d requests for ids outside the rule, want none", n)
+	}
+	if o, err := l.Lookup(ctx, "5555"); err == nil || o != nil || !strings.Contains(err.Error(), "no order id") {
+		t.Fatalf("answer without an id: %+v, %v; want an error", o, err)
+	}
+	if o, err := l.Lookup(ctx, "3030"); err == nil || o != nil || !strings.Contains(err.Error(), "HTTP 302") {
+		t.Fatalf("redirect: %+v, %v; want an error, not the order it points to", o, err)
+	}
+	if s.saw("/api/orders/1234") {
+		t.Fatal("the redirect was followed")
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"journeybot/internal/redistest"
 	"journeybot/internal/telegramtest"
 	"journeybot/journey"
+	"journeybot/keys"
 	"journeybot/ratelimit"
 )
 
@@ -66,7 +67,7 @@ func newEnv(t *testing.T, srv *telegramtest.Server, r *redistest.Redis, o envOpt
 	// the outboxes and the senders, with the shared rate limiter.
 	e.bot = bot.New(bot.Options{Store: e.store, Engine: e.engine, Log: log, Background: true,
 		Limiter: ratelimit.New(r.Client, r.Prefix+":rate"), Hold: 10 * time.Millisecond})
-	e.bot.SetLinkSecret(o.linkSecret)
+	e.bot.SetLinkKeys(keys.New(o.linkSecret))
 	if o.perChat == 0 {
 		o.perChat = 10 * time.Millisecond
 	}
@@ -598,7 +599,7 @@ func TestIdentifyByOrderAndContact(t *testing.T) {
 func TestDeepLinkStart(t *testing.T) {
 	srv := telegramtest.New(t)
 	e := newEnv(t, srv, redistest.New(t), envOptions{linkSecret: "link-secret"})
-	payload, err := bot.SignPayload("link-secret", 'c', "cust-9")
+	payload, err := bot.SignPayload(keys.New("link-secret"), 'c', "cust-9")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"journeybot/config"
 	"journeybot/conversations"
 	"journeybot/journey"
+	"journeybot/keys"
 	"journeybot/llm"
 	"journeybot/ratelimit"
 )
@@ -103,6 +104,6 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 		log.Info("language model enabled", "model", c.LLM.Model)
 	}
 	a.bot = bot.New(opts)
-	a.bot.SetLinkSecret(c.Events.Secret)
+	a.bot.SetLinkKeys(keys.New(c.Events.Secrets...))
 	return a, nil
 }

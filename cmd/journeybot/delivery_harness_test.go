@@ -67,12 +67,13 @@ func (f *fleet) set(key, value string) *fleet {
 // botProc is one bot process of a fleet.
 type botProc struct {
 	*proc
-	name string
-	addr string
-	hook string
+	name  string
+	addr  string
+	maddr string // metrics.addr (http.addr for a binary from before it)
+	hook  string
 }
 
-func (b *botProc) metricsURL() string { return "http://" + b.addr + "/metrics" }
+func (b *botProc) metricsURL() string { return "http://" + b.maddr + "/metrics" }
 
 // start starts a process named name (its Bot API calls carry that name, see
 // telegramtest.Server.URLFor) on addr, or on a free port when addr is "".
@@ -102,8 +103,13 @@ func (f *fleet) start(name, addr string) *botProc {
 		}
 	}
 	env = append(env, f.env...)
+	maddr := addr
+	if !beforeRun {
+		maddr = freeAddr(t)
+		env = append(env, "JOURNEYBOT_METRICS_ADDR="+maddr)
+	}
 	p := start(t, env, "run")
-	b := &botProc{proc: p, name: name, addr: addr, hook: hook}
+	b := &botProc{proc: p, name: name, addr: addr, maddr: maddr, hook: hook}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if code, _ := get(t, "http://"+addr+"/healthz"); code == 200 {
@@ -139,7 +145,7 @@ func (b *botProc) term(t testing.TB) (time.Duration, error) {
 	return time.Since(t0), err
 }
 
-const eventsSecret = "delivery-events-secret"
+const eventsSecret = "d31a7e5b9c2f4068a1e3c5b7d9f0214365a7c9e1b3d5f7092b4d6f8a0c2e4a6b"
 
 // ---- customers and what they were answered
 
@@ -472,7 +478,7 @@ func arm(addrs []string, chats []int64, due time.Time) int {
 				chat := chats[i]
 				body := fmt.Sprintf(`{"id":"arm-%d","type":"bench.armed","occurred_at":%q,"customer":{"id":"due-%d","telegram_chat":"%d","language":"en"}}`, chat, occurred, chat, chat)
 				req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[i%len(addrs)]+"/events", strings.NewReader(body))
-				req.Header.Set(events.SignatureHeader, events.SignatureValue(eventsSecret, []byte(body)))
+				events.SignRequest(req, eventsSecret, time.Now(), []byte(body))
 				resp, err := client.Do(req)
 				if err != nil || resp.StatusCode != http.StatusOK {
 					failed.Add(1)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,6 +119,11 @@ type proc struct {
 
 func start(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
+	// Processes in parallel cannot all take metrics.addr's default port: a
+	// test that reads /metrics names its own address.
+	if !beforeRun && !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "JOURNEYBOT_METRICS_ADDR=") }) {
+		env = append(env, "JOURNEYBOT_METRICS_ADDR=127.0.0.1:0")
+	}
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = t.TempDir() // no stray journeybot.yaml
@@ -190,9 +196,10 @@ func waitStatus(t testing.TB, url string, want int) string {
 
 func TestRunConsoleConversationMetricsAndGracefulShutdown(t *testing.T) {
 	r := redistest.New(t)
-	addr := freeAddr(t)
+	addr, maddr := freeAddr(t), freeAddr(t)
 	p := start(t, []string{
 		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
+		"JOURNEYBOT_METRICS_ADDR=" + maddr,
 	}, "run")
 	waitStatus(t, "http://"+addr+"/healthz", 200)
 	waitStatus(t, "http://"+addr+"/readyz", 200)
@@ -201,7 +208,7 @@ func TestRunConsoleConversationMetricsAndGracefulShutdown(t *testing.T) {
 	p.stdout.waitFor(t, "[1] Pedido")
 	fmt.Fprintln(p.stdin, "1")
 	p.stdout.waitFor(t, "Sem pedidos.")
-	body := waitStatus(t, "http://"+addr+"/metrics", 200)
+	body := waitStatus(t, "http://"+maddr+"/metrics", 200)
 	if !strings.Contains(body, `journeybot_inbound_messages_total{channel="console"} 2`) {
 		t.Errorf("metrics do not count the two messages:\n%s", body)
 	}

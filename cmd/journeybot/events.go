@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"journeybot/events"
+	"journeybot/keys"
 	"journeybot/orders"
 )
 
@@ -21,14 +22,14 @@ func setupEvents(ctx context.Context, a *app, mux *http.ServeMux) error {
 	if err := setupOrders(a); err != nil {
 		return err
 	}
-	if a.cfg.Events.Secret == "" {
+	if !a.cfg.Events.Enabled() {
 		a.log.Info("commerce events API disabled: set events.secret to accept POST /events")
 		mux.HandleFunc("/events", events.Off)
 		return nil
 	}
 	// Every method: a GET gets a JSON 405 from the handler, not the mux's text.
 	mux.Handle("/events", events.NewHandler(a.bot, events.Options{
-		Secret: a.cfg.Events.Secret, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
+		Keys: keys.New(a.cfg.Events.Secrets...), LegacySignature: a.cfg.Events.LegacySignature, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
 	}))
 	a.log.Info("commerce events API enabled", "path", "POST /events")
 	return nil

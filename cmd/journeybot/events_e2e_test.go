@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 
@@ -31,7 +32,7 @@ func postEvent(t *testing.T, url, secret, body string) (int, events.Answer) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if secret != "" {
-		req.Header.Set(events.SignatureHeader, events.SignatureValue(secret, []byte(body)))
+		events.SignRequest(req, secret, time.Now(), []byte(body))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -49,7 +50,7 @@ const e2eOrder = `{"id":"e2e-1","type":"order.created","occurred_at":"2026-01-05
 func TestRunServesSignedEvents(t *testing.T) {
 	m := miniredis.RunT(t)
 	addr := freeAddr(t)
-	const secret = "e2e-events-secret"
+	const secret = "3c9e1b5d7f0a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e"
 	p := start(t, []string{
 		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + eventScripts(t), "JOURNEYBOT_REDIS_URL=redis://" + m.Addr(),
 		"JOURNEYBOT_EVENTS_SECRET=" + secret, "JOURNEYBOT_TELEGRAM_BOT_USERNAME=shop_bot",

@@ -7,6 +7,7 @@ import (
 
 	"journeybot/bot"
 	"journeybot/config"
+	"journeybot/keys"
 )
 
 func linkCmd(g *globals) *cobra.Command {
@@ -24,7 +25,7 @@ func linkCmd(g *globals) *cobra.Command {
 			if customer {
 				kind = 'c'
 			}
-			p, err := bot.SignPayload(c.Events.Secret, kind, args[0])
+			p, err := bot.SignPayload(keys.New(c.Events.Secrets...), kind, args[0])
 			if err != nil {
 				return err
 			}

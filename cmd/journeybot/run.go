@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -47,7 +45,6 @@ func runCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(w, "ready")
 			})
-			mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 
 			// Customer channels, then the staff desk; with any customer
 			// channel, updates go through the inboxes and replies through the
@@ -90,13 +87,11 @@ func runCmd(g *globals) *cobra.Command {
 				handler = a.bot.Intake()
 			}
 
-			ln, err := net.Listen("tcp", c.HTTPAddr)
+			ln, err := listen("http.addr", c.HTTPAddr, c.MaxConns)
 			if err != nil {
-				return fmt.Errorf("http.addr %s: %w", c.HTTPAddr, err)
+				return err
 			}
-			// Timeouts bound what a slow or idle client can hold; bodies are small
-			// (events are at most 1 MiB, webhooks less).
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+			srv := newServer(mux)
 			log.Info("journeybot running", "http", ln.Addr().String(), "scripts", c.ScriptsDir)
 
 			// Everything below stops when ctx ends (SIGINT/SIGTERM): intake
@@ -104,6 +99,15 @@ func runCmd(g *globals) *cobra.Command {
 			var wg sync.WaitGroup
 			runCtx, stopAll := context.WithCancel(ctx)
 			defer stopAll()
+			// /metrics has its own listener (metrics.addr, loopback by
+			// default), off the one the webhooks and /events face the world on.
+			msrv, err := serveMetrics(c, a.metrics.Registry, log, stopAll)
+			if err != nil {
+				return err
+			}
+			if msrv != nil {
+				defer msrv.Close()
+			}
 			go func() {
 				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server", "err", err)

@@ -23,7 +23,7 @@ func setupSlack(ctx context.Context, a *app, mux *http.ServeMux) (channels.Chann
 	}
 	o := slackdesk.Options{
 		BotToken: c.BotToken, AppToken: c.AppToken, SigningSecret: c.SigningSecret, APIURL: c.APIURL,
-		Channel: c.SupportChannel, TeamID: c.TeamID, StaffUserIDs: c.StaffUserIDs, ClaimTimeout: c.ClaimTimeout,
+		Channel: c.SupportChannel, TeamID: c.TeamID, StaffUserIDs: c.StaffUserIDs, StaffFromChannel: c.StaffFromChannel, ClaimTimeout: c.ClaimTimeout,
 		TimeZone: a.cfg.Send.DefaultTimezone, Bot: a.bot, Stats: a.stats, Log: a.log, Limiter: a.limiter,
 	}
 	if a.cfg.Support.Hours != "" {

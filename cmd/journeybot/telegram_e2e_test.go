@@ -93,17 +93,17 @@ func TestRunTelegramPolling(t *testing.T) {
 	srv := telegramtest.New(t)
 	ana := telegramCustomer(t, r)
 	scripts, _ := filepath.Abs("../../scripts")
-	addr := freeAddr(t)
+	addr, maddr := freeAddr(t), freeAddr(t)
 	p := start(t, []string{
 		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
-		"JOURNEYBOT_TELEGRAM_TOKEN=" + srv.Token, "JOURNEYBOT_TELEGRAM_API_URL=" + srv.URL,
+		"JOURNEYBOT_TELEGRAM_TOKEN=" + srv.Token, "JOURNEYBOT_TELEGRAM_API_URL=" + srv.URL, "JOURNEYBOT_METRICS_ADDR=" + maddr,
 	}, "run")
 	waitStatus(t, "http://"+addr+"/healthz", 200)
 	converse(t, srv, ana)
 	if srv.WaitCalls("deleteWebhook", 1); len(srv.Calls("getMe")) == 0 {
 		t.Errorf("the bot never called getMe")
 	}
-	body := waitStatus(t, "http://"+addr+"/metrics", 200)
+	body := waitStatus(t, "http://"+maddr+"/metrics", 200)
 	if !strings.Contains(body, `journeybot_inbound_messages_total{channel="telegram"} 4`) {
 		t.Errorf("metrics do not count the four Telegram messages")
 	}

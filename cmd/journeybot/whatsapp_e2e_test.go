@@ -38,10 +38,10 @@ func TestRunWhatsApp(t *testing.T) {
 	srv := whatsapptest.New(t)
 	ana := waCustomer(t, r)
 	scripts, _ := filepath.Abs("../../scripts")
-	addr := freeAddr(t)
+	addr, maddr := freeAddr(t), freeAddr(t)
 	p := start(t, []string{
 		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
-		"JOURNEYBOT_WHATSAPP_ACCESS_TOKEN=" + whatsapptest.Token, "JOURNEYBOT_WHATSAPP_PHONE_NUMBER_ID=" + whatsapptest.PhoneNumberID,
+		"JOURNEYBOT_METRICS_ADDR=" + maddr, "JOURNEYBOT_WHATSAPP_ACCESS_TOKEN=" + whatsapptest.Token, "JOURNEYBOT_WHATSAPP_PHONE_NUMBER_ID=" + whatsapptest.PhoneNumberID,
 		"JOURNEYBOT_WHATSAPP_APP_SECRET=" + whatsapptest.AppSecret, "JOURNEYBOT_WHATSAPP_VERIFY_TOKEN=" + whatsapptest.VerifyToken,
 		"JOURNEYBOT_WHATSAPP_API_URL=" + srv.APIURL(),
 	}, "run")
@@ -74,7 +74,7 @@ func TestRunWhatsApp(t *testing.T) {
 	}
 	srv.Press(ana, confirm.Buttons[1].Title)
 	srv.WaitMessages(ana, 3)
-	body := waitStatus(t, "http://"+addr+"/metrics", 200)
+	body := waitStatus(t, "http://"+maddr+"/metrics", 200)
 	if !strings.Contains(body, `journeybot_inbound_messages_total{channel="whatsapp"} 3`) {
 		t.Errorf("metrics do not count the three WhatsApp messages")
 	}

@@ -402,7 +402,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, s
 		case st.Command != "":
 			name, args, _ := strings.Cut(strings.TrimPrefix(st.Command, "/"), " ")
 			in.Kind, in.Command, in.Args = channels.KindCommand, strings.ToLower(name), args
-			err = b.HandleInbound(ctx, in)
+			err = b.HandleInternal(ctx, in) // tests may send the runtime's own commands (/identified)
 		case st.Event != nil:
 			err = sendEvent(ctx, b, id, seq, st.event, clk.Now())
 		case st.Advance != "":

@@ -67,6 +67,7 @@ type Server struct {
 	msgs       []*Message
 	ephemerals []Ephemeral
 	users      map[string]User
+	members    map[string][]string // channel id -> member ids
 	calls      map[string]int
 	conns      []*conn
 	connected  chan struct{} // closed and replaced on each new connection
@@ -86,6 +87,7 @@ func New(t testing.TB) *Server {
 		start:    time.Now().Unix(),
 		channels: map[string]string{},
 		users:    map[string]User{},
+		members:  map[string][]string{},
 		calls:    map[string]int{},
 		acks:     map[string]chan json.RawMessage{},
 		closing:  make(chan struct{}),
@@ -139,6 +141,13 @@ func (s *Server) AddUser(u User) {
 		u.TeamID = s.TeamID
 	}
 	s.users[u.ID] = u
+}
+
+// AddMember makes user a member of channel (an id) for conversations.members.
+func (s *Server) AddMember(channel, user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members[channel] = append(s.members[channel], user)
 }
 
 // SetEcho makes the server deliver the bot's own posts back as message
@@ -329,6 +338,12 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		reply(w, map[string]any{"messages": out, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}})
+	case "conversations.members":
+		if _, ok := s.resolveChannel(f("channel")); !ok || strings.HasPrefix(f("channel"), "#") {
+			fail(w, "channel_not_found")
+			return
+		}
+		reply(w, map[string]any{"members": s.members[f("channel")], "response_metadata": map[string]any{"next_cursor": ""}})
 	case "users.info":
 		u, ok := s.users[f("user")]
 		if !ok {
@@ -402,9 +417,11 @@ func (s *Server) BlockAction(user User, channel, messageTS, blockID, actionID, v
 	if team == "" {
 		team = s.TeamID
 	}
+	// The payload's team is the workspace the app is installed in; a
+	// member from another one (Slack Connect) differs only in user.team_id.
 	return map[string]any{
 		"type": "block_actions", "api_app_id": s.AppID, "trigger_id": "trigger." + messageTS,
-		"team":      map[string]any{"id": team, "domain": "test"},
+		"team":      map[string]any{"id": s.TeamID, "domain": "test"},
 		"user":      map[string]any{"id": user.ID, "username": user.Name, "name": user.Name, "team_id": team},
 		"channel":   map[string]any{"id": channel, "name": "support"},
 		"container": map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel},
@@ -420,9 +437,17 @@ func (s *Server) SlashCommand(user User, channel, command, text string) map[stri
 	if team == "" {
 		team = s.TeamID
 	}
+	name := "directmessage" // what Slack names a DM
+	s.mu.Lock()
+	for n, id := range s.channels {
+		if id == channel {
+			name = n
+		}
+	}
+	s.mu.Unlock()
 	return map[string]string{
 		"token": "legacy-verification-token", "team_id": team, "team_domain": "test", "channel_id": channel,
-		"channel_name": "support", "user_id": user.ID, "user_name": user.Name, "command": command, "text": text,
+		"channel_name": name, "user_id": user.ID, "user_name": user.Name, "command": command, "text": text,
 		"api_app_id": s.AppID, "response_url": s.srv.URL + "/response", "trigger_id": "trigger.cmd",
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/slack-go/slack"
 
@@ -55,8 +56,10 @@ func customerChannel(c bot.Case) string {
 	return names[0]
 }
 
+// mrkdwn is verbatim: Slack does not turn bare URLs, #channels or @names
+// in it into links and mentions; explicit <…> references still work.
 func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
 }
 func plain(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
@@ -219,9 +222,36 @@ func clip(s string, n int) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// esc escapes text for Slack mrkdwn (only &, < and > are special).
+// entities escapes &, < and > for Slack mrkdwn, so no <!here> or
+// <http://…|label> can be written.
+var entities = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// broadcast is a plain-text mention of everyone, which Slack may still
+// notify; a zero-width space after the @ breaks it.
+var broadcast = regexp.MustCompile(`(?i)@(here|channel|everyone)\b`)
+
+// esc escapes text the customer (or the store) wrote for Slack mrkdwn:
+// entities, broadcasts, and formatting marks (*, _, ~, `) that could open
+// or close bold, italics, strikes or code get a zero-width space after
+// them, so they show as typed. A mark inside a word (ana_souza) cannot
+// format and is left alone.
 func esc(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	s = broadcast.ReplaceAllString(entities.Replace(s), "@\u200b$1")
+	if !strings.ContainsAny(s, "*_~`") {
+		return s
+	}
+	var b strings.Builder
+	rs := []rune(s)
+	word := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	for i, r := range rs {
+		b.WriteRune(r)
+		if strings.ContainsRune("*_~`", r) && (r == '`' || !word(i-1) || !word(i+1)) {
+			b.WriteRune('\u200b')
+		}
+	}
+	return b.String()
 }
 
 var slackRef = regexp.MustCompile(`<([^<>|]+)(?:\|([^<>]*))?>`)

@@ -30,7 +30,8 @@ func (d *Desk) OpenCase(ctx context.Context, c bot.Case) (string, error) {
 	name := customerName(c.Journey)
 	fallback := fmt.Sprintf("New case: %s (%s) — %s", name, customerChannel(c), c.Reason)
 	ch, ts, err := d.post(ctx, d.o.Channel,
-		slack.MsgOptionText(esc(fallback), false), slack.MsgOptionBlocks(caseBlocks(c, afterHours)...))
+		slack.MsgOptionText(esc(fallback), false), slack.MsgOptionBlocks(caseBlocks(c, afterHours)...),
+		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
 	if err != nil {
 		return "", fmt.Errorf("post case of %s to %s: %w", c.Journey.ID, d.o.Channel, err)
 	}
@@ -78,7 +79,11 @@ func (d *Desk) Mirror(ctx context.Context, ref string, c bot.Case, text string) 
 		return fmt.Errorf("mirror: thread %s is not a known case", ref)
 	}
 	msg := "*" + esc(customerName(c.Journey)) + ":* " + esc(text)
-	if _, _, err := d.post(ctx, rec.Channel, slack.MsgOptionText(clip(msg, 39000), false), slack.MsgOptionTS(ref)); err != nil {
+	// As a verbatim block: the customer's URLs and names stay text, and
+	// links are not unfurled (Slack would fetch them).
+	block := slack.NewSectionBlock(mrkdwn(clip(msg, 3000)), nil, nil)
+	if _, _, err := d.post(ctx, rec.Channel, slack.MsgOptionText(clip(msg, 39000), false), slack.MsgOptionBlocks(block),
+		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl(), slack.MsgOptionTS(ref)); err != nil {
 		return fmt.Errorf("mirror to thread %s: %w", ref, err)
 	}
 	return nil

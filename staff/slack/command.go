@@ -24,8 +24,12 @@ const usage = "*/journey* — for staff and marketers\n" +
 // command answers /journey (shown only to the member who typed it). It
 // touches only Redis, so it answers within Slack's three seconds.
 func (d *Desk) command(ctx context.Context, c slack.SlashCommand) string {
-	if !d.allowed(c.TeamID, c.UserID) {
+	if !d.allowed(ctx, c.UserID, c.TeamID) {
 		return "Sorry, /journey is only for the support team."
+	}
+	if !d.inSupportChannel(c) {
+		// Answers hold customers' records: only where staff work.
+		return "/journey works only in the support channel (" + d.o.Channel + "), not in DMs or other channels."
 	}
 	verb, arg, _ := strings.Cut(strings.TrimSpace(c.Text), " ")
 	arg = strings.TrimSpace(arg)

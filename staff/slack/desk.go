@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,8 +44,11 @@ type Options struct {
 	Channel string
 	// TeamID is the only workspace whose members may act ("" = the bot's own).
 	TeamID string
-	// StaffUserIDs, when not empty, are the only members who may act.
-	StaffUserIDs []string
+	// StaffUserIDs are the members who may act. Without them, nobody may,
+	// unless StaffFromChannel makes every member of the support channel
+	// (from the desk's own workspace) staff.
+	StaffUserIDs     []string
+	StaffFromChannel bool
 	// ClaimTimeout is how long a case may wait for someone before it is
 	// raised again (10m).
 	ClaimTimeout time.Duration
@@ -97,6 +101,7 @@ type Desk struct {
 	botID     string // this app's bot id and user: its own posts are ignored
 	botUser   string
 	names     sync.Map // user id -> display name
+	staff     sync.Map // user id -> membership (StaffFromChannel), for a minute
 	queues    []chan job
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -115,6 +120,9 @@ type job struct {
 func New(ctx context.Context, o Options) (*Desk, error) {
 	if o.Bot == nil || o.BotToken == "" || o.Channel == "" {
 		return nil, errors.New("slack desk: bot token, support channel and bot are required")
+	}
+	if len(o.StaffUserIDs) == 0 && !o.StaffFromChannel {
+		return nil, errors.New("slack desk: no staff defined: list the staff's user ids, or make the support channel's members staff")
 	}
 	if o.ClaimTimeout <= 0 {
 		o.ClaimTimeout = 10 * time.Minute
@@ -245,11 +253,76 @@ func (d *Desk) runJob(j job) {
 }
 
 // allowed reports whether a member may act on cases and use /journey.
-func (d *Desk) allowed(team, user string) bool {
-	if team != "" && team != d.team {
+// teams are what the request says of the workspace: the payload's and the
+// user's own (user.team_id, which differs for a Slack Connect member); every
+// one given must be the desk's.
+func (d *Desk) allowed(ctx context.Context, user string, teams ...string) bool {
+	for _, team := range teams {
+		if team != "" && team != d.team {
+			return false
+		}
+	}
+	switch {
+	case user == "":
+		return false
+	case len(d.o.StaffUserIDs) > 0:
+		return slices.Contains(d.o.StaffUserIDs, user)
+	case d.o.StaffFromChannel:
+		return d.channelMember(ctx, user)
+	}
+	return false // no staff defined: nobody (the configuration refuses this)
+}
+
+type membership struct {
+	ok    bool
+	until time.Time
+}
+
+// channelMember reports whether user is a member of the support channel and
+// of the desk's workspace (a shared channel also holds other workspaces'
+// members). Answers are kept a minute; a failure to ask is a no.
+func (d *Desk) channelMember(ctx context.Context, user string) bool {
+	if v, ok := d.staff.Load(user); ok && time.Now().Before(v.(membership).until) {
+		return v.(membership).ok
+	}
+	ok, err := d.askMember(ctx, user)
+	if err != nil {
+		d.log.Warn("staff check failed; refusing", "user", user, "err", err)
 		return false
 	}
-	return len(d.o.StaffUserIDs) == 0 || slices.Contains(d.o.StaffUserIDs, user)
+	d.staff.Store(user, membership{ok: ok, until: time.Now().Add(time.Minute)})
+	return ok
+}
+
+func (d *Desk) askMember(ctx context.Context, user string) (bool, error) {
+	u, err := d.api.GetUserInfoContext(ctx, user)
+	if err != nil {
+		return false, fmt.Errorf("users.info: %w", err)
+	}
+	if u.TeamID != "" && u.TeamID != d.team || u.IsBot || u.Deleted {
+		return false, nil
+	}
+	p := &slack.GetUsersInConversationParameters{ChannelID: d.o.Channel, Limit: 1000}
+	for {
+		ids, next, err := d.api.GetUsersInConversationContext(ctx, p)
+		if err != nil {
+			return false, fmt.Errorf("conversations.members: %w", err)
+		}
+		if slices.Contains(ids, user) {
+			return true, nil
+		}
+		if next == "" {
+			return false, nil
+		}
+		p.Cursor = next
+	}
+}
+
+// inSupportChannel reports whether a slash command was typed in the
+// support channel (slack.support_channel, an id or a name).
+func (d *Desk) inSupportChannel(c slack.SlashCommand) bool {
+	want := strings.TrimPrefix(d.o.Channel, "#")
+	return c.ChannelID != "" && c.ChannelID == want || c.ChannelName != "" && c.ChannelName == want
 }
 
 // staffName is a member's name as customers and the thread see it.

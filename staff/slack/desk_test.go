@@ -110,7 +110,7 @@ func (e *env) start(s setup) *env {
 	e.bot.AddChannel(e.rec)
 	o := Options{
 		BotToken: e.sl.BotToken, SigningSecret: secret, APIURL: e.sl.URL, Channel: "#support",
-		ClaimTimeout: time.Minute, Bot: e.bot, Stats: e.stats, Workers: 4,
+		ClaimTimeout: time.Minute, Bot: e.bot, Stats: e.stats, Workers: 4, StaffUserIDs: []string{bia.ID, caio.ID},
 	}
 	if s.socket {
 		o.AppToken = e.sl.AppToken
@@ -245,8 +245,13 @@ func (e *env) click(u slacktest.User, ts, action string) {
 
 func (e *env) command(u slacktest.User, text string) string {
 	e.t.Helper()
+	return e.commandIn(u, e.channel, text)
+}
+
+func (e *env) commandIn(u slacktest.User, channel, text string) string {
+	e.t.Helper()
 	form := url.Values{}
-	for k, v := range e.sl.SlashCommand(u, e.channel, "/journey", text) {
+	for k, v := range e.sl.SlashCommand(u, channel, "/journey", text) {
 		form.Set(k, v)
 	}
 	req, _ := slacktest.SignedRequest(e.ctx, e.http.URL+"/slack/commands", secret, time.Now(), "application/x-www-form-urlencoded", []byte(form.Encode()))
@@ -799,5 +804,62 @@ func TestAfterHoursCustomerToldWhenWeAnswer(t *testing.T) {
 	last := msgs[len(msgs)-1]
 	if last.TS == m.TS || last.ThreadTS != "" || strings.Contains(string(last.Blocks), "outside support hours") {
 		t.Errorf("second case during hours: %+v", last)
+	}
+}
+
+// /journey shows customers' records: it answers only in the support
+// channel, not in a DM or another channel, even to staff.
+func TestJourneyOnlyInTheSupportChannel(t *testing.T) {
+	e := newEnv(t, setup{})
+	e.openCase()
+	other := e.sl.AddChannel("random")
+	for _, ch := range []string{"D0DM", other} {
+		got := e.commandIn(bia, ch, "customer cust-1")
+		if !strings.Contains(got, "only in the support channel") || strings.Contains(got, "Ana") {
+			t.Errorf("/journey customer in %s: %s", ch, got)
+		}
+	}
+	if got := e.command(bia, "customer cust-1"); !strings.Contains(got, "Ana Lima") {
+		t.Errorf("/journey customer in the support channel: %s", got)
+	}
+}
+
+// With no staff defined the desk does not start (every member used to be staff).
+func TestDeskRefusesToStartWithoutStaff(t *testing.T) {
+	sl := slacktest.New(t)
+	sl.AddChannel("support")
+	r := redistest.New(t)
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions())})
+	_, err := New(context.Background(), Options{BotToken: sl.BotToken, APIURL: sl.URL, Channel: "#support", SigningSecret: secret, Bot: b})
+	if err == nil || !strings.Contains(err.Error(), "no staff") {
+		t.Fatalf("New without staff: %v, want an error", err)
+	}
+}
+
+// Members of the support channel are staff when the operator says so, but
+// only those of the desk's workspace: a Slack Connect member of a shared
+// channel is refused although the payload's team is ours.
+func TestStaffFromChannelChecksMembershipAndTheUsersTeam(t *testing.T) {
+	e := newEnv(t, setup{opts: func(o *Options) {
+		// By id, as the configuration requires here: the first channel of slacktest.
+		o.StaffUserIDs, o.StaffFromChannel, o.Channel = nil, true, "C0001SUPPORT"
+	}})
+	if e.channel != "C0001SUPPORT" {
+		t.Fatalf("support channel id %s", e.channel)
+	}
+	e.sl.AddMember(e.channel, bia.ID)
+	e.sl.AddMember(e.channel, guest.ID)
+	m := e.openCase()
+	e.click(guest, m.TS, actionTake)
+	eventually(t, "refusal of the other workspace's member", func() bool { return e.ephemeralTo(guest, "Only support staff") })
+	e.click(caio, m.TS, actionTake)
+	eventually(t, "refusal of a non-member", func() bool { return e.ephemeralTo(caio, "Only support staff") })
+	if got := e.command(caio, "stats"); !strings.Contains(got, "only for the support team") {
+		t.Errorf("a non-member used /journey: %s", got)
+	}
+	e.takeOver(bia, m.TS)
+	if c := e.journey().Case; c == nil || c.StaffID != bia.ID {
+		t.Fatalf("case = %+v, want taken by bia", c)
 	}
 }

@@ -111,7 +111,7 @@ func (d *Desk) serveCommands(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	c := slack.SlashCommand{TeamID: f.Get("team_id"), ChannelID: f.Get("channel_id"), UserID: f.Get("user_id"),
+	c := slack.SlashCommand{TeamID: f.Get("team_id"), ChannelID: f.Get("channel_id"), ChannelName: f.Get("channel_name"), UserID: f.Get("user_id"),
 		UserName: f.Get("user_name"), Command: f.Get("command"), Text: f.Get("text")}
 	ctx, cancel := context.WithTimeout(r.Context(), 2500*time.Millisecond)
 	defer cancel()

@@ -78,7 +78,7 @@ func (d *Desk) threadMessage(ctx context.Context, r caseRec, team string, msg *s
 		if m == nil || m.Edited == nil || m.Timestamp == r.TS || d.own(m.User, m.BotID) || m.BotID != "" {
 			return nil // our own card updates, unfurls, other apps
 		}
-		if !d.allowed(team, m.User) || isNote(m.Text) || msg.PreviousMessage != nil && isNote(msg.PreviousMessage.Text) {
+		if !d.allowed(ctx, m.User, team) || isNote(m.Text) || msg.PreviousMessage != nil && isNote(msg.PreviousMessage.Text) {
 			return nil
 		}
 		d.notice(ctx, r.Channel, r.TS, fmt.Sprintf("✏️ <@%s> edits are not sent: the customer keeps the original message. Send a new message to correct it.", m.User))
@@ -89,7 +89,7 @@ func (d *Desk) threadMessage(ctx context.Context, r caseRec, team string, msg *s
 	if d.own(msg.User, msg.BotID) || msg.BotID != "" || msg.User == "" {
 		return nil // our own posts (mirrors, notices) and other apps
 	}
-	if !d.allowed(team, msg.User) {
+	if !d.allowed(ctx, msg.User, team) {
 		d.whisper(ctx, r.Channel, msg.User, r.TS, "Only support staff can answer customers: your message was not sent.")
 		return nil
 	}
@@ -127,7 +127,7 @@ func (d *Desk) onInteraction(ctx context.Context, cb slack.InteractionCallback) 
 			continue
 		}
 		user, handle, action := cb.User.ID, cb.User.Name, a.ActionID
-		if !d.allowed(cb.Team.ID, user) {
+		if !d.allowed(ctx, user, cb.Team.ID, cb.User.TeamID) {
 			return d.enqueue(ts, "refuse", func(ctx context.Context) error {
 				d.whisper(ctx, channel, user, "", "Only support staff can take or resolve cases.")
 				return nil
