@@ -83,15 +83,15 @@ func TestRedisBackIsLogged(t *testing.T) {
 // manager's /dev/null): the HTTP side keeps serving until SIGTERM.
 func TestRunWithoutChannelOrTerminalKeepsServing(t *testing.T) {
 	r := redistest.New(t)
-	addr := freeAddr(t)
+	addr, maddr := freeAddr(t), freeAddr(t)
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_METRICS_ADDR=" + maddr, "JOURNEYBOT_SCRIPTS_DIR=" + runtimeScripts(t), "JOURNEYBOT_REDIS_URL=" + r.URL,
 		"JOURNEYBOT_REDIS_PREFIX=" + r.Prefix, "JOURNEYBOT_EVENTS_SECRET=" + eventsSecret,
 	}, "run")
 	p.stdin.Close()
 	p.stderr.waitFor(t, "HTTP keeps serving")
 	waitStatus(t, "http://"+addr+"/healthz", 200)
-	if body := waitStatus(t, "http://"+addr+"/metrics", 200); !strings.Contains(body, "journeybot_") {
+	if body := waitStatus(t, "http://"+maddr+"/metrics", 200); !strings.Contains(body, "journeybot_") {
 		t.Errorf("metrics:\n%s", body)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
