@@ -407,7 +407,7 @@ func seed(ctx context.Context, store *journey.Store, id string, c Customer, now 
 	if err != nil {
 		return err
 	}
-	return store.Link(ctx, "test", id, id)
+	return store.IndexName(ctx, "test", id, id) // the test chat is the customer
 }
 
 func toOrder(o Order) journey.Order {
