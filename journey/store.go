@@ -79,6 +79,9 @@ func (s *Store) Prepare(ctx context.Context) error {
 	if err := s.LoadScripts(ctx); err != nil {
 		return err
 	}
+	if err := s.ResumeMerges(ctx); err != nil {
+		return err
+	}
 	return s.migrateDue(ctx)
 }
 
