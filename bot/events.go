@@ -19,6 +19,10 @@ type EventOutcome struct {
 	Messages  int    // messages queued because of it
 }
 
+// ErrErased refuses an event for a customer whose data was erased at their
+// request, unless the event says they consented again.
+var ErrErased = errors.New("the customer's data was erased at their request; send customer.consent: true once they agreed again")
+
 // HandleEvent applies a commerce event to the customer's journey, once per
 // event id, and queues what the scripts say. It returns once the commit is
 // in Redis; the messages are sent after it (Options.Background).
@@ -26,6 +30,18 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	id := ev.Customer.ID
 	if id == "" {
 		return nil, errors.New("event has no customer id")
+	}
+	if erased, err := b.store.WasErased(ctx, id); err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	} else if erased {
+		if !ev.Customer.Consent {
+			b.metrics.note("event.refused_erased")
+			return nil, ErrErased
+		}
+		// Consent given again: a fresh journey starts.
+		if err := b.store.Consented(ctx, id); err != nil {
+			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+		}
 	}
 	// A replayed or stale event links nothing: links and the order index
 	// follow only an event that is applied (and they come before its

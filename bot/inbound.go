@@ -272,6 +272,15 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	b.metrics.inbound.WithLabelValues(in.Channel).Inc()
 	b.metrics.stats.Add("inbound", 1)
 	b.after(ctx, j, res, in.Channel, &in)
+	if res.Erase {
+		// Confirmed with the button: what this turn queued (the last
+		// message) is sent; everything else goes now.
+		unlock()
+		unlock = func() {}
+		if _, err := b.erase(ctx, j.ID, "customer", journey.EraseOptions{KeepOutbox: true}); err != nil {
+			return err
+		}
+	}
 	b.deliver(ctx)
 	b.metrics.handleSeconds.Observe(time.Since(start).Seconds())
 	return nil

@@ -386,6 +386,9 @@ type EraseOptions struct {
 	// KeepOutbox leaves the messages not sent yet (a last "your data was
 	// erased" message); they go as they are sent.
 	KeepOutbox bool
+	// Before, when set, hears the customer's staff case threads before
+	// their records go (a note there needs them).
+	Before func(cases []string)
 }
 
 // Erase removes everything kept about the customer: the journey, history,
@@ -404,6 +407,13 @@ func (s *Store) Erase(ctx context.Context, id string, now time.Time, o EraseOpti
 	ck, err := s.collect(ctx, id, j)
 	if err != nil {
 		return nil, err
+	}
+	cases := ck.cases
+	if j.Case != nil && j.Case.Ref != "" && !slices.Contains(cases, j.Case.Ref) {
+		cases = append(cases, j.Case.Ref)
+	}
+	if o.Before != nil {
+		o.Before(cases)
 	}
 	keys := ck.keys
 	if !o.KeepOutbox {
@@ -439,10 +449,6 @@ func (s *Store) Erase(ctx context.Context, id string, now time.Time, o EraseOpti
 	s.cache.drop(id)
 	for ch, a := range j.Profile.Addresses {
 		s.addrs.Remove(ch + "\x00" + a)
-	}
-	cases := ck.cases
-	if j.Case != nil && j.Case.Ref != "" && !slices.Contains(cases, j.Case.Ref) {
-		cases = append(cases, j.Case.Ref)
 	}
 	return &Erased{Customer: id, Keys: len(keys), Cases: cases}, nil
 }

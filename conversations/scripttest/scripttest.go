@@ -106,7 +106,9 @@ type Step struct {
 	Answers   map[string]string `yaml:"answers"`
 	Escalated *bool             `yaml:"escalated"`
 	OptedOut  *bool             `yaml:"opted_out"`
-	line      int
+	// Erased: the customer's journey is gone (an erase confirmed in the chat).
+	Erased *bool `yaml:"erased"`
+	line   int
 }
 
 // Expect is one expected bot message: an exact text (a plain string), or
@@ -119,7 +121,7 @@ type Expect struct {
 	NotContains []string `yaml:"not_contains"`
 }
 
-var stepKeys = []string{"say", "press", "command", "event", "advance", "staff", "staff_says", "expect", "stage", "profile", "answers", "escalated", "opted_out"}
+var stepKeys = []string{"say", "press", "command", "event", "advance", "staff", "staff_says", "expect", "stage", "profile", "answers", "escalated", "opted_out", "erased"}
 
 // UnmarshalYAML reads a step, refusing unknown keys and keeping its line.
 func (s *Step) UnmarshalYAML(n *yaml.Node) error {
@@ -469,12 +471,15 @@ func check(ctx context.Context, store *journey.Store, id, at string, st *Step, g
 			fails = append(fails, fmt.Sprintf("%s: messages differ\n%s", at, diff(want, got)))
 		}
 	}
-	if st.Stage == "" && st.Profile == nil && st.Answers == nil && st.Escalated == nil && st.OptedOut == nil {
+	if st.Stage == "" && st.Profile == nil && st.Answers == nil && st.Escalated == nil && st.OptedOut == nil && st.Erased == nil {
 		return fails
 	}
-	j, _, err := store.Get(ctx, id)
+	j, found, err := store.Get(ctx, id)
 	if err != nil {
 		return append(fails, fmt.Sprintf("%s: %v", at, err))
+	}
+	if st.Erased != nil && found == *st.Erased {
+		fails = append(fails, fmt.Sprintf("%s: erased is %v, want %v", at, !found, *st.Erased))
 	}
 	if st.Stage != "" && j.Stage != st.Stage {
 		fails = append(fails, fmt.Sprintf("%s: stage is %q, want %q", at, j.Stage, st.Stage))
