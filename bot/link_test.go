@@ -191,3 +191,35 @@ func TestIdentifyAndDeepLinkMerge(t *testing.T) {
 		})
 	}
 }
+
+// Journeys with no activity for longer than the retention are erased by
+// the sweep (once, counted); active ones stay.
+func TestRetentionSweepErasesInactiveJourneys(t *testing.T) {
+	r := redistest.New(t)
+	now := time.Now().Add(-800 * 24 * time.Hour)
+	clock := func() time.Time { return now }
+	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(t), conversations.DefaultOptions()), Now: clock})
+	b.AddChannel(channeltest.New("test"))
+	ctx := context.Background()
+	if err := b.HandleInbound(ctx, text("1", "oi")); err != nil {
+		t.Fatal(err)
+	}
+	now = time.Now()
+	if err := b.HandleInbound(ctx, text("2", "oi")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.SweepRetention(ctx, 730*24*time.Hour, 100)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d, %v; want 1", n, err)
+	}
+	if _, found, _ := store.Get(ctx, "test:1"); found {
+		t.Error("the inactive journey is still there")
+	}
+	if _, found, _ := store.Get(ctx, "test:2"); !found {
+		t.Error("the active journey was erased")
+	}
+	if n, _ := b.SweepRetention(ctx, 730*24*time.Hour, 100); n != 0 {
+		t.Errorf("second sweep erased %d", n)
+	}
+}
