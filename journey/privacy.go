@@ -532,3 +532,51 @@ local t = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if t and tonumber(t) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 `)
+
+// indexActivity puts the journeys stored by versions without the activity
+// index into it (by their last message or event, else their creation), once:
+// retention would never see them otherwise.
+func (s *Store) indexActivity(ctx context.Context) error {
+	done := s.opt.Prefix + ":active:indexed"
+	if n, err := s.rdb.Exists(ctx, done).Result(); err != nil || n > 0 {
+		return err
+	}
+	prefix := s.opt.Prefix + ":{c:"
+	err := s.scan(ctx, prefix+"*", func(keys []string) error {
+		pipe := s.rdb.Pipeline()
+		type doc struct {
+			id  string
+			cmd *redis.StringCmd
+		}
+		var docs []doc
+		for _, k := range keys {
+			if strings.HasSuffix(k, "}") { // the journey hash, not :h, :seen...
+				docs = append(docs, doc{strings.TrimSuffix(strings.TrimPrefix(k, prefix), "}"), pipe.HGet(ctx, k, "d")})
+			}
+		}
+		if len(docs) == 0 {
+			return nil
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		pipe = s.rdb.Pipeline()
+		for _, d := range docs {
+			var j Journey
+			if json.Unmarshal([]byte(d.cmd.Val()), &j) != nil {
+				continue // a forward, or a document another check reports
+			}
+			at := max(j.LastInbound, j.LastEvent)
+			if at == 0 {
+				at = j.Created
+			}
+			pipe.ZAddNX(ctx, s.activeKey(), redis.Z{Score: float64(at), Member: d.id})
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("index journeys for retention: %w", err)
+	}
+	return s.rdb.Set(ctx, done, time.Now().Unix(), 0).Err()
+}

@@ -215,3 +215,25 @@ func TestInactiveCustomersAreClaimedOnce(t *testing.T) {
 		t.Errorf("claims = %v %v, want one", a, b)
 	}
 }
+
+// Journeys stored before the activity index existed are put in it at start.
+func TestPrepareIndexesOldJourneysForRetention(t *testing.T) {
+	r := redistest.New(t)
+	s := newStore(t, r)
+	ctx := context.Background()
+	old := time.Now().Add(-900 * 24 * time.Hour)
+	if _, err := s.Update(ctx, "c-old", "", old, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+		j.LastInbound = old.Unix()
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.Client.Del(ctx, r.Prefix+":active") // as an older version left it
+	if err := s.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.Inactive(ctx, time.Now().Add(-730*24*time.Hour), 10)
+	if err != nil || !slices.Equal(ids, []string{"c-old"}) {
+		t.Fatalf("inactive after prepare = %v, %v", ids, err)
+	}
+}

@@ -82,6 +82,9 @@ func (s *Store) Prepare(ctx context.Context) error {
 	if err := s.ResumeMerges(ctx); err != nil {
 		return err
 	}
+	if err := s.indexActivity(ctx); err != nil {
+		return err
+	}
 	return s.migrateDue(ctx)
 }
 
