@@ -223,3 +223,43 @@ func TestRetentionSweepErasesInactiveJourneys(t *testing.T) {
 		t.Errorf("second sweep erased %d", n)
 	}
 }
+
+// The chat erase: confirmed with the button, the last message goes out and
+// nothing is left, even when that last message cannot be delivered (the
+// failure must not re-create the journey to mark it unreachable).
+func TestEraseFromTheChatLeavesNothing(t *testing.T) {
+	for _, blocked := range []bool{false, true} {
+		f := shipped(t, redistest.New(t))
+		ctx := context.Background()
+		if _, err := f.bot.HandleEvent(ctx, shippedEvent("e1", "c-5", map[string]string{"test": "55"})); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.bot.HandleInbound(ctx, text("55", "apagar meus dados")); err != nil {
+			t.Fatal(err)
+		}
+		ask := f.rec.Take()
+		confirm := ask[len(ask)-1]
+		if len(confirm.Buttons) != 2 {
+			t.Fatalf("no confirmation: %+v", ask)
+		}
+		if blocked {
+			f.rec.Block("55")
+		}
+		press := text("55", "")
+		press.Kind, press.Data = channels.KindButton, confirm.Buttons[0].Data
+		if err := f.bot.HandleInbound(ctx, press); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.rec.Take(); !blocked && (len(got) != 1 || !strings.HasPrefix(got[0].Text, "Pronto: apaguei")) {
+			t.Fatalf("last message = %+v", got)
+		}
+		for _, id := range []string{"c-5", "test:55"} {
+			if _, found, _ := f.store.Get(ctx, id); found {
+				t.Errorf("blocked %v: journey %s is still there", blocked, id)
+			}
+		}
+		if erased, _ := f.store.WasErased(ctx, "c-5"); !erased {
+			t.Errorf("blocked %v: not on the erased list", blocked)
+		}
+	}
+}
