@@ -3,6 +3,7 @@ package journey_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -271,5 +272,29 @@ func TestOptOutIsKeptPerAddress(t *testing.T) {
 	}
 	if _, err := r.Client.Get(ctx, r.Prefix+":optout:telegram:42").Result(); !errors.Is(err, redis.Nil) {
 		t.Errorf("opt-out record after opting in: err = %v", err)
+	}
+}
+
+// BenchmarkLinkMerge: linking a chat that has its own journey (history,
+// a timer, a handled message) to a store customer, merge included.
+func BenchmarkLinkMerge(b *testing.B) {
+	r := redistest.New(b)
+	s := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
+	ctx := context.Background()
+	now := time.Now()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		chat := strconv.Itoa(i)
+		if _, err := s.Commit(ctx, "telegram:"+chat, "m", now, func(j *journey.Journey) (journey.Change, error) {
+			j.Profile.Addresses = map[string]string{"telegram": chat}
+			j.SetTimer(journey.Timer{Key: "tip", Due: now.Add(time.Hour).Unix()})
+			return journey.Change{History: []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: "oi"}}}, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := s.Link(ctx, "telegram", chat, "c-"+chat, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
