@@ -572,7 +572,10 @@ func (s *Store) besideCommit(ctx context.Context, pipe redis.Pipeliner, id strin
 			pipe.Del(ctx, s.optOutKey(ch, a))
 		}
 	}
-	if next.LastInbound != cur.LastInbound || next.LastEvent != cur.LastEvent {
+	// A day's precision is plenty for a retention of months, and keeps the
+	// hot path to one write per customer a day.
+	const day = 86400
+	if next.LastInbound/day != cur.LastInbound/day || next.LastEvent/day != cur.LastEvent/day {
 		pipe.ZAdd(ctx, s.activeKey(), redis.Z{Score: float64(now.Unix()), Member: id})
 	}
 }
