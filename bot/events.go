@@ -51,11 +51,9 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
-	if seen {
-		b.metrics.duplicates.Inc()
-		return &EventOutcome{Customer: id, Duplicate: true, Stage: cur.Stage}, nil
-	}
-	stale := !ev.At.IsZero() && ev.At.Unix() < cur.LastEvent && !strings.HasPrefix(ev.Type, "case.")
+	// A repeat still goes to the commit, which answers it as a duplicate
+	// and re-queues what its first delivery may have left unqueued.
+	stale := seen || !ev.At.IsZero() && ev.At.Unix() < cur.LastEvent && !strings.HasPrefix(ev.Type, "case.")
 	var byPhone map[string]string
 	if !stale {
 		for ch, addr := range ev.Customer.AllAddresses() {
