@@ -22,8 +22,9 @@ import (
 // "mv" of its hash) so no commit can change it any more (commits, in any
 // process, are redirected to the target, so a process that cached "not
 // linked" writes to the right journey on the same round trip); then one
-// commit on the target applies the merged document, history, message ids
-// and pending messages, keyed by a merge id so a second run is a no-op;
+// commit on the target applies the merged document, history and message
+// ids, keyed by a merge id so a second run is a no-op (unsent messages stay
+// in the old outbox and are sent from there);
 // then the addresses and orders are pointed at the target and the old
 // journey's keys go, leaving the forward. Each step is idempotent and a
 // merge cut short is finished by whoever next reads the old journey (or at
@@ -275,7 +276,6 @@ func (s *Store) mergeFrom(ctx context.Context, src, dst string, now time.Time) (
 	head := pipe.HMGet(ctx, s.jkey(src), "v", "d", "mv")
 	hist := pipe.LRange(ctx, s.hkey(src), 0, -1)
 	seen := pipe.ZRangeWithScores(ctx, s.seenKey(src), 0, -1)
-	outb := pipe.LRange(ctx, s.outKey(src), 0, -1)
 	orders := pipe.SMembers(ctx, s.ordersKey(src))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("merge %s: read: %w", src, err)
@@ -292,7 +292,10 @@ func (s *Store) mergeFrom(ctx context.Context, src, dst string, now time.Time) (
 	had := ver > 0
 	target := dst
 	if had {
-		if target, err = s.applyMerge(ctx, src, ver, sj, hist.Val(), seen.Val(), outb.Val(), dst, now); err != nil {
+		// Its unsent messages stay in its outbox, whose senders deliver them
+		// (they carry their chat): moving them could send one twice, taken
+		// by a sender just before the move.
+		if target, err = s.applyMerge(ctx, src, ver, sj, hist.Val(), seen.Val(), nil, dst, now); err != nil {
 			return false, err
 		}
 	} else {
@@ -313,14 +316,13 @@ func (s *Store) mergeFrom(ctx context.Context, src, dst string, now time.Time) (
 		pipe.SAdd(ctx, s.ordersKey(target), o)
 	}
 	pipe.ZRem(ctx, s.dueq.ready, src)
-	pipe.ZRem(ctx, s.outq.ready, src)
 	pipe.ZRem(ctx, s.activeKey(), src)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, fmt.Errorf("merge %s: repoint: %w", src, err)
 	}
 	// The old journey's keys go; its forward stays.
 	pipe = s.rdb.Pipeline()
-	pipe.Del(ctx, s.hkey(src), s.seenKey(src), s.outKey(src), s.metaKey(src), s.ordersKey(src))
+	pipe.Del(ctx, s.hkey(src), s.seenKey(src), s.ordersKey(src))
 	pipe.HDel(ctx, s.jkey(src), "v", "d")
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, fmt.Errorf("merge %s: clean up: %w", src, err)

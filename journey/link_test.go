@@ -298,3 +298,26 @@ func BenchmarkLinkMerge(b *testing.B) {
 		}
 	}
 }
+
+// A merge leaves the chat's unsent messages in its outbox, where a sender
+// may be sending the first one right now: moving them could send it twice.
+func TestMergeLeavesUnsentMessagesInTheChatsOutbox(t *testing.T) {
+	r := redistest.New(t)
+	s := newStore(t, r)
+	ctx := context.Background()
+	now := time.Now()
+	if _, err := s.Commit(ctx, "telegram:42", "tg:1", now, func(j *journey.Journey) (journey.Change, error) {
+		j.Profile.Addresses = map[string]string{"telegram": "42"}
+		return journey.Change{Outbox: []journey.Outgoing{{ID: "m1", Channel: "telegram", Address: "42", Text: "Olá"}}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Link(ctx, "telegram", "42", "c-77", now); err != nil {
+		t.Fatal(err)
+	}
+	old, _, _ := s.Outbox(ctx, "telegram:42", 10)
+	moved, _, _ := s.Outbox(ctx, "c-77", 10)
+	if len(old) != 1 || old[0].ID != "m1" || len(moved) != 0 {
+		t.Fatalf("chat's outbox %+v, customer's %+v", old, moved)
+	}
+}

@@ -123,7 +123,7 @@ func (s *Store) collect(ctx context.Context, id string, j *Journey) (*customerKe
 	}
 	for c := range chats {
 		ch, a, _ := strings.Cut(c, ":")
-		own = append(own, s.optOutKey(ch, a), s.inKey(c), s.attemptKey("chat", c))
+		own = append(own, s.optOutKey(ch, a), s.inKey(c), s.attemptKey("chat", c), s.outKey(c), s.metaKey(c))
 		cands = append(cands, cand{s.addrKey(ch, a), id}, cand{s.jkey(c), "mv=" + id})
 		ck.owners = append(ck.owners, c)
 	}
@@ -436,9 +436,13 @@ func (s *Store) Erase(ctx context.Context, id string, now time.Time, o EraseOpti
 	pipe.ZRem(ctx, s.activeKey(), id)
 	pipe.HDel(ctx, s.mergingKey(), id)
 	for _, c := range ck.owners {
-		pipe.ZRem(ctx, s.inq.ready, c)
-		pipe.HDel(ctx, s.inq.leases, c)
-		pipe.ZRem(ctx, s.inq.dirty, c)
+		// c is a chat: the owner of its inbox, and the id of its own
+		// journey, whose outbox a merge leaves to drain.
+		for _, w := range []workIndex{s.inq, s.outq} {
+			pipe.ZRem(ctx, w.ready, c)
+			pipe.HDel(ctx, w.leases, c)
+			pipe.ZRem(ctx, w.dirty, c)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("erase %s: %w", id, err)
