@@ -295,7 +295,7 @@ func (s *Store) mergeFrom(ctx context.Context, src, dst string, now time.Time) (
 		// Its unsent messages stay in its outbox, whose senders deliver them
 		// (they carry their chat): moving them could send one twice, taken
 		// by a sender just before the move.
-		if target, err = s.applyMerge(ctx, src, ver, sj, hist.Val(), seen.Val(), nil, dst, now); err != nil {
+		if target, err = s.applyMerge(ctx, src, ver, sj, hist.Val(), seen.Val(), dst, now); err != nil {
 			return false, err
 		}
 	} else {
@@ -336,7 +336,7 @@ func (s *Store) mergeFrom(ctx context.Context, src, dst string, now time.Time) (
 
 // applyMerge commits src's journey into dst (following dst's own forward)
 // and returns the id it was committed to.
-func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Journey, hist []string, seen []redis.Z, outb []string, dst string, now time.Time) (string, error) {
+func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Journey, hist []string, seen []redis.Z, dst string, now time.Time) (string, error) {
 	mergeID := "merge:" + src + ":" + strconv.FormatInt(srcVer, 10)
 	s.cache.drop(dst)
 	id, ver, cur, err := s.loadFollow(ctx, dst, now)
@@ -350,7 +350,7 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 		if err != nil {
 			return "", fmt.Errorf("merge %s: encode: %w", src, err)
 		}
-		args := make([]any, 0, 9+len(hist)+2*len(seen)+len(outb))
+		args := make([]any, 0, 9+len(hist)+2*len(seen))
 		args = append(args, ver, data, mergeID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(hist))
 		for _, h := range hist {
 			args = append(args, h)
@@ -359,10 +359,7 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 		for _, z := range seen {
 			args = append(args, z.Score, z.Member)
 		}
-		for _, o := range outb {
-			args = append(args, o)
-		}
-		res, err := mergeScript.Run(ctx, s.rdb, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...).Slice()
+		res, err := mergeScript.Run(ctx, s.rdb, []string{s.jkey(id), s.hkey(id), s.seenKey(id)}, args...).Slice()
 		if err != nil {
 			return "", fmt.Errorf("merge %s into %s: %w", src, id, err)
 		}
@@ -380,11 +377,6 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 			if err := s.Schedule(ctx, id, next.NextDue()); err != nil {
 				return "", err
 			}
-			if len(outb) > 0 {
-				if err := s.MarkOutbox(ctx, id, now); err != nil {
-					return "", err
-				}
-			}
 			return id, nil
 		}
 		ver = res[1].(int64)
@@ -400,12 +392,12 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 }
 
 // mergeScript commits a merge into the target journey: the merged document,
-// the old journey's history interleaved with the target's by time (capped),
-// its message ids (so redeliveries stay duplicates) and its pending messages.
-// KEYS journey, history, seen, outbox. ARGV version, document, merge id, now,
-// seen TTL, history cap, number of history lines, the lines, number of
-// message ids, (score, id) pairs, the outbox messages. Answers like the
-// commit script; -1 when this merge was applied before.
+// the old journey's history interleaved with the target's by time (capped)
+// and its message ids (so redeliveries stay duplicates). KEYS journey,
+// history, seen. ARGV version, document, merge id, now, seen TTL, history
+// cap, number of history lines, the lines, number of message ids, (score,
+// id) pairs. Answers like the commit script; -1 when this merge was applied
+// before.
 var mergeScript = redis.NewScript(`
 local mv = redis.call('HGET', KEYS[1], 'mv')
 if mv then return {-2, mv} end
@@ -442,7 +434,6 @@ end
 redis.call('ZADD', KEYS[3], now, ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
-for k = i, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[k]) end
 return {1, v + 1}
 `)
 
