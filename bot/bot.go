@@ -85,6 +85,9 @@ type Options struct {
 	// Hold is how long an update waits in its chat's inbox for earlier ones
 	// that went to another process (default 100ms).
 	Hold time.Duration
+	// Retention: the scheduler erases journeys with no activity for this
+	// long (0: never).
+	Retention time.Duration
 }
 
 // IntakeLimit is the per-chat inbound limit.
@@ -116,6 +119,7 @@ type Bot struct {
 	intake     IntakeLimit
 	hold       time.Duration
 	intakeWake chan struct{}
+	retention  time.Duration
 }
 
 // New returns a bot.
@@ -145,6 +149,7 @@ func New(o Options) *Bot {
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
 		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Sender{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
+		retention: o.Retention,
 	}
 	b.usernames, _ = lru.New[string, struct{}](10000)
 	b.failing, _ = lru.New[string, int](10000)

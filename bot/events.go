@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"journeybot/channels"
 	"journeybot/conversations"
@@ -18,6 +19,10 @@ type EventOutcome struct {
 	Messages  int    // messages queued because of it
 }
 
+// ErrErased refuses an event for a customer whose data was erased at their
+// request, unless the event says they consented again.
+var ErrErased = errors.New("the customer's data was erased at their request; send customer.consent: true once they agreed again")
+
 // HandleEvent applies a commerce event to the customer's journey, once per
 // event id, and queues what the scripts say. It returns once the commit is
 // in Redis; the messages are sent after it (Options.Background).
@@ -26,17 +31,37 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	if id == "" {
 		return nil, errors.New("event has no customer id")
 	}
-	for ch, addr := range ev.Customer.AllAddresses() {
-		if err := b.store.Link(ctx, ch, addr, id); err != nil {
-			return nil, err
+	if erased, err := b.store.WasErased(ctx, id); err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	} else if erased {
+		if !ev.Customer.Consent {
+			b.metrics.note("event.refused_erased")
+			return nil, ErrErased
+		}
+		// Consent given again: a fresh journey starts.
+		if err := b.store.Consented(ctx, id); err != nil {
+			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 		}
 	}
-	byPhone, err := b.linkPhone(ctx, ev.Customer)
+	// A replayed or stale event links nothing: links and the order index
+	// follow only an event that is applied (and they come before its
+	// commit, so that the chat's journey, opt-out included, is merged in
+	// before the event decides what to send).
+	seen, cur, err := b.store.Applied(ctx, id, "ev:"+ev.ID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
-	if ev.Order != nil && ev.Order.ID != "" {
-		if err := b.store.IndexOrder(ctx, ev.Order.ID, id); err != nil {
+	// A repeat still goes to the commit, which answers it as a duplicate
+	// and re-queues what its first delivery may have left unqueued.
+	stale := seen || !ev.At.IsZero() && ev.At.Unix() < cur.LastEvent && !strings.HasPrefix(ev.Type, "case.")
+	var byPhone map[string]string
+	if !stale {
+		for ch, addr := range ev.Customer.AllAddresses() {
+			if err := b.link(ctx, ch, addr, id); err != nil {
+				return nil, err
+			}
+		}
+		if byPhone, err = b.linkPhone(ctx, ev.Customer); err != nil {
 			return nil, err
 		}
 	}
@@ -69,6 +94,11 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
+	if ev.Order != nil && ev.Order.ID != "" && !stale {
+		if err := b.store.IndexOrder(ctx, ev.Order.ID, id); err != nil {
+			return nil, err
+		}
+	}
 	b.after(ctx, j, res, "", nil)
 	b.deliver(ctx)
 	return &EventOutcome{Customer: id, Stage: j.Stage, Messages: queued}, nil
@@ -94,7 +124,7 @@ func (b *Bot) linkPhone(ctx context.Context, c journey.EventCustomer) (map[strin
 	for _, ch := range pas {
 		addrs := ch.(channels.PhoneAddresser).PhoneAddresses(c.Phone)
 		for _, a := range addrs {
-			if err := b.store.Link(ctx, ch.Name(), a, c.ID); err != nil {
+			if _, err := b.store.LinkAlso(ctx, ch.Name(), a, c.ID, b.now()); err != nil {
 				return nil, err
 			}
 		}

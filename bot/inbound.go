@@ -194,15 +194,19 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	if err != nil {
 		return err
 	}
+	own := journey.OwnID(in.Channel, in.Address)
+	// verified: the chat's customer was read from Redis in this turn, not
+	// from a cache another process's link may have outdated.
+	verified := id == own
 	if in.Kind == channels.KindCommand && in.Command == "start" && in.Args != "" {
 		if linked, err := b.linkFromPayload(ctx, in, id); err != nil {
 			return err
 		} else if linked != "" {
-			id = linked
+			id, verified = linked, true
 		}
 	}
 	unlock := b.lock(id)
-	defer unlock()
+	defer func() { unlock() }()
 	now := b.now()
 	input := toInput(in)
 	if input.Kind == conversations.InText {
@@ -213,7 +217,10 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	}
 	var res *conversations.Result
 	limited := false
-	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, func(j *journey.Journey) (journey.Change, error) {
+	commit := func(j *journey.Journey) (journey.Change, error) {
+		if a := j.Profile.Addresses[in.Channel]; !verified && a != "" && a != in.Address {
+			return journey.Change{}, errAddressMoved
+		}
 		fillProfile(j, in, now)
 		// The limit counts when the customer sent, so a backlog handled after
 		// an outage is not mistaken for a flood.
@@ -228,7 +235,26 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
 		out := b.outgoing(j, in.Channel, res, &in) // before the history is copied: it links lines to messages
 		return journey.Change{History: append(hist, res.History...), Outbox: out}, nil
-	})
+	}
+	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, commit)
+	for errors.Is(err, errAddressMoved) {
+		// The customer this process had cached for the chat has another
+		// address on the channel now: ask Redis whose the chat is.
+		fresh, ferr := b.store.ResolveFresh(ctx, in.Channel, in.Address)
+		if ferr != nil {
+			return ferr
+		}
+		verified = true // another written form of the customer's address, when fresh == id
+		if fresh == "" {
+			fresh = own
+		}
+		if fresh != id {
+			unlock()
+			id = fresh
+			unlock = b.lock(id)
+		}
+		j, err = b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, commit)
+	}
 	if errors.Is(err, journey.ErrDuplicate) {
 		// Its replies were queued by the first delivery; they may still wait.
 		b.metrics.duplicates.Inc()
@@ -239,7 +265,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		b.metrics.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("handle %s message: %w", in.Channel, err)
 	}
-	b.linkUsername(ctx, in, id)
+	b.linkUsername(ctx, in, j.ID)
 	if limited {
 		b.metrics.intakeLimited.WithLabelValues(in.Channel).Inc()
 		b.deliver(ctx)
@@ -248,10 +274,23 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	b.metrics.inbound.WithLabelValues(in.Channel).Inc()
 	b.metrics.stats.Add("inbound", 1)
 	b.after(ctx, j, res, in.Channel, &in)
+	if res.Erase {
+		// Confirmed with the button: what this turn queued (the last
+		// message) is sent; everything else goes now.
+		unlock()
+		unlock = func() {}
+		if _, err := b.erase(ctx, j.ID, "customer", journey.EraseOptions{KeepOutbox: true}); err != nil {
+			return err
+		}
+	}
 	b.deliver(ctx)
 	b.metrics.handleSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
+
+// errAddressMoved: the journey a chat was resolved to has another address
+// on the chat's channel (a link made elsewhere moved it).
+var errAddressMoved = errors.New("the chat is no longer the customer's address")
 
 // allowIntake applies the per-chat inbound limit (GCRA: PerMinute messages,
 // bursts of Burst) to j, whose state it updates.
@@ -368,7 +407,7 @@ func (b *Bot) linkUsername(ctx context.Context, in channels.Inbound, id string) 
 	if done, _ := b.usernames.ContainsOrAdd(key, struct{}{}); done {
 		return
 	}
-	if err := b.store.Link(ctx, in.Channel+"_username", name, id); err != nil {
+	if err := b.store.IndexName(ctx, in.Channel+"_username", name, id); err != nil {
 		b.usernames.Remove(key)
 		b.log.Warn("index username failed", "err", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"journeybot/channels"
+	"journeybot/conversations"
 	"journeybot/journey"
 	"journeybot/keys"
 )
@@ -159,7 +160,7 @@ func (b *Bot) linkFromPayload(ctx context.Context, in channels.Inbound, chatCust
 			return "", nil
 		}
 	}
-	if err := b.store.Link(ctx, in.Channel, in.Address, customer); err != nil {
+	if err := b.link(ctx, in.Channel, in.Address, customer); err != nil {
 		return "", err
 	}
 	b.metrics.note("link.ok")
@@ -198,18 +199,60 @@ func (b *Bot) identify(ctx context.Context, channel, address, orderID, contact s
 		b.metrics.note("identify.failed")
 		return false, nil
 	}
-	if err := b.store.Link(ctx, channel, address, owner); err != nil {
+	if err := b.link(ctx, channel, address, owner); err != nil {
 		return false, err
 	}
-	_, err = b.store.Update(ctx, owner, "", b.now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
-		if j.Profile.Addresses == nil {
-			j.Profile.Addresses = map[string]string{}
-		}
-		j.Profile.Addresses[channel] = address
-		return nil, nil
-	})
 	b.metrics.note("identify.ok")
-	return err == nil, err
+	return true, nil
+}
+
+// link makes address the customer's on channel (the chat's own journey
+// merges into the customer's: journey.Store.Link) and tells the chat that
+// was the customer's before that it no longer is.
+func (b *Bot) link(ctx context.Context, channel, address, customer string) error {
+	l, err := b.store.Link(ctx, channel, address, customer, b.now())
+	if err != nil {
+		return err
+	}
+	if l.Merged != "" {
+		b.metrics.note("link.merged")
+	}
+	if l.Previous != "" {
+		b.tellUnlinked(ctx, channel, l.Previous, customer)
+	}
+	return nil
+}
+
+// tellUnlinked sends the chat that was a customer's, until another chat was
+// linked to the customer, a notice that it no longer is (if it was not the
+// customer who moved, they know to ask the store).
+func (b *Bot) tellUnlinked(ctx context.Context, channel, address, customer string) {
+	lang := "pt-BR"
+	if j, found, err := b.store.Get(ctx, customer); err == nil && found {
+		lang = j.Language()
+	}
+	text := "Este chat não está mais ligado às suas compras: outro chat foi ligado a elas. Se não foi você, fale com a loja."
+	if lang == "en" {
+		text = "This chat is no longer linked to your purchases: another chat was linked to them. If that was not you, contact the store."
+	}
+	now := b.now()
+	_, err := b.store.Commit(ctx, journey.OwnID(channel, address), "", now, func(j *journey.Journey) (journey.Change, error) {
+		j.Profile.Addresses = map[string]string{channel: address}
+		if j.Profile.Language == "" {
+			j.Profile.Language = lang
+		}
+		res := &conversations.Result{Messages: []conversations.Message{{Text: text}}}
+		return journey.Change{
+			History: []journey.HistoryEntry{{At: now.Unix(), From: "bot", Text: "[this chat was unlinked]"}},
+			Outbox:  b.outgoing(j, channel, res, nil),
+		}, nil
+	})
+	if err != nil {
+		b.log.Warn("could not tell the chat it was unlinked", "channel", channel, "err", err)
+		return
+	}
+	b.metrics.note("link.unlinked_notice")
+	b.deliver(ctx)
 }
 
 // identifyByLookup serves stores that keep orders only in the lookup

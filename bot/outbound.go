@@ -266,6 +266,9 @@ type staffNotices interface {
 }
 
 func (b *Bot) markUnreachable(ctx context.Context, id string) {
+	if _, found, err := b.store.Get(ctx, id); err == nil && !found {
+		return // erased (its last message failed): nothing to mark, nothing to re-create
+	}
 	now := b.now()
 	_, err := b.store.Update(ctx, id, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		if j.Profile.Unreachable != 0 {

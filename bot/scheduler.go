@@ -76,10 +76,20 @@ func (b *Bot) wake(ctx context.Context, id string) (int64, error) {
 }
 
 // RunScheduler calls Tick every interval until ctx ends.
+// Once a minute it also erases journeys past Options.Retention.
 func (b *Bot) RunScheduler(ctx context.Context, interval time.Duration) {
+	var swept time.Time
 	every(ctx, interval, func() {
 		if _, err := b.Tick(ctx); err != nil && ctx.Err() == nil {
 			b.log.Warn("scheduler: redis unavailable, retrying", "err", err)
+		}
+		if b.retention > 0 && time.Since(swept) >= time.Minute {
+			swept = time.Now()
+			if n, err := b.SweepRetention(ctx, b.retention, 100); err != nil && ctx.Err() == nil {
+				b.log.Warn("retention: sweep failed", "err", err)
+			} else if n > 0 {
+				b.log.Info("retention: erased inactive journeys", "count", n, "retention", b.retention.String())
+			}
 		}
 	})
 }

@@ -40,6 +40,7 @@ var defaults = map[string]any{
 	"log.format":               "text",
 	"scripts.dir":              "scripts",
 	"state.history_cap":        50,
+	"state.retention":          "730d",
 	"telegram.token":           "",
 	"telegram.api_url":         "https://api.telegram.org",
 	"telegram.mode":            "polling",
@@ -101,6 +102,8 @@ type Config struct {
 	LogFormat   string
 	ScriptsDir  string
 	HistoryCap  int
+	// Retention: journeys with no activity for this long are erased (0: never).
+	Retention time.Duration
 
 	// MaxConns caps the HTTP server's open connections.
 	MaxConns int
@@ -366,6 +369,24 @@ func (b *builder) dur(key string) time.Duration {
 	return d
 }
 
+// days reads a duration that may be given in days ("730d").
+func (b *builder) days(key string) time.Duration {
+	s := b.str(key)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d >= 0 {
+			return time.Duration(d) * 24 * time.Hour
+		}
+	}
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		b.fail(key, "%q is not a duration (use 730d or 8760h; 0 for never)", s)
+	}
+	return d
+}
+
 func (b *builder) integer(key string, lo int) int {
 	s := b.str(key)
 	n, err := strconv.Atoi(s)
@@ -443,6 +464,10 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 		c.ScriptsDir = filepath.Join(filepath.Dir(file), c.ScriptsDir)
 	}
 	c.HistoryCap = b.integer("state.history_cap", 1)
+	c.Retention = b.days("state.retention")
+	if !b.failed("state.retention") && c.Retention != 0 && c.Retention < 24*time.Hour {
+		b.fail("state.retention", "%s is too short: give days (730d) or 0 to keep journeys for ever", c.Retention)
+	}
 
 	c.Telegram = Telegram{
 		Token: b.str("telegram.token"), APIURL: b.url("telegram.api_url"),

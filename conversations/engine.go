@@ -136,12 +136,25 @@ type Result struct {
 	Silent bool
 	// Unmatched is true when nothing in the scripts matched (the fallback ran).
 	Unmatched bool
+	// Erase is true when the customer confirmed, with a button, that their
+	// data be erased (a button with command: erase); the runtime erases it
+	// after the commit, sending what this input queued as the last message.
+	Erase bool
 	// Notes are countable happenings for metrics: "survey.nps", "nudge.dropped_late", ...
 	Notes   []string
 	History []journey.HistoryEntry
 }
 
 func (r *Result) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
+
+// The erase of a customer's data from the chat (LGPD): a script's flow
+// triggered by command apagar (also what a typed /erase becomes) asks, and
+// its button with command erase confirms; the flow triggered by command
+// erase says the last words.
+const (
+	CmdErase        = "erase"
+	CmdEraseRequest = "apagar"
+)
 
 // run is the state of one Handle call.
 type run struct {
@@ -179,7 +192,12 @@ func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 		x.button(in.Data, in.Text)
 	case InCommand:
 		x.customerSaid()
-		x.command(in.Command, in.Args)
+		cmd := in.Command
+		if cmd == CmdErase {
+			// Only the confirmation button erases; typed, it asks first.
+			cmd = CmdEraseRequest
+		}
+		x.command(cmd, in.Args)
 	case InMedia:
 		x.customerSaid()
 		if !x.silent() {
@@ -487,6 +505,10 @@ func (x *run) press(f *Flow, st *Step, n int) {
 			x.start(g, 0)
 		}
 	case b.Command != "":
+		if b.Command == CmdErase {
+			x.r.Erase = true
+			x.r.note("privacy.erase_confirmed")
+		}
 		x.command(b.Command, "")
 	case b.Value != "":
 		x.setAnswer("choice", b.Value)

@@ -197,7 +197,10 @@ func (s *Sender) Pump(ctx context.Context) error {
 				first = err
 			}
 		}
-		if len(leases) < 100 {
+		// Claim again until nothing is ready: a message committed while
+		// this call held its customer's lease made the customer ready again
+		// at the release, and the committer's own call found it leased.
+		if len(leases) == 0 {
 			return first
 		}
 	}

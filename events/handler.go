@@ -119,6 +119,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
 	out, err := h.bot.HandleEvent(ctx, ev)
+	if errors.Is(err, bot.ErrErased) {
+		reply(w, http.StatusConflict, Answer{Error: err.Error(), Field: "customer.consent", ID: ev.ID})
+		return
+	}
 	if err != nil {
 		h.opt.Log.Error("event not applied", "event", ev.ID, "type", ev.Type, "customer", ev.Customer.ID, "err", err)
 		w.Header().Set("Retry-After", "5")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"journeybot/bot"
 	"journeybot/journey"
 )
 
@@ -42,7 +43,10 @@ type Summary struct {
 	Lines      int // non-blank lines read
 	Applied    int
 	Duplicates int // event ids applied before (an import may be run again safely)
-	Invalid    []LineError
+	// Erased counts events refused because their customer was erased at
+	// their request (and the event does not say they consented again).
+	Erased  int
+	Invalid []LineError
 	// Messages counts messages the scripts produced for recent events (those
 	// inside schedule.grace); the import has no channel to send them on.
 	Messages int
@@ -98,6 +102,12 @@ func Import(ctx context.Context, r io.Reader, b Applier, o ImportOptions) (*Summ
 					continue // drain after a failure
 				}
 				out, err := b.HandleEvent(ctx, jb.ev)
+				if errors.Is(err, bot.ErrErased) {
+					mu.Lock()
+					sum.Erased++
+					mu.Unlock()
+					continue
+				}
 				if err != nil {
 					cancel(fmt.Errorf("line %d (event %s): %w", jb.line, jb.ev.ID, err))
 					continue

@@ -57,6 +57,9 @@ type Customer struct {
 	// addresses.telegram.
 	Addresses    map[string]string `json:"addresses,omitempty"`
 	TelegramChat string            `json:"telegram_chat,omitempty"`
+	// Consent: the customer agreed (again) to the store's terms; an event
+	// for a customer erased at their request is refused without it.
+	Consent bool `json:"consent,omitempty"`
 }
 
 // Order is an order as events and the lookup service describe it.
@@ -175,7 +178,7 @@ func decodeError(err error, raw []byte) *Error {
 // field with its full path (encoding/json gives only its name).
 var known = map[string][]string{
 	"":            {"id", "type", "occurred_at", "at", "customer", "order", "points", "coupon", "data"},
-	"customer":    {"id", "name", "language", "time_zone", "email", "phone", "addresses", "telegram_chat"},
+	"customer":    {"id", "name", "language", "time_zone", "email", "phone", "addresses", "telegram_chat", "consent"},
 	"order":       {"id", "status", "items", "total", "currency", "tracking_url", "email", "phone", "created_at", "updated_at"},
 	"order.items": {"name", "sku", "qty", "price"},
 }
@@ -333,7 +336,7 @@ func (c *Customer) toJourney() (journey.EventCustomer, error) {
 	out := journey.EventCustomer{
 		ID: strings.TrimSpace(c.ID), Name: strings.TrimSpace(c.Name), Language: strings.TrimSpace(c.Language),
 		TimeZone: strings.TrimSpace(c.TimeZone), Email: strings.TrimSpace(c.Email), Phone: strings.TrimSpace(c.Phone),
-		TelegramChat: strings.TrimSpace(c.TelegramChat),
+		TelegramChat: strings.TrimSpace(c.TelegramChat), Consent: c.Consent,
 	}
 	if err := checkID("customer.id", out.ID); err != nil {
 		return out, err

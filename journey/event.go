@@ -29,6 +29,8 @@ type EventCustomer struct {
 	Addresses map[string]string `json:"addresses,omitempty"`
 	// TelegramChat is the older spelling of Addresses["telegram"].
 	TelegramChat string `json:"telegram_chat,omitempty"`
+	// Consent: the customer agreed again after an erase (see Store.Erase).
+	Consent bool `json:"consent,omitempty"`
 }
 
 // Address returns the customer's address on channel the event gives.

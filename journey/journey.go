@@ -47,6 +47,10 @@ type Journey struct {
 	// Seen is when the customer last wrote on each channel (Unix seconds):
 	// a channel's service window (WhatsApp's 24 hours) counts from it.
 	Seen map[string]int64 `json:"sn,omitempty"`
+	// Merged are the journeys merged into this one (a chat's own journey
+	// before the chat was linked): their ids now forward here, and go when
+	// this customer is erased.
+	Merged []string `json:"mg,omitempty"`
 }
 
 // Profile is what we know about the person.
@@ -160,6 +164,7 @@ func (j *Journey) Clone() *Journey {
 	c.Timers = slices.Clone(j.Timers)
 	c.Seen = maps.Clone(j.Seen)
 	c.Fired = slices.Clone(j.Fired)
+	c.Merged = slices.Clone(j.Merged)
 	if j.Case != nil {
 		k := *j.Case
 		c.Case = &k

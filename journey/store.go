@@ -79,6 +79,12 @@ func (s *Store) Prepare(ctx context.Context) error {
 	if err := s.LoadScripts(ctx); err != nil {
 		return err
 	}
+	if err := s.ResumeMerges(ctx); err != nil {
+		return err
+	}
+	if err := s.indexActivity(ctx); err != nil {
+		return err
+	}
 	return s.migrateDue(ctx)
 }
 
@@ -134,8 +140,12 @@ func (s *Store) seenKey(id string) string { return s.jkey(id) + ":seen" }
 // KEYS journey, history, seen, outbox. ARGV version, document, message id,
 // now, seen TTL, history cap, number of history lines, the lines, the
 // outbox messages. It answers the outbox length too, so a caller can tell
-// that messages are waiting.
+// that messages are waiting. A journey merged into another (link.go) keeps
+// only its forward ("mv"): the script answers it, and the caller commits
+// there instead.
 var commitScript = redis.NewScript(`
+local mv = redis.call('HGET', KEYS[1], 'mv')
+if mv then return {-2, mv} end
 local now = tonumber(ARGV[4])
 if ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[3]) then
   return {-1, redis.call('LLEN', KEYS[4])}
@@ -198,11 +208,11 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 	ver, cur, cached := s.cache.get(id)
 	if !cached {
 		var err error
-		if ver, cur, err = s.load(ctx, id, now); err != nil {
+		if id, ver, cur, err = s.loadFollow(ctx, id, now); err != nil {
 			return nil, err
 		}
 	}
-	reloads := 0
+	reloads, hops := 0, 0
 	for attempt := 0; ; attempt++ {
 		next := cur.Clone()
 		ch, err := fn(next)
@@ -211,7 +221,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			// another process may have changed: decide again on Redis's.
 			cached = false
 			s.cache.drop(id)
-			if ver, cur, err = s.load(ctx, id, now); err != nil {
+			if id, ver, cur, err = s.loadFollow(ctx, id, now); err != nil {
 				return nil, err
 			}
 			continue
@@ -241,6 +251,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		}
 		pipe := s.pipeline()
 		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
+		s.besideCommit(ctx, pipe, id, cur, next, now)
 		queued := len(ch.Outbox) > 0
 		if queued {
 			s.outq.mark(ctx, pipe, id, now.UnixMilli())
@@ -281,6 +292,22 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		}
 		res, _ := commit.Slice()
 		switch res[0].(int64) {
+		case -2:
+			// Merged into another journey (a link another process made):
+			// write there, having finished the merge if it was cut short.
+			s.cache.drop(id)
+			if hops++; hops > maxHops {
+				return nil, fmt.Errorf("journey %s: forwards more than %d times", id, maxHops)
+			}
+			to, _ := res[1].(string)
+			if err := s.finishMerge(ctx, id, to, now); err != nil {
+				return nil, err
+			}
+			cached = false
+			if id, ver, cur, err = s.loadFollow(ctx, to, now); err != nil {
+				return nil, err
+			}
+			continue
 		case -1:
 			// A redelivery. The first delivery's writes beside the journey
 			// may not all have landed (a cluster node failed between them):
@@ -322,21 +349,41 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 
 // Get reads the current journey from Redis (not the cache). found is false
 // for a customer the bot has never seen.
+// A journey merged into another is answered with that one.
 func (s *Store) Get(ctx context.Context, id string) (j *Journey, found bool, err error) {
-	ver, j, err := s.load(ctx, id, time.Now())
+	_, ver, j, err := s.loadFollow(ctx, id, time.Now())
 	return j, ver > 0, err
 }
 
-func (s *Store) load(ctx context.Context, id string, now time.Time) (int64, *Journey, error) {
-	vals, err := s.rdb.HMGet(ctx, s.jkey(id), "v", "d").Result()
-	if err != nil {
-		return 0, nil, fmt.Errorf("journey %s: load: %w", id, err)
+// maxHops bounds how many forwards (merged journeys) a read follows.
+const maxHops = 4
+
+// loadFollow loads id, following forwards of merged journeys (and finishing
+// a merge that was cut short), and returns the id it ended at.
+func (s *Store) loadFollow(ctx context.Context, id string, now time.Time) (string, int64, *Journey, error) {
+	for hop := 0; ; hop++ {
+		vals, err := s.rdb.HMGet(ctx, s.jkey(id), "v", "d", "mv").Result()
+		if err != nil {
+			return id, 0, nil, fmt.Errorf("journey %s: load: %w", id, err)
+		}
+		if to, _ := vals[2].(string); to != "" {
+			if hop >= maxHops {
+				return id, 0, nil, fmt.Errorf("journey %s: forwards more than %d times", id, maxHops)
+			}
+			if vals[0] != nil {
+				if err := s.finishMerge(ctx, id, to, now); err != nil {
+					return id, 0, nil, err
+				}
+			}
+			id = to
+			continue
+		}
+		ver, j, err := decodeJourney(id, vals)
+		if err == nil && ver == 0 {
+			j = New(id, now)
+		}
+		return id, ver, j, err
 	}
-	ver, j, err := decodeJourney(id, vals)
-	if err == nil && ver == 0 {
-		j = New(id, now)
-	}
-	return ver, j, err
 }
 
 // decodeJourney reads HMGET v d; version 0 (and no journey) when absent.
@@ -387,54 +434,6 @@ func (s *Store) Size(ctx context.Context, id string) (journey, history int64, er
 	return journey, history, err
 }
 
-func (s *Store) addrKey(channel, address string) string {
-	return s.opt.Prefix + ":addr:" + channel + ":" + address
-}
-
-// Resolve returns the customer id linked to a channel address, or "" when
-// the address is not linked yet.
-func (s *Store) Resolve(ctx context.Context, channel, address string) (string, error) {
-	ck := channel + "\x00" + address
-	if e, ok := s.addrs.Get(ck); ok && time.Now().Before(e.until) {
-		return e.id, nil
-	}
-	id, err := s.rdb.Get(ctx, s.addrKey(channel, address)).Result()
-	if errors.Is(err, redis.Nil) {
-		id, err = "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("resolve %s address: %w", channel, err)
-	}
-	// Cached, "not linked" included, so the hot path needs no extra round
-	// trip; a link made by another process is seen within addrTTL.
-	s.addrs.Add(ck, addrEntry{id, time.Now().Add(addrTTL)})
-	return id, nil
-}
-
-// addrTTL bounds how long a process may miss a link made by another process.
-const addrTTL = time.Minute
-
-type addrEntry struct {
-	id    string
-	until time.Time
-}
-
-// newAddrCache bounds the address cache like the journey cache (an
-// unbounded map grew with every chat a process ever saw).
-func newAddrCache(size int) *lru2.Cache[string, addrEntry] {
-	c, _ := lru2.New[string, addrEntry](size) // size > 0: NewStore sets a default
-	return c
-}
-
-// Link points a channel address at a customer id.
-func (s *Store) Link(ctx context.Context, channel, address, id string) error {
-	if err := s.rdb.Set(ctx, s.addrKey(channel, address), id, 0).Err(); err != nil {
-		return fmt.Errorf("link %s address: %w", channel, err)
-	}
-	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
-	return nil
-}
-
 // Ping checks the Redis connection.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
@@ -466,12 +465,19 @@ func (s *Store) orderKey(orderID string) string { return s.opt.Prefix + ":order:
 
 // IndexOrder records which customer an order belongs to (for deep links and
 // for customers who identify by order number).
+// The customer's own set of indexed orders lets an erase find them all,
+// also those the journey no longer holds.
 func (s *Store) IndexOrder(ctx context.Context, orderID, customerID string) error {
-	if err := s.rdb.Set(ctx, s.orderKey(orderID), customerID, 0).Err(); err != nil {
+	pipe := s.pipeline()
+	pipe.Set(ctx, s.orderKey(orderID), customerID, 0)
+	pipe.SAdd(ctx, s.ordersKey(customerID), orderID)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("index order %s: %w", orderID, err)
 	}
 	return nil
 }
+
+func (s *Store) ordersKey(id string) string { return s.jkey(id) + ":orders" }
 
 // OrderOwner returns the customer of an order, or "" when unknown.
 func (s *Store) OrderOwner(ctx context.Context, orderID string) (string, error) {
@@ -483,4 +489,25 @@ func (s *Store) OrderOwner(ctx context.Context, orderID string) (string, error) 
 		return "", fmt.Errorf("order %s owner: %w", orderID, err)
 	}
 	return id, nil
+}
+
+// Applied reports whether msgID was applied to the customer's journey (in
+// the last SeenTTL), and returns the journey as it is (new when absent), in
+// one round trip: for a caller that must not act on a replay before its
+// commit says so.
+func (s *Store) Applied(ctx context.Context, id, msgID string) (bool, *Journey, error) {
+	pipe := s.rdb.Pipeline()
+	seen := pipe.ZScore(ctx, s.seenKey(id), msgID)
+	head := pipe.HMGet(ctx, s.jkey(id), "v", "d")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, nil, fmt.Errorf("journey %s: read: %w", id, err)
+	}
+	ver, j, err := decodeJourney(id, head.Val())
+	if err != nil {
+		return false, nil, err
+	}
+	if ver == 0 {
+		j = New(id, time.Now())
+	}
+	return seen.Err() == nil, j, nil
 }

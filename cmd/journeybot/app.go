@@ -88,7 +88,8 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
-		Intake: bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
+		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
+		Retention: c.Retention,
 	}
 	if c.LLM.Enabled() {
 		l, err := llm.New(llm.Config{

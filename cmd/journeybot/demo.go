@@ -68,7 +68,7 @@ func newDemo(ctx context.Context, b *bot.Bot, store *journey.Store, clock *simcl
 	}); err != nil {
 		return nil, err
 	}
-	if err := store.Link(ctx, "console", console.Address, d.id); err != nil {
+	if _, err := store.Link(ctx, "console", console.Address, d.id, clock.Now()); err != nil {
 		return nil, err
 	}
 	for _, o := range c.Customer.Orders {

@@ -118,6 +118,9 @@ func printSummary(w io.Writer, s *events.Summary) {
 		return
 	}
 	fmt.Fprintf(w, "events: %d read, %d applied, %d duplicates, %d invalid\n", s.Lines, s.Applied, s.Duplicates, len(s.Invalid))
+	if s.Erased > 0 {
+		fmt.Fprintf(w, "  %d refused: their customer's data was erased at their request (customer.consent: true brings one back)\n", s.Erased)
+	}
 	for i, e := range s.Invalid {
 		if i == 50 {
 			fmt.Fprintf(w, "  ... and %d more invalid lines\n", len(s.Invalid)-50)

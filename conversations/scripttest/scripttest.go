@@ -110,8 +110,10 @@ type Step struct {
 	Answers   map[string]string `yaml:"answers"`
 	Escalated *bool             `yaml:"escalated"`
 	OptedOut  *bool             `yaml:"opted_out"`
-	line      int
-	event     *yaml.Node
+	// Erased: the customer's journey is gone (an erase confirmed in the chat).
+	Erased *bool `yaml:"erased"`
+	line   int
+	event  *yaml.Node
 }
 
 // Expect is one expected bot message: an exact text (a plain string), or
@@ -475,7 +477,7 @@ func seed(ctx context.Context, store *journey.Store, id string, c Customer, now 
 	if err != nil {
 		return err
 	}
-	return store.Link(ctx, "test", id, id)
+	return store.IndexName(ctx, "test", id, id) // the test chat is the customer
 }
 
 func toOrder(o Order) journey.Order {
@@ -535,12 +537,15 @@ func check(ctx context.Context, store *journey.Store, id, at string, st *Step, g
 			fails = append(fails, fmt.Sprintf("%s: messages differ\n%s", at, diff(want, got)))
 		}
 	}
-	if st.Stage == "" && st.Profile == nil && st.Answers == nil && st.Escalated == nil && st.OptedOut == nil {
+	if st.Stage == "" && st.Profile == nil && st.Answers == nil && st.Escalated == nil && st.OptedOut == nil && st.Erased == nil {
 		return fails
 	}
-	j, _, err := store.Get(ctx, id)
+	j, found, err := store.Get(ctx, id)
 	if err != nil {
 		return append(fails, fmt.Sprintf("%s: %v", at, err))
+	}
+	if st.Erased != nil && found == *st.Erased {
+		fails = append(fails, fmt.Sprintf("%s: erased is %v, want %v", at, !found, *st.Erased))
 	}
 	if st.Stage != "" && j.Stage != st.Stage {
 		fails = append(fails, fmt.Sprintf("%s: stage is %q, want %q", at, j.Stage, st.Stage))

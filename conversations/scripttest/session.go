@@ -131,7 +131,8 @@ func NewSessionFrom(ctx context.Context, rdb redis.UniversalClient, s *conversat
 	if err != nil {
 		return nil, err
 	}
-	return x, x.Store.Link(ctx, "test", x.ID, x.ID)
+	_, err = x.Store.Link(ctx, "test", x.ID, x.ID, x.Clock.Now())
+	return x, err
 }
 
 func newSession(rdb redis.UniversalClient, s *conversations.Scripts, opt conversations.Options, start time.Time, id string) *Session {

@@ -155,7 +155,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func (e *env) customer() {
 	e.t.Helper()
 	ctx := e.ctx
-	if err := e.bot.Store().Link(ctx, "telegram", "42", "cust-1"); err != nil {
+	if _, err := e.bot.Store().Link(ctx, "telegram", "42", "cust-1", e.clock.Now()); err != nil {
 		e.t.Fatal(err)
 	}
 	_, err := e.bot.HandleEvent(ctx, journey.Event{ID: "ord-1", Type: "order.paid", At: e.clock.Now(),
