@@ -12,6 +12,7 @@ import (
 	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
+	"journeybot/keys"
 )
 
 // shipped is a bot with the shipped scripts (scripts/).
@@ -25,7 +26,7 @@ func shipped(t *testing.T, r *redistest.Redis) *fixture {
 	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(s, conversations.DefaultOptions())})
 	rec := channeltest.New("test")
 	b.AddChannel(rec)
-	b.SetLinkSecret("s3cret")
+	b.SetLinkKeys(keys.New("s3cret"))
 	return &fixture{bot: b, store: store, rec: rec, redis: r}
 }
 
@@ -172,7 +173,7 @@ func TestIdentifyAndDeepLinkMerge(t *testing.T) {
 			}
 			in := command("43", "pedido", "9e1 ana@example.com")
 			if how == "deep link" {
-				p, _ := bot.SignPayload("s3cret", 'o', "9e1")
+				p, _ := bot.SignPayload(keys.New("s3cret"), 'o', "9e1")
 				in = command("43", "start", p)
 			}
 			if err := f.bot.HandleInbound(ctx, in); err != nil {
