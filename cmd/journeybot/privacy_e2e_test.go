@@ -70,9 +70,9 @@ func TestPrivacyEraseFromTheChat(t *testing.T) {
 	chatID := strconv.FormatInt(ana.ID, 10)
 	customer := "cust-" + chatID
 	scripts, _ := filepath.Abs("../../scripts")
-	addr := freeAddr(t)
+	addr, maddr := freeAddr(t), freeAddr(t)
 	p := start(t, []string{
-		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
+		"JOURNEYBOT_HTTP_ADDR=" + addr, "JOURNEYBOT_METRICS_ADDR=" + maddr, "JOURNEYBOT_SCRIPTS_DIR=" + scripts, "JOURNEYBOT_REDIS_URL=" + r.URL, "JOURNEYBOT_REDIS_PREFIX=" + r.Prefix,
 		"JOURNEYBOT_TELEGRAM_TOKEN=" + srv.Token, "JOURNEYBOT_TELEGRAM_API_URL=" + srv.URL, "JOURNEYBOT_EVENTS_SECRET=" + privacySecret,
 	}, "run")
 	waitStatus(t, "http://"+addr+"/healthz", 200)
@@ -137,7 +137,7 @@ func TestPrivacyEraseFromTheChat(t *testing.T) {
 	if err != nil || !found || j.Counters.Inbound != 0 || len(j.Merged) != 0 {
 		t.Fatalf("with consent a fresh journey starts: %+v found %v err %v", j, found, err)
 	}
-	body := waitStatus(t, "http://"+addr+"/metrics", 200)
+	body := waitStatus(t, "http://"+maddr+"/metrics", 200)
 	if !strings.Contains(body, `event="event.refused_erased"} 1`) {
 		t.Errorf("the refused event is not counted")
 	}

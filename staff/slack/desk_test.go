@@ -94,7 +94,7 @@ func (e *env) start(s setup) *env {
 	e.ctx = ctx
 	store := journey.NewStore(e.r.Client, journey.Options{Prefix: e.r.Prefix})
 	eng := conversations.NewEngine(loadScripts(t), conversations.DefaultOptions())
-	e.stats = bot.NewStats(e.r.Client, e.r.Prefix, nil)
+	e.stats = bot.NewStats(e.r.Client, e.r.Prefix, e.clock.Now) // the days the desk reads: its clock, not the wall clock
 	bo := bot.Options{Store: store, Engine: eng, Now: e.clock.Now, Metrics: bot.NewMetrics(e.stats)}
 	if s.model != nil {
 		l, err := llm.New(llm.Config{APIKey: "sk-test", BaseURL: s.model.BaseURL(), Model: "test-model"}, nil, nil)
