@@ -18,8 +18,9 @@ func newStore(t *testing.T, r *redistest.Redis) *journey.Store {
 
 // Two "processes" (separate stores, separate caches) and several goroutines
 // each update the same customer; no increment may be lost.
-func TestUpdateIsAtomicAcrossProcesses(t *testing.T) {
-	r := redistest.New(t)
+func TestUpdateIsAtomicAcrossProcesses(t *testing.T) { redistest.Each(t, testUpdateIsAtomicAcrossProcesses) }
+
+func testUpdateIsAtomicAcrossProcesses(t *testing.T, r *redistest.Redis) {
 	stores := []*journey.Store{newStore(t, r), newStore(t, r)}
 	ctx := context.Background()
 	const perWorker = 50
@@ -50,8 +51,9 @@ func TestUpdateIsAtomicAcrossProcesses(t *testing.T) {
 	}
 }
 
-func TestUpdateDeduplicatesMessageIDs(t *testing.T) {
-	r := redistest.New(t)
+func TestUpdateDeduplicatesMessageIDs(t *testing.T) { redistest.Each(t, testUpdateDeduplicatesMessageIDs) }
+
+func testUpdateDeduplicatesMessageIDs(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	inc := func(j *journey.Journey) ([]journey.HistoryEntry, error) { j.Counters.Inbound++; return nil, nil }
@@ -69,8 +71,9 @@ func TestUpdateDeduplicatesMessageIDs(t *testing.T) {
 	}
 }
 
-func TestHistoryIsCapped(t *testing.T) {
-	r := redistest.New(t)
+func TestHistoryIsCapped(t *testing.T) { redistest.Each(t, testHistoryIsCapped) }
+
+func testHistoryIsCapped(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	for i := 0; i < 12; i++ {
@@ -90,8 +93,9 @@ func TestHistoryIsCapped(t *testing.T) {
 	}
 }
 
-func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) {
-	r := redistest.New(t)
+func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) { redistest.Each(t, testStaleCacheRetriesInsteadOfOverwriting) }
+
+func testStaleCacheRetriesInsteadOfOverwriting(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
 	ctx := context.Background()
 	set := func(stage string) journey.Mutation {
@@ -112,8 +116,9 @@ func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) {
 	}
 }
 
-func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) {
-	r := redistest.New(t)
+func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) { redistest.Each(t, testClaimIsExclusiveAndFinishReschedules) }
+
+func testClaimIsExclusiveAndFinishReschedules(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
@@ -154,8 +159,9 @@ func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) {
 
 // A decision not to write, taken on a cached copy that another process has
 // changed since, is taken again on the current state.
-func TestNoChangeDecidedOnFreshState(t *testing.T) {
-	r := redistest.New(t)
+func TestNoChangeDecidedOnFreshState(t *testing.T) { redistest.Each(t, testNoChangeDecidedOnFreshState) }
+
+func testNoChangeDecidedOnFreshState(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
 	ctx := context.Background()
 	setPaused := func(v bool) journey.Mutation {

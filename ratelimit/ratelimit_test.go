@@ -17,12 +17,13 @@ import (
 // one) and a high one (a few at a time).
 func TestNeverOverTheRateAcrossProcesses(t *testing.T) {
 	for _, rate := range []int{20, 400} {
-		t.Run(fmt.Sprint(rate), func(t *testing.T) { neverOver(t, rate) })
+		t.Run(fmt.Sprint(rate), func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, r *redistest.Redis) { neverOver(t, r, rate) })
+		})
 	}
 }
 
-func neverOver(t *testing.T, rate int) {
-	r := redistest.New(t)
+func neverOver(t *testing.T, r *redistest.Redis, rate int) {
 	limiters := []*ratelimit.Limiter{ratelimit.New(r.Client, r.Prefix), ratelimit.New(r.Client, r.Prefix)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
@@ -58,8 +59,9 @@ func neverOver(t *testing.T, rate int) {
 }
 
 // Names are independent: a busy one never holds up another.
-func TestNamesAreIndependent(t *testing.T) {
-	r := redistest.New(t)
+func TestNamesAreIndependent(t *testing.T) { redistest.Each(t, testNamesAreIndependent) }
+
+func testNamesAreIndependent(t *testing.T, r *redistest.Redis) {
 	l := ratelimit.New(r.Client, r.Prefix)
 	ctx := context.Background()
 	if err := l.Wait(ctx, "chat:1", 0.1); err != nil {
