@@ -141,7 +141,9 @@ func (e *schEnv) pending() int64 {
 	return n
 }
 
-func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) { redistest.Each(t, testDelayedStepFiresOnceWithTwoSchedulers) }
+func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
+	redistest.Each(t, testDelayedStepFiresOnceWithTwoSchedulers)
+}
 
 func testDelayedStepFiresOnceWithTwoSchedulers(t *testing.T, r *redistest.Redis) {
 	e := newSchEnv(t, r, 2, schOptions())
@@ -199,7 +201,9 @@ func testDelayedStepFiresOnceWithTwoSchedulers(t *testing.T, r *redistest.Redis)
 	}
 }
 
-func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) { redistest.Each(t, testCrashedClaimIsRetriedAfterTheLease) }
+func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
+	redistest.Each(t, testCrashedClaimIsRetriedAfterTheLease)
+}
 
 func testCrashedClaimIsRetriedAfterTheLease(t *testing.T, r *redistest.Redis) {
 	e := newSchEnv(t, r, 2, schOptions())
@@ -222,7 +226,9 @@ func testCrashedClaimIsRetriedAfterTheLease(t *testing.T, r *redistest.Redis) {
 	e.expect("c1", "welcome", "first tip")
 }
 
-func TestStaleWakeUpSendsNothingTwice(t *testing.T) { redistest.Each(t, testStaleWakeUpSendsNothingTwice) }
+func TestStaleWakeUpSendsNothingTwice(t *testing.T) {
+	redistest.Each(t, testStaleWakeUpSendsNothingTwice)
+}
 
 func testStaleWakeUpSendsNothingTwice(t *testing.T, r *redistest.Redis) {
 	e := newSchEnv(t, r, 2, schOptions())
@@ -272,7 +278,9 @@ func testCatchUpAfterDowntime(t *testing.T, r *redistest.Redis) {
 	}
 }
 
-func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) { redistest.Each(t, testQuietHoursWaitForMorningInTheCustomersZone) }
+func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) {
+	redistest.Each(t, testQuietHoursWaitForMorningInTheCustomersZone)
+}
 
 func testQuietHoursWaitForMorningInTheCustomersZone(t *testing.T, r *redistest.Redis) {
 	e := newSchEnv(t, r, 1, schOptions())
@@ -311,7 +319,9 @@ func testQuietHoursWaitForMorningInTheCustomersZone(t *testing.T, r *redistest.R
 	e.expect("sp2", "welcome")
 }
 
-func TestFrequencyCapsWithSimulatedDays(t *testing.T) { redistest.Each(t, testFrequencyCapsWithSimulatedDays) }
+func TestFrequencyCapsWithSimulatedDays(t *testing.T) {
+	redistest.Each(t, testFrequencyCapsWithSimulatedDays)
+}
 
 func testFrequencyCapsWithSimulatedDays(t *testing.T, r *redistest.Redis) {
 	opt := schOptions()
@@ -358,7 +368,9 @@ func testFrequencyCapsWithSimulatedDays(t *testing.T, r *redistest.Redis) {
 	e.expect("c1", "promo", "promo", "shipped", "Hi there!", "promo", "promo")
 }
 
-func TestStageChangeCancelsPendingNudges(t *testing.T) { redistest.Each(t, testStageChangeCancelsPendingNudges) }
+func TestStageChangeCancelsPendingNudges(t *testing.T) {
+	redistest.Each(t, testStageChangeCancelsPendingNudges)
+}
 
 func testStageChangeCancelsPendingNudges(t *testing.T, r *redistest.Redis) {
 	e := newSchEnv(t, r, 1, schOptions())
@@ -393,7 +405,9 @@ func testStageChangeCancelsPendingNudges(t *testing.T, r *redistest.Redis) {
 	}
 }
 
-func TestOptOutAndUnreachableStopNudges(t *testing.T) { redistest.Each(t, testOptOutAndUnreachableStopNudges) }
+func TestOptOutAndUnreachableStopNudges(t *testing.T) {
+	redistest.Each(t, testOptOutAndUnreachableStopNudges)
+}
 
 func testOptOutAndUnreachableStopNudges(t *testing.T, r *redistest.Redis) {
 	e := newSchEnv(t, r, 1, schOptions())

@@ -134,7 +134,9 @@ func testRetriesKeepOrder(t *testing.T, r *redistest.Redis) {
 
 // Permanent failures end at once and are reported: a rejected message is
 // dropped and the next goes on; a blocked chat gets nothing more.
-func TestPermanentFailuresAreDropped(t *testing.T) { redistest.Each(t, testPermanentFailuresAreDropped) }
+func TestPermanentFailuresAreDropped(t *testing.T) {
+	redistest.Each(t, testPermanentFailuresAreDropped)
+}
 
 func testPermanentFailuresAreDropped(t *testing.T, r *redistest.Redis) {
 	e := newEnv(t, r)
@@ -173,7 +175,9 @@ func testMaxAge(t *testing.T, r *redistest.Redis) {
 }
 
 // One chat's pacing (1 message per PerChat) never holds up another chat.
-func TestPerChatPacingDoesNotBlockOthers(t *testing.T) { redistest.Each(t, testPerChatPacingDoesNotBlockOthers) }
+func TestPerChatPacingDoesNotBlockOthers(t *testing.T) {
+	redistest.Each(t, testPerChatPacingDoesNotBlockOthers)
+}
 
 func testPerChatPacingDoesNotBlockOthers(t *testing.T, r *redistest.Redis) {
 	e := newEnv(t, r)
@@ -203,7 +207,9 @@ func testPerChatPacingDoesNotBlockOthers(t *testing.T, r *redistest.Redis) {
 
 // Two senders (two processes) on one Redis send every message exactly once,
 // in order per customer, within the shared overall rate.
-func TestTwoSendersSendEachMessageOnce(t *testing.T) { redistest.Each(t, testTwoSendersSendEachMessageOnce) }
+func TestTwoSendersSendEachMessageOnce(t *testing.T) {
+	redistest.Each(t, testTwoSendersSendEachMessageOnce)
+}
 
 func testTwoSendersSendEachMessageOnce(t *testing.T, r *redistest.Redis) {
 	e := newEnv(t, r)
@@ -237,7 +243,9 @@ func testTwoSendersSendEachMessageOnce(t *testing.T, r *redistest.Redis) {
 // A slow rephrase (the model) never makes a sender outlast its lease: the
 // rephrase gets what is left of the turn, and another sender never sends the
 // same message.
-func TestSlowPrepareDoesNotDuplicate(t *testing.T) { redistest.Each(t, testSlowPrepareDoesNotDuplicate) }
+func TestSlowPrepareDoesNotDuplicate(t *testing.T) {
+	redistest.Each(t, testSlowPrepareDoesNotDuplicate)
+}
 
 func testSlowPrepareDoesNotDuplicate(t *testing.T, r *redistest.Redis) {
 	e := newEnv(t, r)
@@ -264,7 +272,9 @@ func testSlowPrepareDoesNotDuplicate(t *testing.T, r *redistest.Redis) {
 
 // After a customer blocked the bot, the rest of their messages on that chat
 // are dropped without a try, and the failure is reported once.
-func TestUnreachableDropsTheRestOfTheChat(t *testing.T) { redistest.Each(t, testUnreachableDropsTheRestOfTheChat) }
+func TestUnreachableDropsTheRestOfTheChat(t *testing.T) {
+	redistest.Each(t, testUnreachableDropsTheRestOfTheChat)
+}
 
 func testUnreachableDropsTheRestOfTheChat(t *testing.T, r *redistest.Redis) {
 	e := newEnv(t, r)

@@ -114,7 +114,9 @@ func testAckRemovesTheHeadOnly(t *testing.T, r *redistest.Redis) {
 
 // New messages for an outbox a sender holds never let a second sender in;
 // they make the outbox ready again when the holder lets go.
-func TestWorkForALeasedOutboxWaitsForTheHolder(t *testing.T) { redistest.Each(t, testWorkForALeasedOutboxWaitsForTheHolder) }
+func TestWorkForALeasedOutboxWaitsForTheHolder(t *testing.T) {
+	redistest.Each(t, testWorkForALeasedOutboxWaitsForTheHolder)
+}
 
 func testWorkForALeasedOutboxWaitsForTheHolder(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)

@@ -18,7 +18,9 @@ func newStore(t *testing.T, r *redistest.Redis) *journey.Store {
 
 // Two "processes" (separate stores, separate caches) and several goroutines
 // each update the same customer; no increment may be lost.
-func TestUpdateIsAtomicAcrossProcesses(t *testing.T) { redistest.Each(t, testUpdateIsAtomicAcrossProcesses) }
+func TestUpdateIsAtomicAcrossProcesses(t *testing.T) {
+	redistest.Each(t, testUpdateIsAtomicAcrossProcesses)
+}
 
 func testUpdateIsAtomicAcrossProcesses(t *testing.T, r *redistest.Redis) {
 	stores := []*journey.Store{newStore(t, r), newStore(t, r)}
@@ -51,7 +53,9 @@ func testUpdateIsAtomicAcrossProcesses(t *testing.T, r *redistest.Redis) {
 	}
 }
 
-func TestUpdateDeduplicatesMessageIDs(t *testing.T) { redistest.Each(t, testUpdateDeduplicatesMessageIDs) }
+func TestUpdateDeduplicatesMessageIDs(t *testing.T) {
+	redistest.Each(t, testUpdateDeduplicatesMessageIDs)
+}
 
 func testUpdateDeduplicatesMessageIDs(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
@@ -93,7 +97,9 @@ func testHistoryIsCapped(t *testing.T, r *redistest.Redis) {
 	}
 }
 
-func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) { redistest.Each(t, testStaleCacheRetriesInsteadOfOverwriting) }
+func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) {
+	redistest.Each(t, testStaleCacheRetriesInsteadOfOverwriting)
+}
 
 func testStaleCacheRetriesInsteadOfOverwriting(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
@@ -116,7 +122,9 @@ func testStaleCacheRetriesInsteadOfOverwriting(t *testing.T, r *redistest.Redis)
 	}
 }
 
-func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) { redistest.Each(t, testClaimIsExclusiveAndFinishReschedules) }
+func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) {
+	redistest.Each(t, testClaimIsExclusiveAndFinishReschedules)
+}
 
 func testClaimIsExclusiveAndFinishReschedules(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
@@ -159,7 +167,9 @@ func testClaimIsExclusiveAndFinishReschedules(t *testing.T, r *redistest.Redis) 
 
 // A decision not to write, taken on a cached copy that another process has
 // changed since, is taken again on the current state.
-func TestNoChangeDecidedOnFreshState(t *testing.T) { redistest.Each(t, testNoChangeDecidedOnFreshState) }
+func TestNoChangeDecidedOnFreshState(t *testing.T) {
+	redistest.Each(t, testNoChangeDecidedOnFreshState)
+}
 
 func testNoChangeDecidedOnFreshState(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
