@@ -70,7 +70,9 @@ func fnvShard(id string) uint32 {
 
 // Work queued by an earlier version in the one-slot index is moved into the
 // shards at start: nothing is forgotten, leased work included.
-func TestPrepareMovesTheUnshardedQueues(t *testing.T) { redistest.Each(t, testPrepareMovesTheUnshardedQueues) }
+func TestPrepareMovesTheUnshardedQueues(t *testing.T) {
+	redistest.Each(t, testPrepareMovesTheUnshardedQueues)
+}
 
 func testPrepareMovesTheUnshardedQueues(t *testing.T, r *redistest.Redis) {
 	ctx := context.Background()

@@ -76,3 +76,29 @@ func testNamesAreIndependent(t *testing.T, r *redistest.Redis) {
 		t.Fatalf("another name waited: %v", err)
 	}
 }
+
+// A high rate is split over several keys (not one hot slot in a cluster);
+// a low one keeps a single key.
+func TestHighRatesAreSharded(t *testing.T) { redistest.Each(t, testHighRatesAreSharded) }
+
+func testHighRatesAreSharded(t *testing.T, r *redistest.Redis) {
+	l := ratelimit.New(r.Client, r.Prefix)
+	ctx := context.Background()
+	for range 40 {
+		if err := l.Wait(ctx, "tg", 1000); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Wait(ctx, "wa", 80); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exists := func(key string) bool { n, _ := r.Client.Exists(ctx, "rate:"+r.Prefix+":"+key).Result(); return n == 1 }
+	for i := range ratelimit.Shards(1000) {
+		if !exists(fmt.Sprintf("tg:%d", i)) {
+			t.Fatalf("shard %d of the 1000/s limiter unused after 40 permits", i)
+		}
+	}
+	if ratelimit.Shards(1000) != 8 || !exists("wa") || exists("wa:0") {
+		t.Fatalf("shards(1000) = %d; 80/s keeps one key: %v", ratelimit.Shards(1000), exists("wa"))
+	}
+}
