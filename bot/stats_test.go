@@ -12,7 +12,9 @@ import (
 
 // Processes write the day's figures into shards of their own; a read sums
 // every shard and the unsharded hash of earlier versions.
-func TestStatsSumShardsOfAllProcesses(t *testing.T) { redistest.Each(t, testStatsSumShardsOfAllProcesses) }
+func TestStatsSumShardsOfAllProcesses(t *testing.T) {
+	redistest.Each(t, testStatsSumShardsOfAllProcesses)
+}
 
 func testStatsSumShardsOfAllProcesses(t *testing.T, r *redistest.Redis) {
 	ctx := context.Background()
