@@ -231,6 +231,23 @@ func TestMalformedBodiesAreRefusedNamingTheField(t *testing.T) {
 			m["order"].(map[string]any)["items"] = []any{map[string]any{"name": "ok", "colour": "red"}}
 		}), "order.items[0].colour", "unknown field"},
 		{"nested data", edit(func(m map[string]any) { m["data"] = map[string]any{"plan": map[string]any{"x": 1}} }), "data.plan", "not an object"},
+		{"20,000 data keys", edit(func(m map[string]any) {
+			d := map[string]any{}
+			for i := range 20000 {
+				d[fmt.Sprintf("k%d", i)] = "v"
+			}
+			m["data"] = d
+		}), "data", "at most 50"},
+		{"data over 8 KiB", edit(func(m map[string]any) {
+			d := map[string]any{}
+			for i := range 40 {
+				d[fmt.Sprintf("k%d", i)] = strings.Repeat("x", 400)
+			}
+			m["data"] = d
+		}), "data", "at most 8192 bytes"},
+		{"deep data", strings.Replace(orderCreated, `"id": "evt-1001"`, `"data": {"x": `+strings.Repeat("[", 9)+strings.Repeat("]", 9)+`}, "id": "evt-1001"`, 1), "", "at most 8"},
+		{"100,000 deep", strings.Repeat("[", 100000), "", "100000 deep"},
+		{"invalid UTF-8", strings.Replace(orderCreated, "Ana Souza", "Ana \xff\xfeSouza", 1), "", "not valid UTF-8"},
 		{"negative points", edit(func(m map[string]any) { m["points"] = -5 }), "points", "negative"},
 		{"coupon.redeemed without coupon", edit(func(m map[string]any) { m["type"] = "coupon.redeemed" }), "coupon", "required"},
 	}
