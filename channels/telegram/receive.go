@@ -154,6 +154,11 @@ func (c *Channel) WebhookHandler() http.Handler {
 		}
 		var u tgbotapi.Update
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&u); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, "update larger than 1 MiB", http.StatusRequestEntityTooLarge)
+				return
+			}
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
