@@ -27,57 +27,61 @@ const DefaultFile = "journeybot.yaml"
 // defaults lists every key the bot knows, with its default. A key not in
 // this table is a typo and refused.
 var defaults = map[string]any{
-	"redis.url":                "",
-	"redis.prefix":             "jb",
-	"http.addr":                "127.0.0.1:8080",
-	"log.level":                "info",
-	"log.format":               "text",
-	"scripts.dir":              "scripts",
-	"state.history_cap":        50,
-	"telegram.token":           "",
-	"telegram.api_url":         "https://api.telegram.org",
-	"telegram.mode":            "polling",
-	"telegram.webhook_secret":  "",
-	"telegram.webhook_url":     "",
-	"telegram.bot_username":    "",
-	"telegram.allow_groups":    false,
-	"telegram.rate":            30,
-	"whatsapp.access_token":    "",
-	"whatsapp.phone_number_id": "",
-	"whatsapp.app_secret":      "",
-	"whatsapp.verify_token":    "",
-	"whatsapp.api_url":         "https://graph.facebook.com/v23.0",
-	"whatsapp.rate":            80,
-	"slack.bot_token":          "",
-	"slack.app_token":          "",
-	"slack.signing_secret":     "",
-	"slack.api_url":            "https://slack.com/api/",
-	"slack.support_channel":    "",
-	"slack.claim_timeout":      "10m",
-	"slack.team_id":            "",
-	"slack.staff_user_ids":     []string{},
-	"support.hours":            "",
-	"llm.api_key":              "",
-	"llm.base_url":             "",
-	"llm.model":                "gpt-4o-mini",
-	"llm.timeout":              "4s",
-	"llm.max_tokens":           300,
-	"llm.temperature":          0.7,
-	"llm.cache_ttl":            "24h",
-	"events.secret":            "",
-	"orders.lookup_url":        "",
-	"orders.lookup_timeout":    "3s",
-	"orders.cache_ttl":         "1m",
-	"send.max_per_day":         2,
-	"send.max_per_week":        5,
-	"send.quiet_start":         "21:00",
-	"send.quiet_end":           "09:00",
-	"send.default_timezone":    "America/Sao_Paulo",
-	"send.max_age":             "24h",
-	"intake.per_minute":        60,
-	"intake.burst":             20,
-	"schedule.grace":           "12h",
-	"schedule.interval":        "1s",
+	"redis.url":                  "",
+	"redis.prefix":               "jb",
+	"http.addr":                  "127.0.0.1:8080",
+	"http.ip_rate":               50,
+	"http.ip_burst":              100,
+	"log.level":                  "info",
+	"log.format":                 "text",
+	"scripts.dir":                "scripts",
+	"state.history_cap":          50,
+	"telegram.token":             "",
+	"telegram.api_url":           "https://api.telegram.org",
+	"telegram.mode":              "polling",
+	"telegram.webhook_secret":    "",
+	"telegram.webhook_url":       "",
+	"telegram.bot_username":      "",
+	"telegram.allow_groups":      false,
+	"telegram.rate":              30,
+	"whatsapp.access_token":      "",
+	"whatsapp.phone_number_id":   "",
+	"whatsapp.app_secret":        "",
+	"whatsapp.verify_token":      "",
+	"whatsapp.api_url":           "https://graph.facebook.com/v23.0",
+	"whatsapp.rate":              80,
+	"slack.bot_token":            "",
+	"slack.app_token":            "",
+	"slack.signing_secret":       "",
+	"slack.api_url":              "https://slack.com/api/",
+	"slack.support_channel":      "",
+	"slack.claim_timeout":        "10m",
+	"slack.team_id":              "",
+	"slack.staff_user_ids":       []string{},
+	"support.hours":              "",
+	"llm.api_key":                "",
+	"llm.base_url":               "",
+	"llm.model":                  "gpt-4o-mini",
+	"llm.timeout":                "4s",
+	"llm.max_tokens":             300,
+	"llm.temperature":            0.7,
+	"llm.cache_ttl":              "24h",
+	"events.secret":              "",
+	"events.customer_per_minute": 60,
+	"events.customer_burst":      20,
+	"orders.lookup_url":          "",
+	"orders.lookup_timeout":      "3s",
+	"orders.cache_ttl":           "1m",
+	"send.max_per_day":           2,
+	"send.max_per_week":          5,
+	"send.quiet_start":           "21:00",
+	"send.quiet_end":             "09:00",
+	"send.default_timezone":      "America/Sao_Paulo",
+	"send.max_age":               "24h",
+	"intake.per_minute":          60,
+	"intake.burst":               20,
+	"schedule.grace":             "12h",
+	"schedule.interval":          "1s",
 }
 
 // Config is the validated configuration. Secrets are plain strings here;
@@ -89,10 +93,13 @@ type Config struct {
 	// RedisPrefix starts every key, so several bots (or tests) can share a database.
 	RedisPrefix string
 	HTTPAddr    string
-	LogLevel    string
-	LogFormat   string
-	ScriptsDir  string
-	HistoryCap  int
+	// IPRate and IPBurst limit each client address on the public
+	// endpoints (requests a second, bursts); IPRate 0 turns it off.
+	IPRate, IPBurst int
+	LogLevel        string
+	LogFormat       string
+	ScriptsDir      string
+	HistoryCap      int
 
 	Telegram Telegram
 	WhatsApp WhatsApp
@@ -152,7 +159,12 @@ type LLM struct {
 // Enabled reports whether a model is configured.
 func (l LLM) Enabled() bool { return l.APIKey != "" || l.BaseURL != "" }
 
-type Events struct{ Secret string }
+type Events struct {
+	Secret string
+	// CustomerPerMinute and CustomerBurst limit POST /events per customer
+	// (0 turns it off).
+	CustomerPerMinute, CustomerBurst int
+}
 
 type Orders struct {
 	LookupURL               string
@@ -368,6 +380,7 @@ func build(file string, v *viper.Viper) (*Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		b.fail("http.addr", "%q is not host:port", c.HTTPAddr)
 	}
+	c.IPRate, c.IPBurst = b.integer("http.ip_rate", 0), b.integer("http.ip_burst", 1)
 	c.LogLevel = b.oneOf("log.level", "debug", "info", "warn", "error")
 	c.LogFormat = b.oneOf("log.format", "text", "json")
 	c.ScriptsDir = b.str("scripts.dir")
@@ -455,6 +468,7 @@ func build(file string, v *viper.Viper) (*Config, error) {
 	}
 
 	c.Events.Secret = b.str("events.secret")
+	c.Events.CustomerPerMinute, c.Events.CustomerBurst = b.integer("events.customer_per_minute", 0), b.integer("events.customer_burst", 1)
 	c.Orders = Orders{LookupURL: b.url("orders.lookup_url"), LookupTimeout: b.dur("orders.lookup_timeout"), CacheTTL: b.dur("orders.cache_ttl")}
 	c.Send = Send{
 		MaxPerDay: b.integer("send.max_per_day", 0), MaxPerWeek: b.integer("send.max_per_week", 0),

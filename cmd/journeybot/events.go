@@ -12,6 +12,7 @@ import (
 
 	"journeybot/events"
 	"journeybot/orders"
+	"journeybot/ratelimit"
 )
 
 // setupEvents mounts POST /events when events.secret is set, and gives the
@@ -26,6 +27,7 @@ func setupEvents(ctx context.Context, a *app, mux *http.ServeMux) error {
 	}
 	mux.Handle("POST /events", events.NewHandler(a.bot, events.Options{
 		Secret: a.cfg.Events.Secret, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
+		PerCustomer: ratelimit.NewKeyed(a.store.Redis(), a.cfg.RedisPrefix, "events", a.cfg.Events.CustomerPerMinute, a.cfg.Events.CustomerBurst),
 	}))
 	a.log.Info("commerce events API enabled", "path", "POST /events")
 	return nil

@@ -16,6 +16,7 @@ import (
 	"journeybot/channels"
 	"journeybot/channels/console"
 	"journeybot/conversations"
+	"journeybot/ratelimit"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -90,9 +91,12 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("http.addr %s: %w", c.HTTPAddr, err)
 			}
+			// Each client address is limited on the public endpoints; the
+			// probes of /healthz, /readyz and /metrics are not.
+			public := ratelimit.NewClients(float64(c.IPRate), c.IPBurst).Limit(mux, "/healthz", "/readyz", "/metrics")
 			// Timeouts bound what a slow or idle client can hold; bodies are small
 			// (events are at most 1 MiB, webhooks less).
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+			srv := &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 			log.Info("journeybot running", "http", ln.Addr().String(), "scripts", c.ScriptsDir)
 
 			// Everything below stops when ctx ends (SIGINT/SIGTERM): intake
