@@ -20,6 +20,7 @@ import (
 	"journeybot/internal/channeltest"
 	"journeybot/internal/redistest"
 	"journeybot/journey"
+	"journeybot/ratelimit"
 )
 
 const secret = "test-events-secret"
@@ -377,5 +378,43 @@ func TestStoreFailureIs503WithoutDetails(t *testing.T) {
 	}
 	if strings.Contains(a.Error, "127.0.0.1") || strings.Contains(a.Error, "closed") {
 		t.Fatalf("the answer leaks internals: %q", a.Error)
+	}
+}
+
+// A customer over events.customer_per_minute gets 429 with Retry-After, and
+// nothing is applied; other customers are not held up.
+func TestEventsOverTheCustomerLimitAre429(t *testing.T) {
+	r := redistest.New(t)
+	b, store, _ := newBot(t, r.Client, r.Prefix)
+	srv := httptest.NewServer(events.NewHandler(b, events.Options{Secret: secret, Now: func() time.Time { return now },
+		PerCustomer: ratelimit.NewKeyed(r.Client, r.Prefix, "events", 60, 3)}))
+	defer srv.Close()
+	ev := func(customer string, n int) []byte {
+		return []byte(fmt.Sprintf(`{"id":"ev-%s-%d","type":"review.posted","occurred_at":"2026-03-02T11:00:00Z","customer":{"id":%q}}`, customer, n, customer))
+	}
+	for i := range 3 {
+		if code, a := signed(t, srv.URL, ev("cust-1", i)); code != 200 {
+			t.Fatalf("event %d within the burst: %d %+v", i, code, a)
+		}
+	}
+	body := ev("cust-1", 3)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	req.Header.Set(events.SignatureHeader, events.SignatureValue(secret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a events.Answer
+	json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(a.Error, "events.customer_per_minute") {
+		t.Fatalf("over the limit: %d, Retry-After %q, %+v; want 429, 1, naming the key", resp.StatusCode, resp.Header.Get("Retry-After"), a)
+	}
+	h, _ := store.History(context.Background(), "cust-1", 50)
+	if len(h) != 3 {
+		t.Fatalf("%d events in the history, want the 3 allowed", len(h))
+	}
+	if code, _ := signed(t, srv.URL, ev("cust-2", 0)); code != 200 {
+		t.Fatalf("another customer: %d", code)
 	}
 }
