@@ -38,7 +38,7 @@ type env struct {
 	url   string
 }
 
-func newBot(t *testing.T, rdb redis.UniversalClient, prefix string) (*bot.Bot, *journey.Store, *channeltest.Recorder) {
+func newBot(t testing.TB, rdb redis.UniversalClient, prefix string) (*bot.Bot, *journey.Store, *channeltest.Recorder) {
 	t.Helper()
 	scripts, _, err := conversations.LoadDir("testdata/scripts")
 	if err != nil {
