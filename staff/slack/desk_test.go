@@ -34,7 +34,7 @@ var (
 
 // loadScripts loads the repo's scripts: the case.claimed, case.resolved
 // (CSAT) and case.after_hours flows the desk relies on are theirs.
-func loadScripts(t *testing.T) *conversations.Scripts {
+func loadScripts(t testing.TB) *conversations.Scripts {
 	t.Helper()
 	s, probs, err := conversations.LoadDir("../../scripts")
 	if err != nil {
