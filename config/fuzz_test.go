@@ -65,4 +65,3 @@ func FuzzConfigValue(f *testing.F) {
 func envName(key string) string {
 	return "JOURNEYBOT_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
-

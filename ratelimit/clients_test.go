@@ -105,7 +105,9 @@ func TestClientsStayBounded(t *testing.T) {
 
 // A key over its limit is refused with the time to wait, in every process;
 // other keys are not affected.
-func TestKeyedLimitsEachKeyAcrossProcesses(t *testing.T) { redistest.Each(t, testKeyedLimitsEachKeyAcrossProcesses) }
+func TestKeyedLimitsEachKeyAcrossProcesses(t *testing.T) {
+	redistest.Each(t, testKeyedLimitsEachKeyAcrossProcesses)
+}
 
 func testKeyedLimitsEachKeyAcrossProcesses(t *testing.T, r *redistest.Redis) {
 	ctx := context.Background()
