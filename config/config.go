@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -95,11 +96,12 @@ type Config struct {
 	HTTPAddr    string
 	// IPRate and IPBurst limit each client address on the public
 	// endpoints (requests a second, bursts); IPRate 0 turns it off.
-	IPRate, IPBurst int
-	LogLevel        string
-	LogFormat       string
-	ScriptsDir      string
-	HistoryCap      int
+	IPRate     float64
+	IPBurst    int
+	LogLevel   string
+	LogFormat  string
+	ScriptsDir string
+	HistoryCap int
 
 	Telegram Telegram
 	WhatsApp WhatsApp
@@ -380,7 +382,12 @@ func build(file string, v *viper.Viper) (*Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		b.fail("http.addr", "%q is not host:port", c.HTTPAddr)
 	}
-	c.IPRate, c.IPBurst = b.integer("http.ip_rate", 0), b.integer("http.ip_burst", 1)
+	if r, err := strconv.ParseFloat(b.str("http.ip_rate"), 64); err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		b.fail("http.ip_rate", "%q is not a number >= 0 (requests a second; 0 turns the limit off)", b.str("http.ip_rate"))
+	} else {
+		c.IPRate = r
+	}
+	c.IPBurst = b.integer("http.ip_burst", 1)
 	c.LogLevel = b.oneOf("log.level", "debug", "info", "warn", "error")
 	c.LogFormat = b.oneOf("log.format", "text", "json")
 	c.ScriptsDir = b.str("scripts.dir")

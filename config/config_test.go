@@ -33,6 +33,7 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"bad time zone", "send:\n  default_timezone: Mars/Olympus\n", nil, []string{"send.default_timezone"}},
 		{"slack without channel", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n", nil, []string{"slack.support_channel"}},
 		{"bad hours", "support:\n  hours: weekdays 9-5\n", nil, []string{"support.hours"}},
+		{"bad client rate", "http:\n  ip_rate: lots\n", nil, []string{"http.ip_rate", "not a number"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

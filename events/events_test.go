@@ -387,7 +387,7 @@ func TestEventsOverTheCustomerLimitAre429(t *testing.T) {
 	r := redistest.New(t)
 	b, store, _ := newBot(t, r.Client, r.Prefix)
 	srv := httptest.NewServer(events.NewHandler(b, events.Options{Secret: secret, Now: func() time.Time { return now },
-		PerCustomer: ratelimit.NewKeyed(r.Client, r.Prefix, "events", 60, 3)}))
+		PerCustomer: ratelimit.NewKeyed(r.Client, r.Prefix, "events", 1, 3)}))
 	defer srv.Close()
 	ev := func(customer string, n int) []byte {
 		return []byte(fmt.Sprintf(`{"id":"ev-%s-%d","type":"review.posted","occurred_at":"2026-03-02T11:00:00Z","customer":{"id":%q}}`, customer, n, customer))
@@ -407,8 +407,8 @@ func TestEventsOverTheCustomerLimitAre429(t *testing.T) {
 	var a events.Answer
 	json.NewDecoder(resp.Body).Decode(&a)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(a.Error, "events.customer_per_minute") {
-		t.Fatalf("over the limit: %d, Retry-After %q, %+v; want 429, 1, naming the key", resp.StatusCode, resp.Header.Get("Retry-After"), a)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(a.Error, "events.customer_per_minute") {
+		t.Fatalf("over the limit: %d, Retry-After %q, %+v; want 429 with Retry-After, naming the key", resp.StatusCode, resp.Header.Get("Retry-After"), a)
 	}
 	h, _ := store.History(context.Background(), "cust-1", 50)
 	if len(h) != 3 {

@@ -28,7 +28,8 @@ func TestRunLimitsAddressesAndCustomers(t *testing.T) {
 		"JOURNEYBOT_TELEGRAM_MODE=webhook", "JOURNEYBOT_TELEGRAM_WEBHOOK_SECRET=limits_secret",
 		"JOURNEYBOT_TELEGRAM_WEBHOOK_URL=http://" + addr + "/telegram/webhook",
 		"JOURNEYBOT_EVENTS_SECRET=" + secret,
-		"JOURNEYBOT_HTTP_IP_RATE=1", "JOURNEYBOT_HTTP_IP_BURST=4",
+		// One token an hour after the burst: the test never sees one come back.
+		"JOURNEYBOT_HTTP_IP_RATE=0.0003", "JOURNEYBOT_HTTP_IP_BURST=4",
 		"JOURNEYBOT_EVENTS_CUSTOMER_PER_MINUTE=1", "JOURNEYBOT_EVENTS_CUSTOMER_BURST=2",
 	}, "run")
 	waitStatus(t, "http://"+addr+"/healthz", 200)

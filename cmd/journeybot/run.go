@@ -93,7 +93,7 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			// Each client address is limited on the public endpoints; the
 			// probes of /healthz, /readyz and /metrics are not.
-			public := ratelimit.NewClients(float64(c.IPRate), c.IPBurst).Limit(mux, "/healthz", "/readyz", "/metrics")
+			public := ratelimit.NewClients(c.IPRate, c.IPBurst).Limit(mux, "/healthz", "/readyz", "/metrics")
 			// Timeouts bound what a slow or idle client can hold; bodies are small
 			// (events are at most 1 MiB, webhooks less).
 			srv := &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
