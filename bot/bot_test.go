@@ -443,3 +443,26 @@ func TestPoisonUpdateGoesToTheDeadLetters(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A button press carries its label from the channel to the engine: a
+// message sent before buttons had stable ids ("b:FLOW:STEP:N") is resolved
+// by the label the customer pressed.
+func TestOldPositionButtonResolvedByLabel(t *testing.T) {
+	f := newFixture(t, redistest.New(t))
+	ctx := context.Background()
+	if err := f.bot.HandleInbound(ctx, text("43", "oi")); err != nil {
+		t.Fatal(err)
+	}
+	got := f.rec.To("43")
+	if len(got) != 1 || len(got[0].Buttons) != 1 {
+		t.Fatalf("greeting = %+v", got)
+	}
+	press := text("43", "Pedido")
+	press.Kind, press.Data = channels.KindButton, "b:hello:1:0"
+	if err := f.bot.HandleInbound(ctx, press); err != nil {
+		t.Fatal(err)
+	}
+	if texts := f.rec.Texts("43"); len(texts) != 2 || texts[1] != "Sem pedidos." {
+		t.Fatalf("the old button's label did not reach its button: %q", texts)
+	}
+}

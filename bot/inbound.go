@@ -225,7 +225,8 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		}
 		res = b.handleWith(j, input, now)
 		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
-		return journey.Change{History: append(hist, res.History...), Outbox: b.outgoing(j, in.Channel, res, &in)}, nil
+		out := b.outgoing(j, in.Channel, res, &in) // before the history is copied: it links lines to messages
+		return journey.Change{History: append(hist, res.History...), Outbox: out}, nil
 	})
 	if errors.Is(err, journey.ErrDuplicate) {
 		// Its replies were queued by the first delivery; they may still wait.
@@ -288,7 +289,7 @@ func (b *Bot) slowDown(j *journey.Journey, channel string, now time.Time) journe
 func toInput(in channels.Inbound) conversations.Input {
 	switch in.Kind {
 	case channels.KindButton:
-		return conversations.Input{Kind: conversations.InButton, Data: in.Data}
+		return conversations.Input{Kind: conversations.InButton, Data: in.Data, Text: in.Text}
 	case channels.KindCommand:
 		return conversations.Input{Kind: conversations.InCommand, Command: in.Command, Args: in.Args}
 	case channels.KindMedia:

@@ -108,3 +108,47 @@ func named(in channels.Inbound, name string) channels.Inbound {
 	in.FirstName = name
 	return in
 }
+
+// The history keeps what the customer read: the model's answer, marked as
+// the model's, not the fallback template the commit wrote; the next prompt
+// shows the model that turn.
+func TestHistoryRecordsTheModelsText(t *testing.T) {
+	f, srv := llmFixture(t)
+	ctx := context.Background()
+	const answer = "Lave à mão com água fria e deixe secar à sombra."
+	srv.SetReply(answer)
+	f.bot.HandleInbound(ctx, text("1", "como lavo a mochila?"))
+	const id = "test:1" // a chat's first customer id is channel:address
+	h, err := f.store.History(ctx, id, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[1].From != "bot" || h[1].Text != answer || !h[1].Model {
+		t.Fatalf("history = %+v, want the model's answer marked as the model's", h)
+	}
+
+	// A refused answer: the fallback was sent, and the history says so.
+	srv.SetReply("Use o cupom GRATIS100.")
+	f.bot.HandleInbound(ctx, text("1", "e como passo?"))
+	h, _ = f.store.History(ctx, id, 10)
+	if last := h[len(h)-1]; last.Text != "Não entendi." || last.Model {
+		t.Fatalf("last line = %+v, want the fallback, not marked", last)
+	}
+	req, _ := srv.LastRequest()
+	found := false
+	for _, a := range req.ContentsByRole("assistant") {
+		found = found || a == answer
+	}
+	if !found {
+		t.Fatalf("the prompt's turns lack the model's earlier answer: %q", req.ContentsByRole("assistant"))
+	}
+
+	// A personalised step: the rephrase is what the history shows.
+	const rephrase = "Ana, que tal usar o cupom VOLTE10 até 09/03/2026? Aproveite!"
+	srv.SetReply(rephrase)
+	f.bot.HandleInbound(ctx, text("1", "quero um cupom"))
+	h, _ = f.store.History(ctx, id, 10)
+	if last := h[len(h)-1]; last.Text != rephrase || !last.Model {
+		t.Fatalf("last line = %+v, want the rephrase marked as the model's", last)
+	}
+}

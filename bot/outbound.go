@@ -64,6 +64,11 @@ func (b *Bot) outgoing(j *journey.Journey, channel string, res *conversations.Re
 			if i == 0 && k == 0 && res.Unmatched && b.llm != nil && in != nil && in.Kind == channels.KindText {
 				o.Question = in.Text
 			}
+			// A message the model may write links its history line, so the
+			// line can show what the customer got (see sent).
+			if b.llm != nil && (o.Personalize || o.Question != "") && len(res.History) == len(res.Messages) {
+				res.History[i].Msg = o.ID
+			}
 			out = append(out, o)
 		}
 	}
@@ -208,8 +213,19 @@ func (b *Bot) prepare(ctx context.Context, customer string, m journey.Outgoing) 
 	return b.rephrase(ctx, j, m)
 }
 
-// sent counts a message the channel took.
-func (b *Bot) sent(customer string, m journey.Outgoing) {
+// sent counts a message the channel took. When the model wrote its text, the
+// history line of the message becomes that text, marked as the model's, so
+// staff (the Slack case, /journey) and the next prompt see what the
+// customer read.
+func (b *Bot) sent(ctx context.Context, customer string, m journey.Outgoing, text string) {
+	if text != m.Text && m.Template == nil {
+		entry := journey.HistoryEntry{At: b.now().Unix(), From: "bot", Text: text, Msg: m.ID, Model: true}
+		if err := b.store.ReviseHistory(ctx, customer, entry); errors.Is(err, journey.ErrNoHistoryLine) {
+			b.log.Debug("history: the model's text has no line to replace (trimmed)", "customer", customer)
+		} else if err != nil {
+			b.log.Warn("history: could not record the model's text", "customer", customer, "err", err)
+		}
+	}
 	kind := "reply"
 	if m.Proactive {
 		kind = "proactive"
@@ -321,7 +337,7 @@ func (b *Bot) freeAnswer(ctx context.Context, j *journey.Journey, m journey.Outg
 func turns(h []journey.HistoryEntry) []llm.Turn {
 	out := make([]llm.Turn, 0, len(h))
 	for _, e := range h {
-		out = append(out, llm.Turn{FromCustomer: e.From == "customer", Text: e.Text})
+		out = append(out, llm.Turn{FromCustomer: e.From == "customer", ByModel: e.Model, Text: e.Text})
 	}
 	return out
 }

@@ -39,8 +39,9 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 		j.Case.Claimed, j.Case.Staff, j.Case.StaffID = now.Unix(), staffName, staffID
 		won, holder = true, staffName
 		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
+		out := b.outgoing(j, "", res, nil)
 		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...)
-		return journey.Change{History: hist, Outbox: b.outgoing(j, "", res, nil)}, nil
+		return journey.Change{History: hist, Outbox: out}, nil
 	})
 	if err != nil || !won {
 		return false, holder, err
@@ -97,8 +98,9 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 		open = now.Sub(time.Unix(j.Case.Opened, 0))
 		j.Case = nil
 		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
+		out := b.outgoing(j, "", res, nil)
 		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...)
-		return journey.Change{History: hist, Outbox: b.outgoing(j, "", res, nil)}, nil
+		return journey.Change{History: hist, Outbox: out}, nil
 	})
 	if err != nil {
 		return 0, err

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -218,6 +220,8 @@ func Keys() []string {
 // Load reads file (or DefaultFile when file is "" and it exists), applies the
 // environment and validates. environ is os.Environ() in production.
 func Load(file string, environ []string) (*Config, error) {
+	// Every problem is reported at once: unknown keys, unknown variables, bad values.
+	var problems []error
 	v := viper.New()
 	for k, d := range defaults {
 		v.SetDefault(k, d)
@@ -234,7 +238,7 @@ func Load(file string, environ []string) (*Config, error) {
 			return nil, &Error{File: file, Msg: fmt.Sprintf("cannot read: %v", err)}
 		}
 		if err := checkUnknown(file, v); err != nil {
-			return nil, err
+			problems = append(problems, err)
 		}
 	}
 	env := map[string]string{}
@@ -258,7 +262,8 @@ func Load(file string, environ []string) (*Config, error) {
 			if s := suggest.Closest(name, names, 3); s != "" {
 				hint = "did you mean " + s + "?"
 			}
-			return nil, &Error{File: "environment", Msg: fmt.Sprintf("unknown environment variable %s (%s)", name, hint)}
+			problems = append(problems, &Error{File: "environment", Msg: fmt.Sprintf("unknown environment variable %s (%s)", name, hint)})
+			continue
 		}
 		env[key] = val
 	}
@@ -269,7 +274,18 @@ func Load(file string, environ []string) (*Config, error) {
 			v.Set(k, val)
 		}
 	}
-	return build(file, v)
+	envSet := map[string]bool{}
+	for k := range env {
+		envSet[k] = true
+	}
+	c, err := build(file, v, envSet)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return c, nil
 }
 
 func splitList(s string) []string {
@@ -289,27 +305,42 @@ func checkUnknown(file string, v *viper.Viper) error {
 		return nil
 	}
 	sort.Strings(unknown)
-	k := unknown[0]
-	msg := "unknown key"
-	if s := closestKey(k); s != "" {
-		msg += fmt.Sprintf(" (did you mean %s?)", s)
+	var errs []error
+	for _, k := range unknown {
+		msg := "unknown key"
+		if s := closestKey(k); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		errs = append(errs, &Error{File: file, Key: k, Msg: msg})
 	}
-	return &Error{File: file, Key: k, Msg: msg}
+	return errors.Join(errs...)
 }
 
 // closestKey returns the known key closest to k, if it is close.
 func closestKey(k string) string { return suggest.Closest(k, Keys(), 3) }
 
+// builder collects every problem, so an operator fixes them in one go.
 type builder struct {
 	file string
 	v    *viper.Viper
-	err  error
+	errs []error
 }
 
 func (b *builder) fail(key, format string, a ...any) {
-	if b.err == nil {
-		b.err = &Error{File: b.file, Key: key, Msg: fmt.Sprintf(format, a...)}
+	if b.failed(key) {
+		return // one problem per key: the first says what is wrong
 	}
+	b.errs = append(b.errs, &Error{File: b.file, Key: key, Msg: fmt.Sprintf(format, a...)})
+}
+
+// failed reports whether key already has a problem.
+func (b *builder) failed(key string) bool {
+	for _, e := range b.errs {
+		if e.(*Error).Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) str(key string) string { return strings.TrimSpace(b.v.GetString(key)) }
@@ -367,7 +398,8 @@ func (b *builder) url(key string) string {
 	return s
 }
 
-func build(file string, v *viper.Viper) (*Config, error) {
+// build validates; envSet names the keys the environment overrides.
+func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error) {
 	b := &builder{file: file, v: v}
 	c := &Config{File: file}
 	c.RedisURL = b.str("redis.url")
@@ -391,6 +423,10 @@ func build(file string, v *viper.Viper) (*Config, error) {
 	c.LogLevel = b.oneOf("log.level", "debug", "info", "warn", "error")
 	c.LogFormat = b.oneOf("log.format", "text", "json")
 	c.ScriptsDir = b.str("scripts.dir")
+	if file != "" && v.InConfig("scripts.dir") && !envSet["scripts.dir"] && c.ScriptsDir != "" && !filepath.IsAbs(c.ScriptsDir) {
+		// Written in the file, it means next to the file, wherever the bot starts.
+		c.ScriptsDir = filepath.Join(filepath.Dir(file), c.ScriptsDir)
+	}
 	c.HistoryCap = b.integer("state.history_cap", 1)
 
 	c.Telegram = Telegram{
@@ -405,6 +441,9 @@ func build(file string, v *viper.Viper) (*Config, error) {
 	if c.Telegram.Enabled() && c.Telegram.Mode == "webhook" {
 		if c.Telegram.WebhookURL == "" {
 			b.fail("telegram.webhook_url", "is required when telegram.mode is webhook: the public https URL of /telegram/webhook on this server")
+		} else if !httpsOrLoopback(c.Telegram.WebhookURL) {
+			// Telegram delivers webhooks over HTTPS only; setWebhook would refuse it later.
+			b.fail("telegram.webhook_url", "must be an https:// URL (Telegram sends webhooks over HTTPS only; http:// only to a loopback host, for a self-hosted Bot API server on this machine)")
 		}
 		if c.Telegram.WebhookSecret == "" {
 			b.fail("telegram.webhook_secret", "is required when telegram.mode is webhook")
@@ -483,7 +522,7 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		QuietStartText: b.str("send.quiet_start"), QuietEndText: b.str("send.quiet_end"), TZ: b.str("send.default_timezone"),
 		MaxAge: b.dur("send.max_age"),
 	}
-	if b.err == nil && c.Send.MaxAge < time.Second {
+	if !b.failed("send.max_age") && c.Send.MaxAge < time.Second {
 		b.fail("send.max_age", "%s is too short: a message needs at least a second to be sent", c.Send.MaxAge)
 	}
 	c.Intake = Intake{PerMinute: b.integer("intake.per_minute", 1), Burst: b.integer("intake.burst", 1)}
@@ -493,13 +532,34 @@ func build(file string, v *viper.Viper) (*Config, error) {
 		c.Send.DefaultTimezone = loc
 	}
 	c.Schedule = Schedule{Grace: b.dur("schedule.grace"), Interval: b.dur("schedule.interval")}
-	if b.err == nil && c.Schedule.Interval <= 0 {
+	if !b.failed("schedule.interval") && c.Schedule.Interval <= 0 {
 		b.fail("schedule.interval", "must be more than 0")
 	}
-	if b.err != nil {
-		return nil, b.err
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
 	}
 	return c, nil
+}
+
+// httpsOrLoopback accepts https URLs, and http ones whose host is this
+// machine's loopback (a self-hosted Bot API server next to the bot).
+func httpsOrLoopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	if u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validSecretToken(s string) bool {

@@ -34,6 +34,7 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"slack without channel", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n", nil, []string{"slack.support_channel"}},
 		{"bad hours", "support:\n  hours: weekdays 9-5\n", nil, []string{"support.hours"}},
 		{"bad client rate", "http:\n  ip_rate: lots\n", nil, []string{"http.ip_rate", "not a number"}},
+		{"http webhook", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_secret: s3cret\n  webhook_url: http://bot.example/telegram/webhook\n", nil, []string{"telegram.webhook_url", "https://"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -76,6 +77,60 @@ func TestLoadDefaultsFileAndEnvironment(t *testing.T) {
 	}
 	if c.Telegram.Mode != "polling" || c.LLM.Timeout != 4*time.Second || c.Send.QuietStart != 21*time.Hour {
 		t.Errorf("defaults not applied: %+v %+v", c.Telegram, c.LLM)
+	}
+}
+
+// Every problem at once: an operator fixes them in one round, not one per start.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	file := writeFile(t, "redis:\n  ulr: redis://x\ntelegram:\n  mode: push\n  tokn: x\nsend:\n  max_per_day: lots\n  default_timezone: Mars/Olympus\nslack:\n  claim_timeout: soon\n")
+	_, err := Load(file, []string{"JOURNEYBOT_LLM_TIMEOUT=never", "JOURNEYBOT_REDIS_ULR=x"})
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	msg := err.Error()
+	for _, w := range []string{"redis.ulr", "telegram.tokn", "telegram.mode", "send.max_per_day", "send.default_timezone", "slack.claim_timeout", "llm.timeout", "JOURNEYBOT_REDIS_ULR"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error does not mention %s:\n%s", w, msg)
+		}
+	}
+	if n := strings.Count(msg, "\n") + 1; n != 8 {
+		t.Errorf("%d lines, want one per problem (8):\n%s", n, msg)
+	}
+}
+
+func TestWebhookURLOnLoopbackMayBeHTTP(t *testing.T) {
+	for _, u := range []string{"https://bot.example/telegram/webhook", "http://127.0.0.1:8080/telegram/webhook", "http://localhost/telegram/webhook"} {
+		file := writeFile(t, "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_secret: s3cret\n  webhook_url: "+u+"\n")
+		if _, err := Load(file, nil); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
+// A relative scripts.dir in a file means next to the file; from the
+// environment or by default, the working directory.
+func TestRelativeScriptsDirFollowsTheFile(t *testing.T) {
+	file := writeFile(t, "scripts:\n  dir: my-scripts\n")
+	c, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(file), "my-scripts"); c.ScriptsDir != want {
+		t.Errorf("scripts.dir = %q, want %q", c.ScriptsDir, want)
+	}
+	c, err = Load(file, []string{"JOURNEYBOT_SCRIPTS_DIR=other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ScriptsDir != "other" {
+		t.Errorf("from the environment: scripts.dir = %q, want other", c.ScriptsDir)
+	}
+	c, err = Load(writeFile(t, "log:\n  level: warn\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ScriptsDir != "scripts" {
+		t.Errorf("default: scripts.dir = %q, want scripts", c.ScriptsDir)
 	}
 }
 

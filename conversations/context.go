@@ -83,6 +83,11 @@ func (x *run) lookup(field string) (string, bool) {
 			return j.Case.Reason, true
 		}
 		return "", false
+	case "staff.available":
+		if x.e.opt.NoStaff {
+			return "", false
+		}
+		return "yes", true
 	case "staff":
 		if j.Case != nil {
 			first, _, _ := strings.Cut(j.Case.Staff, " ")

@@ -25,6 +25,27 @@ type Options struct {
 	// MaxRetries is how often a question is asked again after a bad answer,
 	// when the step does not say.
 	MaxRetries int
+	// Cover, when set, is told every step run, button pressed and branch
+	// arm taken (journeybot test --coverage).
+	Cover func(Hit)
+	// NoStaff says no staff desk is connected (no Slack): the condition
+	// staff.available is false, so scripts promise no reply nobody sends.
+	NoStaff bool
+}
+
+// Hit is one thing the engine did, for coverage: a step of a flow ran, and
+// with Button a button of it was pressed, or with Arm a branch took an arm
+// (a case's index, "else", or "none" when it fell through; a survey's
+// promoter, passive or detractor).
+type Hit struct {
+	Flow, Step  string
+	Button, Arm string
+}
+
+func (x *run) cover(h Hit) {
+	if x.e.opt.Cover != nil {
+		x.e.opt.Cover(h)
+	}
 }
 
 // DefaultOptions are the defaults of the configuration.
@@ -155,7 +176,7 @@ func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 		x.text(in.Text)
 	case InButton:
 		x.customerSaid()
-		x.button(in.Data)
+		x.button(in.Data, in.Text)
 	case InCommand:
 		x.customerSaid()
 		x.command(in.Command, in.Args)
@@ -258,13 +279,9 @@ func (x *run) text(raw string) {
 					return
 				}
 			case KindSay:
-				for i, b := range st.Buttons {
-					label := x.say(b.Label)
-					short, _, _ := strings.Cut(label, ",")
-					if norm != "" && (Normalize(label) == norm || Normalize(short) == norm) {
-						x.press(f, st, i)
-						return
-					}
+				if i := x.buttonByLabel(st, raw); i >= 0 {
+					x.press(f, st, i)
+					return
 				}
 			}
 		}
@@ -384,14 +401,15 @@ func (x *run) badAnswer(f *Flow, st *Step, norm string) bool {
 	return true
 }
 
-func (x *run) button(data string) {
+func (x *run) button(data, label string) {
 	if x.silent() {
 		return
 	}
-	// A button whose flow or step no longer exists (the scripts changed
-	// since it was sent) gets the fallback, so the tap is not met with silence.
-	parts := strings.Split(data, ":")
-	if len(parts) != 4 || parts[0] != "b" {
+	// A button whose flow, step or entry no longer exists (the scripts
+	// changed since it was sent) gets the fallback, so the tap is not met
+	// with silence.
+	parts := strings.SplitN(data, ":", 4)
+	if len(parts) != 4 || parts[0] != "b" && parts[0] != "k" {
 		x.r.note("button.unknown")
 		x.fallback()
 		return
@@ -404,18 +422,28 @@ func (x *run) button(data string) {
 	}
 	i := f.Step(parts[2])
 	st := f.Steps[i]
-	n, _ := strconv.Atoi(parts[3])
 	current := x.j.Conv.Waiting && x.j.Conv.Flow == f.ID && x.j.Conv.Step == st.ID
 	if st.Kind == KindSurvey {
-		if current {
+		n, err := strconv.Atoi(parts[3])
+		if current && err == nil {
 			x.survey(f, st, n)
 		} else {
 			x.r.note("button.stale") // an old survey: never counted twice
 		}
 		return
 	}
-	if n < 0 || n >= len(st.Buttons) {
-		x.r.note("button.stale")
+	n := -1
+	if parts[0] == "k" {
+		n = slices.IndexFunc(st.Buttons, func(b *ButtonDef) bool { return b.Key() == parts[3] })
+	} else {
+		// A message sent before buttons had stable ids says a position, which
+		// may have shifted since; the label the customer pressed says which
+		// button they meant.
+		n = x.buttonByLabel(st, label)
+	}
+	if n < 0 {
+		x.r.note("button.removed")
+		x.fallback()
 		return
 	}
 	b := st.Buttons[n]
@@ -428,9 +456,27 @@ func (x *run) button(data string) {
 	x.press(f, st, n)
 }
 
+// buttonByLabel finds the button of st with this label in the customer's
+// language (as typed, or its part before a comma), or -1.
+func (x *run) buttonByLabel(st *Step, text string) int {
+	norm := Normalize(text)
+	if norm == "" {
+		return -1
+	}
+	for i, b := range st.Buttons {
+		label := x.say(b.Label)
+		short, _, _ := strings.Cut(label, ",")
+		if Normalize(label) == norm || Normalize(short) == norm {
+			return i
+		}
+	}
+	return -1
+}
+
 // press acts on button n of step st.
 func (x *run) press(f *Flow, st *Step, n int) {
 	b := st.Buttons[n]
+	x.cover(Hit{Flow: f.ID, Step: st.ID, Button: b.Key()})
 	x.j.Conv.Waiting = false
 	x.j.Conv.Misses = 0
 	switch {
@@ -468,7 +514,9 @@ func (x *run) command(cmd, args string) {
 		}
 		x.j.Profile.Unreachable = 0
 	case "human":
-		x.escalate("customer asked for a person")
+		if !x.e.opt.NoStaff { // a case nobody can take would only silence the bot
+			x.escalate("customer asked for a person")
+		}
 	}
 	if x.silent() {
 		return
@@ -503,6 +551,7 @@ func (x *run) start(f *Flow, i int) {
 		}
 		st := f.Steps[i]
 		x.j.Conv.Step = st.ID
+		x.cover(Hit{Flow: f.ID, Step: st.ID})
 		next, stop := x.step(f, st, i)
 		if stop {
 			return
@@ -550,9 +599,8 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 	case KindSay:
 		m := Message{Text: x.say(x.variant(f, st)), Personalize: st.Personalize, Style: st.Style, Flow: f.ID, Templates: x.templates(st)}
 		if len(st.Buttons) > 0 {
-			for n, b := range st.Buttons {
-				data := fmt.Sprintf("b:%s:%s:%d", f.ID, st.ID, n)
-				m.Buttons = append(m.Buttons, channels.Button{Label: x.say(b.Label), Data: data})
+			for _, b := range st.Buttons {
+				m.Buttons = append(m.Buttons, channels.Button{Label: x.say(b.Label), Data: ButtonData(f.ID, st.ID, b)})
 			}
 			x.emit(m)
 			x.j.Conv.Waiting = true
@@ -569,14 +617,17 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 		x.r.note("survey.%s.asked", st.Survey)
 		return nil, true
 	case KindBranch:
-		for _, c := range st.Branch {
+		for n, c := range st.Branch {
 			if x.test(c.If) {
+				x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: strconv.Itoa(n)})
 				return &position{f, f.Step(c.Goto)}, false
 			}
 		}
 		if st.Else != "" {
+			x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: "else"})
 			return &position{f, f.Step(st.Else)}, false
 		}
+		x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: "none"})
 	case KindSetStage:
 		x.setStage(st.SetStage)
 	case KindWait:
@@ -700,6 +751,7 @@ func (x *run) survey(f *Flow, st *Step, n int) bool {
 	x.j.Conv.Waiting = false
 	x.j.Conv.Retries = 0
 	var target string
+	x.cover(Hit{Flow: f.ID, Step: st.ID, Arm: category(st.Survey, n)})
 	switch category(st.Survey, n) {
 	case "promoter":
 		target = st.Promoter

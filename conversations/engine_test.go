@@ -407,3 +407,87 @@ func TestCaseFollowUpRespectsPause(t *testing.T) {
 		t.Fatalf("sent while staff paused the bot: %q", got)
 	}
 }
+
+// offerScripts is a two-button question; without "Quero" when quero is false.
+func offerScripts(t *testing.T, quero bool) *Scripts {
+	t.Helper()
+	btn := `          - {label: {pt-BR: "Quero", en: "Yes"}, goto: yes}
+`
+	if !quero {
+		btn = ""
+	}
+	src := `
+settings: {languages: [pt-BR, en], fallback: fallback}
+stages: [{id: purchase, initial: true}]
+intents: [{id: menu, keywords: [menu]}]
+flows:
+  - id: fallback
+    steps:
+      - say: {pt-BR: "Não entendi", en: "Sorry?"}
+  - id: menu
+    triggers: [{intent: menu}]
+    steps:
+      - id: show
+        say: {pt-BR: "Quer ver as ofertas?", en: "See the offers?"}
+        buttons:
+` + btn + `          - {label: {pt-BR: "Agora não", en: "Not now"}, goto: no}
+      - id: yes
+        say: {pt-BR: "Aqui estão", en: "Here they are"}
+        end: true
+      - id: no
+        say: {pt-BR: "Tudo bem", en: "Fine"}
+`
+	s, probs := Load(map[string][]byte{"menu.yaml": []byte(src)})
+	if errs := probs.Errors(); len(errs) > 0 {
+		t.Fatalf("scripts do not lint:\n%v", errs)
+	}
+	return s
+}
+
+// A press means the button the customer saw, after the step's buttons
+// changed in a reload: never its neighbour, and the fallback when it is gone.
+func TestButtonsKeepTheirMeaningAcrossReloads(t *testing.T) {
+	cases := []struct {
+		name, data, label string
+		want              string
+	}{
+		{"removed button, stable data", "k:menu:show:yes", "Quero", "Não entendi"},
+		{"kept button, stable data", "k:menu:show:no", "Agora não", "Tudo bem"},
+		// Messages sent before stable ids carry positions: "Quero" was 0.
+		{"removed button, position data", "b:menu:show:0", "Quero", "Não entendi"},
+		{"kept button, position data", "b:menu:show:1", "Agora não", "Tudo bem"},
+		{"position data without a label", "b:menu:show:0", "", "Não entendi"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(offerScripts(t, true), DefaultOptions())
+			j := journey.New("c1", monday10)
+			r := e.Handle(j, Input{Kind: InText, Text: "menu"}, monday10)
+			if len(r.Messages) != 1 || len(r.Messages[0].Buttons) != 2 || r.Messages[0].Buttons[0].Data != "k:menu:show:yes" {
+				t.Fatalf("menu = %+v", r.Messages)
+			}
+			e.Swap(offerScripts(t, false)) // "Quero" deleted
+			got := texts(e.Handle(j, Input{Kind: InButton, Data: tc.data, Text: tc.label}, monday10))
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("press %s (%q) = %q, want %q", tc.data, tc.label, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLintButtonAddresses(t *testing.T) {
+	src := strings.Replace(testScripts, `          - {label: {pt-BR: "G", en: "L"}, value: large}`,
+		`          - {label: {pt-BR: "G", en: "L"}, value: small}
+          - {label: {pt-BR: "M", en: "M"}, value: medium, id: this_id_is_far_too_long_for_telegram_data}`, 1)
+	_, probs := Load(map[string][]byte{"test.yaml": []byte(src)})
+	var msgs []string
+	for _, p := range probs.Errors() {
+		msgs = append(msgs, p.String())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{`test.yaml:72:13: two buttons of this step lead to "small"`, `test.yaml:73:13: button id "this_id_is_far_too_long_for_telegram_data" is longer than 28`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+}

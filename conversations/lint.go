@@ -18,6 +18,7 @@ var sometimesFields = []string{
 	"name", "first_name", "email", "phone", "username", "coupon", "coupon_expires", "answer",
 	"order.id", "order.status", "order.status_label", "order.next_step", "order.items", "order.total",
 	"order.tracking_url", "order.date", "order_ref", "last_contact", "recommendation", "case.reason", "staff",
+	"staff.available",
 }
 
 // dynamicPrefixes are families of fields filled by the scripts themselves
@@ -37,7 +38,8 @@ func KnownField(f string) bool {
 	return false
 }
 
-// maxIDLen keeps button payloads ("b:FLOW:STEP:N") within Telegram's 64 bytes.
+// maxIDLen keeps button payloads ("k:FLOW:STEP:BUTTON") within Telegram's 64
+// bytes for short button ids; lint checks each button's whole payload.
 const maxIDLen = 28
 
 type linter struct {
@@ -45,6 +47,7 @@ type linter struct {
 	probs   *Problems
 	guards  map[string][]string // step id -> fields a branch checked before it
 	guarded []string            // fields guarded for the step being checked
+	started map[string]bool     // flows something starts (flowRef marks them)
 }
 
 func (c *linter) errorf(p Pos, format string, a ...any) {
@@ -87,9 +90,9 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 		c.errorf(s.Stages[0].Pos, "no stage has initial: true (the stage of a new customer)")
 	}
 	for _, t := range s.Transitions {
-		c.stageRef(t.Pos, t.To, "to")
-		for _, f := range t.From {
-			c.stageRef(t.Pos, f, "from")
+		c.stageRef(at(t.ToPos, t.Pos), t.To, "to")
+		for i, f := range t.From {
+			c.stageRef(atIndex(t.FromPos, i, t.Pos), f, "from")
 		}
 		switch {
 		case t.On != "" && (t.After != 0 || t.Since != ""):
@@ -142,8 +145,8 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 	}
 	started := map[string]bool{s.Fallback: true}
 	for _, f := range s.Flows {
-		for _, st := range f.Stages {
-			c.stageRef(f.Pos, st, "stages")
+		for i, st := range f.Stages {
+			c.stageRef(atIndex(f.StagesPos, i, f.Pos), st, "stages")
 		}
 		for _, t := range f.Triggers {
 			c.trigger(t, intents)
@@ -158,6 +161,7 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 			c.warnf(f.Pos, "flow %q can never start: it has no triggers and no step or button leads to it", f.ID)
 		}
 	}
+	c.events()
 	for name, t := range s.Facts {
 		c.text(t, "fact "+name)
 	}
@@ -182,6 +186,80 @@ func lint(s *Scripts, settings Pos, probs *Problems) {
 			}
 		}
 	}
+}
+
+// KnownEvents are the event types the bot knows: the store's commerce
+// events (POST /events) and the bot's own.
+var KnownEvents = []string{
+	"customer.created", "order.created", "order.paid", "order.shipped", "order.delivered",
+	"order.cancelled", "order.refunded", "coupon.redeemed",
+	"case.claimed", "case.resolved", "case.after_hours",
+}
+
+// eventType is what POST /events accepts as a type.
+var eventType = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+
+// events checks the event types the scripts wait for: a misspelt one
+// (order.shiped) never fires, so a near miss of a known type gets a "did
+// you mean", and a custom type the scripts name only once is listed (the
+// store must send it, and a second spelling elsewhere would be a typo).
+func (c *linter) events() {
+	type use struct {
+		typ   string
+		pos   Pos
+		field string
+	}
+	var uses []use
+	for _, t := range c.s.Transitions {
+		if t.On != "" {
+			uses = append(uses, use{t.On, t.OnPos, "on"})
+		}
+		if t.Since != "" {
+			uses = append(uses, use{t.Since, t.SincePos, "since"})
+		}
+	}
+	for _, f := range c.s.Flows {
+		for _, t := range f.Triggers {
+			if t.Event != "" {
+				uses = append(uses, use{t.Event, t.EventPos, "event"})
+			}
+			if t.Since != "" {
+				uses = append(uses, use{t.Since, t.SincePos, "since"})
+			}
+		}
+	}
+	count := map[string]int{}
+	for _, u := range uses {
+		count[u.typ]++
+	}
+	known := append(slices.Clone(KnownEvents), c.s.Events...)
+	for _, u := range uses {
+		switch {
+		case slices.Contains(known, u.typ):
+		case !eventType.MatchString(u.typ):
+			c.errorf(u.pos, "%s: event type %q can never arrive: types are lower-case words, digits and _ joined by dots (order.shipped)", u.field, u.typ)
+		case suggest.Closest(u.typ, known, 2) != "":
+			c.warnf(u.pos, "%s: event type %q is not one the bot knows (did you mean %q?)", u.field, u.typ, suggest.Closest(u.typ, known, 2))
+		case count[u.typ] == 1:
+			c.warnf(u.pos, "%s: custom event type %q is used nowhere else in the scripts: it fires only when the store sends it to POST /events; list it in settings.events if it does (known types: %s)", u.field, u.typ, strings.Join(known, ", "))
+		}
+	}
+}
+
+// at is p when it is known, else the enclosing place.
+func at(p, enclosing Pos) Pos {
+	if p.Line == 0 {
+		return enclosing
+	}
+	return p
+}
+
+// atIndex is the place of the i-th value, else the enclosing place.
+func atIndex(ps []Pos, i int, enclosing Pos) Pos {
+	if i < len(ps) {
+		return ps[i]
+	}
+	return enclosing
 }
 
 func (c *linter) id(p Pos, id, what string) {
@@ -286,7 +364,18 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 	}
 	// A step reached from a branch case "if: FIELD" may use FIELD freely.
 	c.guards = map[string][]string{}
-	for _, st := range f.Steps {
+	for i, st := range f.Steps {
+		// An offer stores the coupon: the step it leads to has it.
+		if st.Kind == KindOffer && !st.End {
+			next := st.Next
+			if next == "" && i+1 < len(f.Steps) {
+				next = f.Steps[i+1].ID
+			}
+			c.guards[next] = append(c.guards[next], "coupon")
+			if st.Offer != nil && st.Offer.Expires > 0 {
+				c.guards[next] = append(c.guards[next], "coupon_expires")
+			}
+		}
 		for _, cs := range st.Branch {
 			// "if: FIELD" guards FIELD; "if: order.status == shipped" also
 			// proves there is an order.
@@ -301,68 +390,21 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 	for _, st := range f.Steps {
 		c.guarded = c.guards[st.ID]
 		stepRef(st.Pos, st.Next, "next")
-		for _, t := range st.Say {
-			c.text(t, "say")
-		}
 		for ch, t := range st.Templates {
 			c.channelTemplate(st, ch, t)
 		}
-		if len(st.Buttons) > 0 && st.Kind != KindSay {
-			c.errorf(st.Pos, "buttons belong to a say step, not to a %s step", st.Kind)
-		}
+		keys := map[string]bool{}
 		for _, b := range st.Buttons {
+			c.button(f, st, b, keys)
 			c.text(b.Label, "button label")
 			stepRef(b.Pos, b.Goto, "goto")
 			if b.Flow != "" {
 				c.flowRef(b.Pos, b.Flow, "flow", started)
 			}
 		}
-		switch st.Kind {
-		case KindAsk:
-			c.text(st.Ask, "ask")
-			if st.Save == "" {
-				c.errorf(st.Pos, "an ask step needs save: FIELD (where the answer goes, e.g. email or profile.size)")
-			}
-			if st.Retry != nil {
-				c.text(st.Retry, "retry")
-			}
-			stepRef(st.Pos, st.OnFail, "on_fail")
-		case KindSurvey:
-			if st.Ask == nil {
-				c.errorf(st.Pos, "a survey step needs text: the question")
-			} else {
-				c.text(st.Ask, "text")
-			}
-			stepRef(st.Pos, st.Promoter, "promoter")
-			stepRef(st.Pos, st.Passive, "passive")
-			stepRef(st.Pos, st.Detractor, "detractor")
-		case KindBranch:
-			for _, cs := range st.Branch {
-				stepRef(cs.Pos, cs.Goto, "goto")
-				c.cond(cs.If)
-			}
-			stepRef(st.Pos, st.Else, "else")
-		case KindSetStage:
-			c.stageRef(st.Pos, st.SetStage, "set_stage")
-		case KindWait:
-			c.cond(st.Unless)
-		case KindEscalate:
-			if st.Escalate == "" {
-				c.errorf(st.Pos, "escalate needs a reason")
-			}
-		case KindOffer:
-			if st.Offer != nil && st.Offer.OnExpiry != "" {
-				c.flowRef(st.Offer.Pos, st.Offer.OnExpiry, "on_expiry", started)
-			}
-		case KindGoto:
-			c.flowRef(st.Pos, st.Goto, "goto", started)
-		case KindSay:
-			if len(st.Say) == 0 {
-				c.errorf(st.Pos, "say needs a text")
-			}
-		}
-		if st.Kind != KindSay && st.Personalize {
-			c.errorf(st.Pos, "personalize applies to say steps only")
+		c.started = started
+		if k := kindSpec(st.Kind); k != nil && k.check != nil {
+			k.check(c, f, st, stepRef)
 		}
 	}
 	// Reachability: walk from the first step along every edge.
@@ -390,6 +432,26 @@ func (c *linter) flow(f *Flow, started map[string]bool) {
 		if !seen[i] {
 			c.errorf(st.Pos, "step %q in flow %q can never be reached (no step leads to it)", st.ID, f.ID)
 		}
+	}
+}
+
+// button checks a button's stable address: a press means the same button
+// after others are added, removed or reordered, so two buttons of a step
+// may not share one, and its data must fit Telegram's 64 bytes.
+func (c *linter) button(f *Flow, st *Step, b *ButtonDef, keys map[string]bool) {
+	if b.ID != "" {
+		c.id(b.Pos, b.ID, "button")
+	}
+	k := b.Key()
+	if k == "" {
+		return
+	}
+	if keys[k] {
+		c.errorf(b.Pos, "two buttons of this step lead to %q: give each an id: (a press is told apart by it)", k)
+	}
+	keys[k] = true
+	if d := ButtonData(f.ID, st.ID, b); len(d) > 64 {
+		c.errorf(b.Pos, "button data %q is %d bytes, over Telegram's 64: give the button a shorter id:", d, len(d))
 	}
 }
 
@@ -444,9 +506,6 @@ var (
 // channelTemplate checks a step's template for channel ch.
 func (c *linter) channelTemplate(st *Step, ch string, t *ChannelTemplate) {
 	what := ch + "_template"
-	if st.Kind != KindSay && st.Kind != KindAsk && st.Kind != KindSurvey {
-		c.errorf(t.Pos, "%s belongs to a step that sends a message (say, ask, survey), not to a %s step", what, st.Kind)
-	}
 	switch {
 	case t.Name == "":
 		c.errorf(t.Pos, "%s needs name: the template's name as approved in WhatsApp Manager", what)
@@ -493,18 +552,45 @@ func (c *linter) text(t *Text, what string) {
 // fields checks that a text's templates use known fields, guarding the
 // optional ones.
 func (c *linter) fields(t *Text, what string) {
-	for _, tpl := range t.ByLang {
+	// In file order, so a warning both languages share is given once, at
+	// the first; an error is given where its language's text is.
+	langs := make([]string, 0, len(t.ByLang))
+	for lang := range t.ByLang {
+		langs = append(langs, lang)
+	}
+	slices.SortFunc(langs, func(a, b string) int {
+		pa, pb := t.At(a), t.At(b)
+		if pa.Line != pb.Line {
+			return pa.Line - pb.Line
+		}
+		return pa.Col - pb.Col
+	})
+	warned := map[string]bool{}
+	for _, lang := range langs {
+		tpl := t.ByLang[lang]
 		if tpl == nil {
 			continue
 		}
 		for _, f := range tpl.unknownOrUnguarded() {
 			if !KnownField(f.name) {
-				c.errorf(t.Pos, "%s: template uses unknown field %q", what, f.name)
+				c.errorf(t.At(lang), "%s: template uses unknown field %q%s", what, f.name, c.fieldHint(f.name))
 			} else if !slices.Contains(alwaysFields, f.name) && !slices.Contains(c.guarded, f.name) && !c.isFact(f.name) {
-				c.warnf(t.Pos, "%s: {{ %s }} may have no data; add | default \"...\" or wrap it in {{ if %s }}", what, f.name, f.name)
+				if !warned[f.name] {
+					warned[f.name] = true
+					c.warnf(t.At(lang), "%s: {{ %s }} may have no data; add | default \"...\" or wrap it in {{ if %s }}", what, f.name, f.name)
+				}
 			}
 		}
 	}
+}
+
+// fieldHint suggests the known field closest to an unknown one.
+func (c *linter) fieldHint(f string) string {
+	known := append(slices.Clone(alwaysFields), sometimesFields...)
+	if k := suggest.Closest(f, known, 2); k != "" {
+		return fmt.Sprintf(" (did you mean %q?)", k)
+	}
+	return ""
 }
 
 // isFact reports whether f is a fact settings.facts gives (it always has data).

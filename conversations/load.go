@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"journeybot/internal/suggest"
 )
 
 // Problem is one finding of the loader or lint, at a place in a file.
@@ -155,16 +157,12 @@ func (l *loader) file(name string, src []byte) {
 	l.fileName = name
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		line := 1
 		var te *yaml.TypeError
 		msg := err.Error()
-		if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
 		if !errors.As(err, &te) {
-			msg = strings.TrimPrefix(msg, "yaml: ")
+			msg = yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "")
 		}
-		l.probs = append(l.probs, Problem{Pos: Pos{name, line, 1}, Msg: "not valid YAML: " + msg})
+		l.probs = append(l.probs, Problem{Pos: YAMLErrorPos(name, src, err), Msg: "not valid YAML: " + msg})
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -203,6 +201,31 @@ func (l *loader) file(name string, src []byte) {
 	}
 }
 
+var (
+	yamlLine       = regexp.MustCompile(`line (\d+)`)
+	yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+)
+
+// YAMLErrorPos is where a YAML parse error in src is, as well as its
+// message says. The parser reports a tab in an indentation at the line
+// before it; the tab itself is the place.
+func YAMLErrorPos(file string, src []byte, err error) Pos {
+	line := 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	if strings.Contains(err.Error(), "tab character") {
+		lines := strings.Split(string(src), "\n")
+		for i := line - 1; i >= 0 && i < len(lines) && i <= line; i++ {
+			indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " \t"))
+			if c := strings.IndexByte(lines[i][:indent], '\t'); c >= 0 {
+				return Pos{File: file, Line: i + 1, Col: c + 1}
+			}
+		}
+	}
+	return Pos{File: file, Line: line, Col: 1}
+}
+
 type keyVal struct {
 	key     string
 	keyNode *yaml.Node
@@ -226,7 +249,11 @@ func (l *loader) mapping(n *yaml.Node, what string, allowed ...string) []keyVal 
 		}
 		seen[k.Value] = true
 		if len(allowed) > 0 && !slices.Contains(allowed, k.Value) {
-			l.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(allowed, ", "))
+			if near := suggest.Closest(k.Value, allowed, 2); near != "" {
+				l.errorf(k, "unknown field %q in %s (did you mean %q?)", k.Value, what, near)
+			} else {
+				l.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(allowed, ", "))
+			}
 			continue
 		}
 		out = append(out, keyVal{k.Value, k, v})
@@ -259,6 +286,20 @@ func (l *loader) strs(n *yaml.Node, what string) []string {
 		out = append(out, l.str(c, what))
 	}
 	return out
+}
+
+// strsAt is strs with the place of each value.
+func (l *loader) strsAt(n *yaml.Node, what string) ([]string, []Pos) {
+	if n.Kind == yaml.ScalarNode {
+		return []string{n.Value}, []Pos{l.pos(n)}
+	}
+	var out []string
+	var at []Pos
+	for _, c := range l.seq(n, what) {
+		out = append(out, l.str(c, what))
+		at = append(at, l.pos(c))
+	}
+	return out, at
 }
 
 func (l *loader) boolean(n *yaml.Node, what string) bool {
@@ -309,8 +350,10 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func (l *loader) settings(n *yaml.Node) {
 	l.settingsPos = l.pos(n)
-	for _, kv := range l.mapping(n, "settings", "languages", "fallback", "facts") {
+	for _, kv := range l.mapping(n, "settings", "languages", "fallback", "facts", "events") {
 		switch kv.key {
+		case "events":
+			l.s.Events = append(l.s.Events, l.strs(kv.val, "events")...)
 		case "facts":
 			if l.s.Facts == nil {
 				l.s.Facts = map[string]*Text{}
@@ -351,15 +394,15 @@ func (l *loader) transition(n *yaml.Node) {
 	for _, kv := range l.mapping(n, "a transition", "on", "after", "since", "from", "to") {
 		switch kv.key {
 		case "on":
-			t.On = l.str(kv.val, "on")
+			t.On, t.OnPos = l.str(kv.val, "on"), l.pos(kv.val)
 		case "after":
 			t.After = l.duration(kv.val, "after")
 		case "since":
-			t.Since = l.str(kv.val, "since")
+			t.Since, t.SincePos = l.str(kv.val, "since"), l.pos(kv.val)
 		case "from":
-			t.From = l.strs(kv.val, "from")
+			t.From, t.FromPos = l.strsAt(kv.val, "from")
 		case "to":
-			t.To = l.str(kv.val, "to")
+			t.To, t.ToPos = l.str(kv.val, "to"), l.pos(kv.val)
 		}
 	}
 	l.s.Transitions = append(l.s.Transitions, t)
@@ -406,7 +449,7 @@ func (l *loader) flow(n *yaml.Node) {
 		case "id":
 			f.ID = l.str(kv.val, "id")
 		case "stages":
-			f.Stages = l.strs(kv.val, "stages")
+			f.Stages, f.StagesPos = l.strsAt(kv.val, "stages")
 		case "transactional":
 			f.Transactional = l.boolean(kv.val, "transactional")
 		case "triggers":
@@ -433,11 +476,11 @@ func (l *loader) trigger(n *yaml.Node) *Trigger {
 		case "button":
 			t.Button = l.str(kv.val, "button")
 		case "event":
-			t.Event = l.str(kv.val, "event")
+			t.Event, t.EventPos = l.str(kv.val, "event"), l.pos(kv.val)
 		case "after":
 			t.After = l.duration(kv.val, "after")
 		case "since":
-			t.Since = l.str(kv.val, "since")
+			t.Since, t.SincePos = l.str(kv.val, "since"), l.pos(kv.val)
 		case "inactive":
 			t.Inactive = l.duration(kv.val, "inactive")
 		}
@@ -445,13 +488,16 @@ func (l *loader) trigger(n *yaml.Node) *Trigger {
 	return t
 }
 
-var stepKinds = []string{KindSay, KindAsk, KindSurvey, KindBranch, KindSetStage, KindWait, KindEscalate, KindOffer, KindGoto, KindEnd}
+func article(word string) string {
+	if strings.ContainsAny(word[:1], "aeiou") {
+		return "an"
+	}
+	return "a"
+}
 
 func (l *loader) step(n *yaml.Node) *Step {
 	st := &Step{Pos: l.pos(n)}
-	kvs := l.mapping(n, "a step", "id", "say", "pick", "buttons", "ask", "save", "validate", "retry", "max_retries", "on_fail",
-		"survey", "text", "promoter", "passive", "detractor", "branch", "else", "set_stage", "wait", "unless",
-		"escalate", "offer", "goto", "next", "end", "personalize", "style", "whatsapp_template")
+	kvs := l.mapping(n, "a step", stepKeys...)
 	var kinds []string
 	for _, kv := range kvs {
 		// end: true next to another kind ends the flow after that step.
@@ -473,86 +519,16 @@ func (l *loader) step(n *yaml.Node) *Step {
 		l.errorf(n, "step has several kinds (%s): split it into one step per kind", strings.Join(kinds, ", "))
 		st.Kind = kinds[0]
 	}
+	kind := kindSpec(st.Kind)
 	for _, kv := range kvs {
-		switch kv.key {
-		case "id":
-			st.ID = l.str(kv.val, "id")
-		case "say":
-			if kv.val.Kind == yaml.SequenceNode {
-				for _, vn := range kv.val.Content {
-					st.Say = append(st.Say, l.text(vn, "say"))
-				}
-			} else {
-				st.Say = []*Text{l.text(kv.val, "say")}
-			}
-		case "pick":
-			st.Pick = l.str(kv.val, "pick")
-			if st.Pick != "random" && st.Pick != "ab" {
-				l.errorf(kv.val, "pick must be random or ab")
-			}
-		case "buttons":
-			for _, bn := range l.seq(kv.val, "buttons") {
-				st.Buttons = append(st.Buttons, l.button(bn))
-			}
-		case "ask":
-			st.Ask = l.text(kv.val, "ask")
-		case "text":
-			st.Ask = l.text(kv.val, "text")
-		case "save":
-			st.Save = l.str(kv.val, "save")
-		case "validate":
-			st.Validate = l.validation(kv.val)
-		case "retry":
-			st.Retry = l.text(kv.val, "retry")
-		case "max_retries":
-			st.MaxRetries = l.integer(kv.val, "max_retries")
-		case "on_fail":
-			st.OnFail = l.str(kv.val, "on_fail")
-		case "survey":
-			st.Survey = l.str(kv.val, "survey")
-			if st.Survey != "nps" && st.Survey != "csat" {
-				l.errorf(kv.val, "survey must be nps (0-10) or csat (1-5)")
-			}
-		case "promoter":
-			st.Promoter = l.str(kv.val, "promoter")
-		case "passive":
-			st.Passive = l.str(kv.val, "passive")
-		case "detractor":
-			st.Detractor = l.str(kv.val, "detractor")
-		case "branch":
-			for _, cn := range l.seq(kv.val, "branch") {
-				st.Branch = append(st.Branch, l.branchCase(cn))
-			}
-		case "else":
-			st.Else = l.str(kv.val, "else")
-		case "set_stage":
-			st.SetStage = l.str(kv.val, "set_stage")
-		case "wait":
-			st.Wait = l.duration(kv.val, "wait")
-		case "unless":
-			st.Unless = l.cond(kv.val)
-		case "escalate":
-			st.Escalate = l.str(kv.val, "escalate")
-		case "offer":
-			st.Offer = l.offer(kv.val)
-		case "goto":
-			st.Goto = l.str(kv.val, "goto")
-		case "next":
-			st.Next = l.str(kv.val, "next")
-		case "end":
-			if !l.boolean(kv.val, "end") {
-				l.errorf(kv.val, "end: false means nothing; remove it")
-			}
-			st.End = true
-		case "personalize":
-			st.Personalize = l.boolean(kv.val, "personalize")
-		case "style":
-			st.Style = l.str(kv.val, "style")
-		case "whatsapp_template":
-			if st.Templates == nil {
-				st.Templates = map[string]*ChannelTemplate{}
-			}
-			st.Templates["whatsapp"] = l.channelTemplate(kv.val, kv.key)
+		f := fieldOf(kind, kv.key)
+		if f == nil {
+			continue
+		}
+		f.read(l, st, kv.val)
+		if kind != nil && len(kinds) == 1 && !slices.ContainsFunc(commonStepFields, func(c stepField) bool { return c.key == kv.key }) &&
+			!slices.ContainsFunc(kind.fields, func(c stepField) bool { return c.key == kv.key }) {
+			l.errorf(kv.keyNode, "%s does not belong to %s %s step (it goes with %s)", kv.key, article(st.Kind), st.Kind, strings.Join(kindsWith(kv.key), ", "))
 		}
 	}
 	return st
@@ -579,8 +555,9 @@ func (l *loader) channelTemplate(n *yaml.Node, what string) *ChannelTemplate {
 // text reads a per-language text: a mapping language -> template, or a plain
 // string (allowed only when the scripts have a single language).
 func (l *loader) text(n *yaml.Node, what string) *Text {
-	t := &Text{Pos: l.pos(n), ByLang: map[string]*Template{}}
+	t := &Text{Pos: l.pos(n), ByLang: map[string]*Template{}, LangPos: map[string]Pos{}}
 	parse := func(lang string, vn *yaml.Node) {
+		t.LangPos[lang] = l.pos(vn)
 		src := l.str(vn, what)
 		tpl, err := ParseTemplate(src)
 		if err != nil {
@@ -602,8 +579,10 @@ func (l *loader) text(n *yaml.Node, what string) *Text {
 
 func (l *loader) button(n *yaml.Node) *ButtonDef {
 	b := &ButtonDef{Pos: l.pos(n)}
-	for _, kv := range l.mapping(n, "a button", "label", "goto", "flow", "value", "command") {
+	for _, kv := range l.mapping(n, "a button", "id", "label", "goto", "flow", "value", "command") {
 		switch kv.key {
+		case "id":
+			b.ID = l.str(kv.val, "id")
 		case "label":
 			b.Label = l.text(kv.val, "label")
 		case "goto":

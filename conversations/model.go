@@ -35,6 +35,9 @@ type Scripts struct {
 	// Facts are the business's own facts for the texts ({{ facts.NAME }}):
 	// payment methods, the invoice e-mail... (settings.facts).
 	Facts map[string]*Text
+	// Events are the store's own event types the scripts wait for, besides
+	// the known ones (settings.events).
+	Events []string
 
 	stages  map[string]*Stage
 	flows   map[string]*Flow
@@ -69,6 +72,10 @@ type Transition struct {
 	Since string        // event type the time counts from
 	From  []string      // stages it applies in; empty: any
 	To    string
+	// OnPos and SincePos are where the event types are written, FromPos
+	// and ToPos the stages.
+	OnPos, SincePos, ToPos Pos
+	FromPos                []Pos
 }
 
 // Intent is something a customer may say, recognised by keywords or patterns,
@@ -94,11 +101,13 @@ type Keyword struct {
 
 // Flow is a conversation: triggers that start it and the steps it runs.
 type Flow struct {
-	Pos      Pos
-	ID       string
-	Stages   []string // empty: every stage
-	Triggers []*Trigger
-	Steps    []*Step
+	Pos    Pos
+	ID     string
+	Stages []string // empty: every stage
+	// StagesPos is where each of Stages is written.
+	StagesPos []Pos
+	Triggers  []*Trigger
+	Steps     []*Step
 	// Transactional flows (order updates) are exempt from frequency caps;
 	// opt-out and quiet hours still apply.
 	Transactional bool
@@ -124,6 +133,8 @@ type Trigger struct {
 	After    time.Duration // with Since: time after an event
 	Since    string
 	Inactive time.Duration // no message from the customer for this long
+	// EventPos and SincePos are where the event types are written.
+	EventPos, SincePos Pos
 }
 
 // Step kinds.
@@ -163,14 +174,15 @@ type Step struct {
 	Branch []*Case
 	Else   string
 
-	SetStage string
-	Wait     time.Duration
-	Unless   *Cond
-	Escalate string // reason
-	Offer    *Offer
-	Goto     string // flow id
-	Next     string // step id; default: the following step
-	End      bool   // the flow ends after this step
+	SetStage    string
+	SetStagePos Pos
+	Wait        time.Duration
+	Unless      *Cond
+	Escalate    string // reason
+	Offer       *Offer
+	Goto        string // flow id
+	Next        string // step id; default: the following step
+	End         bool   // the flow ends after this step
 
 	Personalize bool
 	Style       string
@@ -197,17 +209,53 @@ type ChannelTemplate struct {
 type Text struct {
 	Pos    Pos
 	ByLang map[string]*Template
+	// LangPos is where each language's template is written.
+	LangPos map[string]Pos
+}
+
+// At is where the text in lang is written (the text's place if unknown).
+func (t *Text) At(lang string) Pos {
+	if p, ok := t.LangPos[lang]; ok {
+		return p
+	}
+	return t.Pos
 }
 
 // ButtonDef is a quick reply in a script.
 type ButtonDef struct {
-	Pos   Pos
+	Pos Pos
+	// ID addresses the button in the data its message carries, so a press
+	// still means the same button after buttons are added, removed or
+	// reordered. Empty: its target (Key).
+	ID    string
 	Label *Text
 	Goto  string // step in this flow
 	Flow  string // another flow
 	Value string // a value that flows can trigger on (button: VALUE)
 	// Command runs a command as if the customer typed it (stop: opt out).
 	Command string
+}
+
+// Key is the button's stable address: its id, else its target (the step,
+// flow, value or command it leads to).
+func (b *ButtonDef) Key() string {
+	switch {
+	case b.ID != "":
+		return b.ID
+	case b.Goto != "":
+		return b.Goto
+	case b.Flow != "":
+		return b.Flow
+	case b.Value != "":
+		return b.Value
+	}
+	return b.Command
+}
+
+// ButtonData is what a script button's message carries: "k:FLOW:STEP:KEY".
+// (Older messages carry "b:FLOW:STEP:N", the button's position then.)
+func ButtonData(flow, step string, b *ButtonDef) string {
+	return "k:" + flow + ":" + step + ":" + b.Key()
 }
 
 // Validation checks the answer to an ask step.

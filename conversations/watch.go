@@ -28,6 +28,14 @@ func Watch(ctx context.Context, dir string, e *Engine, log *slog.Logger) error {
 		})
 	}
 	add()
+	// Warnings were logged when the scripts were first loaded; a reload
+	// logs only the ones it did not log before, not all of them again.
+	warned := map[string]bool{}
+	if _, probs, _ := LoadDir(dir); probs != nil {
+		for _, p := range probs {
+			warned[warningKey(p)] = p.Warning
+		}
+	}
 	var debounce <-chan time.Time
 	for {
 		select {
@@ -49,17 +57,39 @@ func Watch(ctx context.Context, dir string, e *Engine, log *slog.Logger) error {
 			log.Warn("scripts watcher", "err", err)
 		case <-debounce:
 			debounce = nil
-			Reload(dir, e, log)
+			reload(dir, e, log, warned)
 		}
 	}
 }
 
+// warningKey identifies a warning across reloads: by file and message, as
+// lines above it may have moved.
+func warningKey(p Problem) string { return p.Pos.File + "\x00" + p.Msg }
+
 // Reload loads dir and swaps it in when it lints clean; it reports whether it did.
 func Reload(dir string, e *Engine, log *slog.Logger) bool {
+	return reload(dir, e, log, nil)
+}
+
+// reload is Reload logging only the warnings not in warned (nil: all),
+// which it then remembers.
+func reload(dir string, e *Engine, log *slog.Logger, warned map[string]bool) bool {
 	s, probs, err := LoadDir(dir)
+	now := map[string]bool{}
 	for _, p := range probs {
-		if p.Warning {
+		if !p.Warning {
+			continue
+		}
+		k := warningKey(p)
+		now[k] = true
+		if warned == nil || !warned[k] {
 			log.Warn("script warning", "at", p.Pos.String(), "msg", p.Msg)
+		}
+	}
+	if warned != nil && err == nil {
+		clear(warned)
+		for k := range now {
+			warned[k] = true
 		}
 	}
 	if err != nil {

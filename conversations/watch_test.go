@@ -64,3 +64,42 @@ func TestWatchReloadsValidScriptsOnly(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A reload logs the warnings it has not logged before, not every one again.
+func TestReloadDoesNotRepeatWarnings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.yaml")
+	warn := strings.Replace(testScripts, `"Dica 1"`, `"Dica {{ name }}"`, 1)
+	if err := os.WriteFile(file, []byte(warn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(s, DefaultOptions())
+	logs := &logtest.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { Watch(ctx, dir, e, slog.New(slog.NewTextHandler(logs, nil))); close(done) }()
+	time.Sleep(100 * time.Millisecond)
+	for i, text := range []string{"Como?", "Hã?"} {
+		src := strings.Replace(warn, "Não entendi ({{ misses }})", text, 1)
+		if i == 1 {
+			src = strings.Replace(src, `"Dica 2"`, `"Dica {{ email }}"`, 1)
+		}
+		os.WriteFile(file, []byte(src), 0o644)
+		want := strings.Count(logs.String(), "scripts reloaded") + 1
+		eventually(t, "a reload", func() bool { return strings.Count(logs.String(), "scripts reloaded") >= want })
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	if strings.Contains(out, "{{ name }}") {
+		t.Errorf("the warning of the first load was logged again on reload:\n%s", out)
+	}
+	if strings.Count(out, "{{ email }}") != 1 {
+		t.Errorf("a new warning is logged once:\n%s", out)
+	}
+}

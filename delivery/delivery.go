@@ -61,8 +61,9 @@ type Options struct {
 	Poll time.Duration
 	// Prepare returns the text to send for m (a model's rephrase); nil sends m.Text.
 	Prepare func(ctx context.Context, customer string, m journey.Outgoing) string
-	// Sent hears of a message the channel took.
-	Sent func(customer string, m journey.Outgoing)
+	// Sent hears of a message the channel took, and of the text sent (m.Text
+	// or what Prepare returned).
+	Sent func(ctx context.Context, customer string, m journey.Outgoing, text string)
 	// Failed hears of a message that will never be sent, and why.
 	Failed func(ctx context.Context, customer string, m journey.Outgoing, err error)
 	// Registerer takes the sender's metrics (nil: not registered).
@@ -336,7 +337,7 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 				}
 				s.metrics.sent.WithLabelValues(p.Channel).Inc()
 				if s.o.Sent != nil {
-					s.o.Sent(l.ID, p.Outgoing)
+					s.o.Sent(wctx, l.ID, p.Outgoing, text)
 				}
 				s.metrics.lag.WithLabelValues(p.Channel).Observe(float64(now.UnixMilli()-p.At) / 1000)
 				last[p.Channel] = now.UnixMilli()

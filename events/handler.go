@@ -81,6 +81,11 @@ type Answer struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, Answer{Error: r.Method + " is not allowed: send events with POST"})
+		return
+	}
 	sig, ok := parseSignature(r.Header.Get(SignatureHeader))
 	if !ok || h.opt.Secret == "" {
 		// Drain a little so a well-behaved client sees the answer, not a reset.
@@ -172,6 +177,12 @@ func parseSignature(h string) ([]byte, bool) {
 	}
 	b, err := hex.DecodeString(hexSig)
 	return b, err == nil
+}
+
+// Off answers every request to /events when the API is not configured, in
+// the same JSON as the handler.
+func Off(w http.ResponseWriter, r *http.Request) {
+	reply(w, http.StatusNotFound, Answer{Error: "the events API is off: set events.secret to accept POST /events"})
 }
 
 func reply(w http.ResponseWriter, code int, a Answer) {

@@ -287,4 +287,8 @@ type HistoryEntry struct {
 	At   int64  `json:"at"`
 	From string `json:"from"` // customer, bot, staff, event
 	Text string `json:"text"`
+	// Msg is the outbox message of a bot line whose text the model may
+	// write at send time; Model marks a line the model wrote.
+	Msg   string `json:"msg,omitempty"`
+	Model bool   `json:"model,omitempty"`
 }

@@ -40,9 +40,27 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (redis.Universal
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", redactURL(rawURL), err)
+		return nil, nil, openError(redactURL(rawURL), err)
 	}
 	return c, func() { c.Close() }, nil
+}
+
+// openError tells a Redis that answered with a refusal (a wrong password, a
+// database it does not have) from one that did not answer at all, on one line.
+func openError(at string, err error) error {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return fmt.Errorf("redis at %s does not answer: %w", at, err)
+	}
+	msg := strings.TrimSpace(rerr.Error())
+	hint := ""
+	switch {
+	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "AUTH"):
+		hint = " (check the user and password in redis.url)"
+	case strings.Contains(msg, "DB index is out of range"):
+		hint = " (the /DB number in redis.url is beyond the server's databases setting)"
+	}
+	return fmt.Errorf("redis at %s answered: %s%s", at, msg, hint)
 }
 
 func clientFor(rawURL string) (redis.UniversalClient, error) {
@@ -103,4 +121,11 @@ func (l slogRedis) Printf(ctx context.Context, format string, v ...any) {
 
 // LogRedisTo routes the go-redis client's messages to log. go-redis keeps
 // one logger per process, so this is set once, at start.
-func LogRedisTo(log *slog.Logger) { redis.SetLogger(slogRedis{log}) }
+// A nil log discards them (while the first connection is checked, whose
+// error says it all in one line).
+func LogRedisTo(log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	redis.SetLogger(slogRedis{log})
+}

@@ -83,7 +83,9 @@ type CustomerContext struct {
 // Turn is one message of the recent conversation.
 type Turn struct {
 	FromCustomer bool
-	Text         string
+	// ByModel marks a bot turn the model wrote (a rephrase or a free answer).
+	ByModel bool
+	Text    string
 }
 
 // RephraseRequest asks for a scripted message to be rewritten for a customer.
@@ -252,13 +254,7 @@ func (c *Client) checkRephrase(req RephraseRequest, reply, lang string, maxChars
 	// Only the template and the profile are trusted sources; the
 	// conversation is not, or "my coupon is FREE100" could be echoed back.
 	allow := c.chk.allowedFrom(append(contextFacts(req.Context), req.Template)...)
-	if f, invented := c.chk.inventedFact(allow, reply, true); invented {
-		return reasonInventedFact, f
-	}
-	if got := c.chk.language(reply); lang != "" && got != "" && got != lang {
-		return reasonWrongLanguage, got
-	}
-	return "", ""
+	return c.chk.vet(allow, reply, lang, true)
 }
 
 // Answer returns a free answer on the allowed topics; ok=false means: use the
@@ -289,27 +285,28 @@ func (c *Client) Answer(ctx context.Context, req AnswerRequest) (text string, ok
 		c.fallback(op, reasonUnsure, "")
 		return "", false
 	}
-	if n := utf8.RuneCountInString(reply); n > maxChars {
-		c.fallback(op, reasonTooLong, strconv.Itoa(n))
-		return "", false
-	}
-	// Trusted sources: topics, profile and what the bot itself said. Not the
-	// customer's words (prompt injection could plant a code there).
-	sources := append(contextFacts(req.Context), req.Topics...)
-	for _, t := range req.Turns {
-		if !t.FromCustomer {
-			sources = append(sources, t.Text)
-		}
-	}
-	if f, invented := c.chk.inventedFact(c.chk.allowedFrom(sources...), reply, false); invented {
-		c.fallback(op, reasonInventedFact, f)
-		return "", false
-	}
-	if got := c.chk.language(reply); lang != "" && got != "" && got != lang {
-		c.fallback(op, reasonWrongLanguage, got)
+	if reason, detail := c.checkAnswer(req, reply, lang, maxChars); reason != "" {
+		c.fallback(op, reason, detail)
 		return "", false
 	}
 	return reply, true
+}
+
+func (c *Client) checkAnswer(req AnswerRequest, reply, lang string, maxChars int) (reason, detail string) {
+	if n := utf8.RuneCountInString(reply); n > maxChars {
+		return reasonTooLong, strconv.Itoa(n)
+	}
+	// Trusted sources: topics, profile and what the bot itself said from its
+	// scripts. Not the customer's words (prompt injection could plant a code
+	// there), nor an earlier model text (what it invented and got past the
+	// checks once must not vouch for itself).
+	sources := append(contextFacts(req.Context), req.Topics...)
+	for _, t := range req.Turns {
+		if !t.FromCustomer && !t.ByModel {
+			sources = append(sources, t.Text)
+		}
+	}
+	return c.chk.vet(c.chk.allowedFrom(sources...), reply, lang, false)
 }
 
 // isUnsure spots the sentinel even when the model decorates it

@@ -45,7 +45,7 @@ type fixture struct {
 	reg   *prometheus.Registry
 }
 
-func newFixture(t *testing.T, mutate func(*Config)) *fixture {
+func newFixture(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
 	srv := openaitest.New(t)
 	cfg := Config{APIKey: testKey, BaseURL: srv.BaseURL(), Model: "test-model", Timeout: 2 * time.Second}
@@ -572,5 +572,21 @@ func TestNewWithoutRegistryAndDefaults(t *testing.T) {
 	c, err = New(Config{Model: "gpt-5-mini"}, nil, nil)
 	if err != nil || !c.maxCompletionTokens {
 		t.Fatalf("gpt-5: err=%v maxCompletionTokens=%v", err, c != nil && c.maxCompletionTokens)
+	}
+}
+
+// What the bot's scripts said vouches for a fact; what the model said
+// before does not, or a fact it invented once would vouch for itself.
+func TestAnswerTrustsScriptTurnsNotModelTurns(t *testing.T) {
+	for _, byModel := range []bool{false, true} {
+		f := newFixture(t, nil)
+		f.srv.SetReply("Seu cupom VOLTA99 continua valendo.")
+		_, ok := f.c.Answer(context.Background(), AnswerRequest{
+			Question: "e o cupom?", Topics: []string{"cupons"}, Language: "pt-BR",
+			Turns: []Turn{{ByModel: byModel, Text: "Use o cupom VOLTA99."}},
+		})
+		if ok == byModel {
+			t.Errorf("earlier turn by the model = %v: answer used = %v", byModel, ok)
+		}
 	}
 }

@@ -22,6 +22,9 @@ const (
 	reasonUnsure        = "unsure"         // Answer: model said UNSURE / off-topic
 	reasonEmptyInput    = "empty_input"    // nothing to rephrase / no question or topics
 	reasonInvalidIntent = "invalid_intent" // RouteIntent: the reply is not one of the intents nor none
+	reasonSecret        = "secret_request" // asks for a password, PIN, card number or security code
+	reasonPromise       = "promise"        // a promise (free, refund, discount, points, a delivery day) the facts do not make
+	reasonObfuscated    = "obfuscated"     // invisible formatting characters in the reply
 )
 
 type metrics struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -38,11 +39,26 @@ func engineOptions(c *config.Config) conversations.Options {
 	}
 }
 
+// botEngineOptions are the engine's options for a running bot: the sending
+// rules, and staff.available as the staff desk is configured. Script tests
+// take the sending rules only; each test says whether staff are there.
+func botEngineOptions(c *config.Config) conversations.Options {
+	o := engineOptions(c)
+	o.NoStaff = !c.Slack.Enabled()
+	return o
+}
+
 // newApp loads the scripts (refusing ones that do not lint) and connects to
 // Redis. Nothing is started yet. Each call sends what it queued before it
 // returns (the terminal) until the caller switches the bot to senders it runs
 // (bot.SetBackground, RunSenders), as `run` does with a customer channel.
 func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, error) {
+	return newAppClock(ctx, c, log, nil)
+}
+
+// newAppClock is newApp with the bot on the clock now (nil: the real one),
+// for the console demo's simulated clock.
+func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now func() time.Time) (*app, error) {
 	scripts, probs, err := conversations.LoadDir(c.ScriptsDir)
 	for _, p := range probs {
 		if p.Warning {
@@ -52,24 +68,25 @@ func newApp(ctx context.Context, c *config.Config, log *slog.Logger) (*app, erro
 	if err != nil {
 		return nil, fmt.Errorf("scripts in %s do not lint (run: journeybot lint %s):\n%w", c.ScriptsDir, c.ScriptsDir, err)
 	}
-	journey.LogRedisTo(log)
+	journey.LogRedisTo(nil) // a failed start is one line: the error below
 	rdb, closeRedis, err := journey.Open(ctx, c.RedisURL, log)
 	if err != nil {
 		return nil, err
 	}
+	journey.LogRedisTo(log)
 	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
 	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap})
 	if err := a.store.Prepare(ctx); err != nil {
 		closeRedis()
 		return nil, err
 	}
-	a.engine = conversations.NewEngine(scripts, engineOptions(c))
+	a.engine = conversations.NewEngine(scripts, botEngineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
 	a.limiter = ratelimit.New(rdb, c.RedisPrefix)
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
-		Limiter: a.limiter, MaxAge: c.Send.MaxAge,
+		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake: bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
 	}
 	if c.LLM.Enabled() {

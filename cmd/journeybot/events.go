@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 
@@ -23,9 +24,11 @@ func setupEvents(ctx context.Context, a *app, mux *http.ServeMux) error {
 	}
 	if a.cfg.Events.Secret == "" {
 		a.log.Info("commerce events API disabled: set events.secret to accept POST /events")
+		mux.HandleFunc("/events", events.Off)
 		return nil
 	}
-	mux.Handle("POST /events", events.NewHandler(a.bot, events.Options{
+	// Every method: a GET gets a JSON 405 from the handler, not the mux's text.
+	mux.Handle("/events", events.NewHandler(a.bot, events.Options{
 		Secret: a.cfg.Events.Secret, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
 		PerCustomer: ratelimit.NewKeyed(a.store.Redis(), a.cfg.RedisPrefix, "events", a.cfg.Events.CustomerPerMinute, a.cfg.Events.CustomerBurst),
 	}))
@@ -81,7 +84,10 @@ func eventsCmd(g *globals) *cobra.Command {
 				}
 				in = f
 			}
-			a, err := newApp(cmd.Context(), c, newLogger(c, cmd.ErrOrStderr()))
+			// Script warnings are for who writes the scripts (lint, run),
+			// not for an import of events.
+			log := newLogger(c, cmd.ErrOrStderr())
+			a, err := newApp(cmd.Context(), c, slog.New(dropMessage{log.Handler(), "script warning"}))
 			if err != nil {
 				return err
 			}
@@ -123,4 +129,25 @@ func printSummary(w io.Writer, s *events.Summary) {
 	if s.Messages > 0 {
 		fmt.Fprintf(w, "note: %d message(s) for recent events were not sent (this command has no channel); send recent events to POST /events instead\n", s.Messages)
 	}
+}
+
+// dropMessage is a log handler that leaves out records with one message.
+type dropMessage struct {
+	slog.Handler
+	msg string
+}
+
+func (d dropMessage) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == d.msg {
+		return nil
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d dropMessage) WithAttrs(as []slog.Attr) slog.Handler {
+	return dropMessage{d.Handler.WithAttrs(as), d.msg}
+}
+
+func (d dropMessage) WithGroup(name string) slog.Handler {
+	return dropMessage{d.Handler.WithGroup(name), d.msg}
 }

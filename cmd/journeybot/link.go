@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"journeybot/bot"
+	"journeybot/config"
 )
 
 func linkCmd(g *globals) *cobra.Command {
@@ -27,11 +28,11 @@ func linkCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name := c.Telegram.BotUsername
-			if name == "" {
-				name = "<your_bot>"
+			// A link with a placeholder for the bot would be pasted and fail later.
+			if c.Telegram.BotUsername == "" {
+				return fmt.Errorf("telegram.bot_username is not set (environment: %s): a deep link names the bot (https://t.me/BOT_USERNAME?start=...)", config.EnvName("telegram.bot_username"))
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), bot.DeepLink(name, p))
+			fmt.Fprintln(cmd.OutOrStdout(), bot.DeepLink(c.Telegram.BotUsername, p))
 			return nil
 		},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"journeybot/channels"
 	"journeybot/channels/console"
@@ -72,6 +73,9 @@ func runCmd(g *globals) *cobra.Command {
 			if desk != nil {
 				chans = append(chans, desk)
 				a.bot.AddChannel(desk)
+			} else if background {
+				log.Warn("customer channels run without a staff desk (slack.bot_token is not set): nobody can answer a case, " +
+					"so scripts see staff.available as false (the shipped handoff says so instead of promising a reply)")
 			}
 			if err := setupEvents(ctx, a, mux); err != nil {
 				return err
@@ -110,7 +114,8 @@ func runCmd(g *globals) *cobra.Command {
 					stopAll()
 				}
 			}()
-			wg.Add(3)
+			wg.Add(4)
+			go func() { defer wg.Done(); watchRedis(runCtx, a.store.Ping, log, time.Second) }()
 			if background {
 				wg.Add(2)
 				go func() { defer wg.Done(); a.bot.RunIntake(runCtx) }()
@@ -126,8 +131,14 @@ func runCmd(g *globals) *cobra.Command {
 					if err := ch.Run(runCtx, handler); err != nil && runCtx.Err() == nil {
 						log.Error("channel stopped", "channel", ch.Name(), "err", err)
 					}
-					if ch.Name() == "console" {
-						stopAll() // end of input ends the session
+					if ch.Name() == "console" && runCtx.Err() == nil {
+						if term.IsTerminal(int(os.Stdin.Fd())) {
+							stopAll() // Ctrl-D in a terminal ends the session
+							return
+						}
+						// No terminal (a service manager's /dev/null, a pipe):
+						// the HTTP side (events, metrics, health) goes on.
+						log.Info("end of input and no terminal: the console is done, HTTP keeps serving until SIGTERM")
 					}
 				}()
 			}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -23,17 +25,48 @@ func scriptsDir(g *globals, args []string) (string, error) {
 
 func lintCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "lint [DIR]",
+		Use:   "lint [DIR|FILE]",
 		Short: "Check the conversation scripts; problems are printed as FILE:LINE:COL: message",
-		Args:  cobra.MaximumNArgs(1),
+		Long: "Check the conversation scripts; problems are printed as FILE:LINE:COL: message.\n" +
+			"Given a FILE, lint checks the set of scripts it belongs to (its folder) and reports that file's problems.",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := scriptsDir(g, args)
 			if err != nil {
 				return err
 			}
+			// A file is checked with the rest of its set: alone, its
+			// references to other files' flows and stages would be errors.
+			file := ""
+			if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+				file, dir = filepath.Clean(dir), filepath.Dir(dir)
+				if conversations.IsTestFile(file) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s holds script tests: journeybot test %s checks and runs it\n", file, dir)
+					return exitError{2}
+				}
+			}
 			s, probs, err := conversations.LoadDir(dir)
 			if err == nil {
 				probs = append(probs, conversations.LintChannels(s, channelCapabilities())...)
+			}
+			if file != "" {
+				if err != nil && !isProblems(err) {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					return exitError{1}
+				}
+				var mine conversations.Problems
+				for _, p := range probs {
+					if filepath.Clean(p.Pos.File) == file {
+						mine = append(mine, p)
+					}
+				}
+				if others := len(probs.Errors()) - len(mine.Errors()); others > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: other files of the set in %s have %d error(s): journeybot lint %s\n", dir, others, dir)
+				}
+				probs, err = mine, nil
+				if len(mine.Errors()) > 0 {
+					err = mine.Errors()
+				}
 			}
 			for _, p := range probs {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
@@ -45,6 +78,10 @@ func lintCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d error(s)\n", len(probs.Errors()))
 				return exitError{1}
 			}
+			if file != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s (checked with the set in %s), %d warning(s)\n", file, dir, len(probs))
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d files, %d stages, %d flows, %d intents, %d warning(s)\n",
 				len(s.Files), len(s.Stages), len(s.Flows), len(s.Intents), len(probs))
 			return nil
@@ -52,18 +89,36 @@ func lintCmd(g *globals) *cobra.Command {
 	}
 }
 
+// isProblems reports whether err lists script problems (not, say, a missing folder).
+func isProblems(err error) bool {
+	var ps conversations.Problems
+	return errors.As(err, &ps)
+}
+
 func testCmd(g *globals) *cobra.Command {
 	var run string
+	var coverage bool
 	cmd := &cobra.Command{
 		Use:   "test [DIR]",
 		Short: "Run the script tests (*_test.yaml) with a simulated clock and an embedded Redis",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, err := scriptsDir(g, args)
+			// The tests run with the configured sending rules (caps, quiet
+			// hours), as the bot would.
+			c, err := g.load()
 			if err != nil {
 				return err
 			}
-			rep, err := scripttest.RunDir(cmd.Context(), dir, run)
+			dir := c.ScriptsDir
+			if len(args) > 0 {
+				dir = args[0]
+			}
+			send := engineOptions(c)
+			rules := "built-in defaults"
+			if c.File != "" {
+				rules = "send.* of " + c.File
+			}
+			rep, err := scripttest.Run(cmd.Context(), dir, scripttest.Options{Filter: run, Send: &send, Rules: rules, Coverage: coverage})
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return exitError{2}
@@ -76,6 +131,7 @@ func testCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&run, "run", "", "run only tests whose name contains this text")
+	cmd.Flags().BoolVar(&coverage, "coverage", false, "report which flows, steps, buttons and branches the tests exercise, per file, and list the rest as FILE:LINE:COL")
 	return cmd
 }
 

@@ -33,6 +33,7 @@ func statsCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("--days %d: give 1 to 400", days)
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
+			journey.LogRedisTo(nil) // a failed start is one line: the error returned
 			rdb, closeRedis, err := journey.Open(cmd.Context(), c.RedisURL, log)
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -41,7 +42,10 @@ type Case struct {
 	Start    string   `yaml:"start"` // RFC 3339; default 2026-03-02T10:00:00-03:00 (a Monday morning)
 	Customer Customer `yaml:"customer"`
 	Steps    []*Step  `yaml:"steps"`
-	line     int
+	// StaffAvailable false runs the test as a bot without a staff desk
+	// (no Slack): the condition staff.available is false. Default true.
+	StaffAvailable *bool `yaml:"staff_available"`
+	line           int
 }
 
 // Customer is the starting customer.
@@ -107,38 +111,33 @@ type Step struct {
 	Escalated *bool             `yaml:"escalated"`
 	OptedOut  *bool             `yaml:"opted_out"`
 	line      int
+	event     *yaml.Node
 }
 
 // Expect is one expected bot message: an exact text (a plain string), or
 // checks on it.
 type Expect struct {
 	Exact       *string  `yaml:"exact"`
-	Contains    []string `yaml:"contains"`
+	Contains    Strings  `yaml:"contains"`
 	Match       string   `yaml:"match"`
 	Buttons     []string `yaml:"buttons"`
-	NotContains []string `yaml:"not_contains"`
+	NotContains Strings  `yaml:"not_contains"`
 }
 
-var stepKeys = []string{"say", "press", "command", "event", "advance", "staff", "staff_says", "expect", "stage", "profile", "answers", "escalated", "opted_out"}
-
-// UnmarshalYAML reads a step, refusing unknown keys and keeping its line.
+// UnmarshalYAML reads a step and keeps its line (fixtureChecker has
+// checked its keys and values).
 func (s *Step) UnmarshalYAML(n *yaml.Node) error {
-	if err := knownKeys(n, "a test step", stepKeys); err != nil {
-		return err
-	}
 	type plain Step
 	if err := n.Decode((*plain)(s)); err != nil {
 		return err
 	}
 	s.line = n.Line
+	s.event = child(n, "event")
 	return nil
 }
 
-// UnmarshalYAML reads a test case, refusing unknown keys.
+// UnmarshalYAML reads a test case and keeps its line.
 func (c *Case) UnmarshalYAML(n *yaml.Node) error {
-	if err := knownKeys(n, "a test", []string{"name", "start", "customer", "steps"}); err != nil {
-		return err
-	}
 	type plain Case
 	if err := n.Decode((*plain)(c)); err != nil {
 		return err
@@ -153,35 +152,46 @@ func (e *Expect) UnmarshalYAML(n *yaml.Node) error {
 		e.Exact = &n.Value
 		return nil
 	}
-	if err := knownKeys(n, "an expectation", []string{"exact", "contains", "match", "buttons", "not_contains"}); err != nil {
-		return err
-	}
 	type plain Expect
-	if err := n.Decode((*plain)(e)); err != nil {
-		return err
-	}
-	// contains: may be one string
-	return nil
+	return n.Decode((*plain)(e))
 }
 
-func knownKeys(n *yaml.Node, what string, allowed []string) error {
-	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: %s must be a mapping", n.Line, what)
+// readTests decodes a test file, reporting every mistake in it.
+func readTests(name string, src []byte, s *conversations.Scripts) (*File, Problems) {
+	c := &fixtureChecker{file: name, s: s}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, Problems{{Pos: conversations.YAMLErrorPos(name, src, err), Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if !slices.Contains(allowed, k.Value) {
-			return fmt.Errorf("line %d:%d: unknown field %q in %s (known: %s)", k.Line, k.Column, k.Value, what, strings.Join(allowed, ", "))
-		}
+	if len(doc.Content) == 0 {
+		return &File{}, nil
 	}
-	return nil
+	root := doc.Content[0]
+	c.shape(root, reflect.TypeOf(File{}), "a test file")
+	if len(c.probs) > 0 {
+		return nil, c.probs
+	}
+	var f File
+	if err := root.Decode(&f); err != nil {
+		c.errorf(root, "%v", err)
+		return nil, c.probs
+	}
+	c.tests(root, &f)
+	if len(c.probs) > 0 {
+		return nil, c.probs
+	}
+	return &f, nil
 }
 
 // Report is the outcome of a run.
 type Report struct {
 	Passed, Failed int // tests, plus example files below their accuracy
-	Results        []Result
-	Intents        []*IntentReport // one per intent example file
+	// Rules are the sending rules the tests ran with, and where from.
+	Rules   string
+	Results []Result
+	Intents []*IntentReport // one per intent example file
+	// Coverage is what the tests exercised, when asked for.
+	Coverage *Coverage
 }
 
 // Result is one test's outcome.
@@ -205,7 +215,24 @@ func (r *Report) Print(w io.Writer) {
 	for _, ir := range r.Intents {
 		ir.Print(w)
 	}
+	if r.Coverage != nil {
+		r.Coverage.Print(w)
+	}
+	if r.Rules != "" {
+		fmt.Fprintf(w, "send rules: %s\n", r.Rules)
+	}
 	fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
+}
+
+// describeRules says which caps and quiet hours a run used.
+func describeRules(o conversations.Options, from string) string {
+	tz := "America/Sao_Paulo"
+	if o.TimeZone != nil {
+		tz = o.TimeZone.String()
+	}
+	clock := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return fmt.Sprintf("at most %d nudges a day and %d a week, quiet %s-%s (%s), grace %s (%s)",
+		o.MaxPerDay, o.MaxPerWeek, clock(o.QuietStart), clock(o.QuietEnd), tz, o.Grace, from)
 }
 
 // TestFiles lists the test files under dir.
@@ -221,9 +248,36 @@ func TestFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-// RunDir lints the scripts in dir and runs every test file there. filter,
-// when not empty, selects tests whose name contains it.
+// Options tune a run.
+type Options struct {
+	// Filter, when not empty, selects tests whose name contains it.
+	Filter string
+	// Send are the sending rules the bot runs with (caps, quiet hours,
+	// grace); zero: conversations.DefaultOptions.
+	Send *conversations.Options
+	// Rules says where Send came from, for the report ("journeybot.yaml").
+	Rules string
+	// Coverage measures what the tests exercise (Report.Coverage).
+	Coverage bool
+}
+
+// RunDir lints the scripts in dir and runs every test file there with the
+// built-in sending rules. filter, when not empty, selects tests whose name
+// contains it.
 func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
+	return Run(ctx, dir, Options{Filter: filter})
+}
+
+// Run lints the scripts in dir and runs every test file there.
+func Run(ctx context.Context, dir string, o Options) (*Report, error) {
+	filter := o.Filter
+	send := conversations.DefaultOptions()
+	if o.Send != nil {
+		send = *o.Send
+	}
+	if o.Rules == "" {
+		o.Rules = "built-in defaults"
+	}
 	s, _, err := conversations.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("scripts do not lint:\n%w", err)
@@ -242,7 +296,13 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 	defer m.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer rdb.Close()
-	rep := &Report{}
+	rep := &Report{Rules: describeRules(send, o.Rules)}
+	var hit *hits
+	if o.Coverage {
+		hit = &hits{set: map[conversations.Hit]bool{}}
+		send.Cover = hit.record
+	}
+	var bad Problems
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -261,11 +321,10 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 			rep.Intents = append(rep.Intents, ir)
 			continue
 		}
-		var file File
-		dec := yaml.NewDecoder(strings.NewReader(string(src)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&file); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("%s: %v", f, err)
+		file, probs := readTests(f, src, s)
+		if len(probs) > 0 {
+			bad = append(bad, probs...)
+			continue
 		}
 		for i, c := range file.Tests {
 			if filter != "" && !strings.Contains(c.Name, filter) {
@@ -276,7 +335,7 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 			if res.Name == "" {
 				res.Name = fmt.Sprintf("test %d", i+1)
 			}
-			res.Failures = runCase(ctx, rdb, s, f, c)
+			res.Failures = runCase(ctx, rdb, s, send, f, c)
 			if len(res.Failures) == 0 {
 				rep.Passed++
 			} else {
@@ -285,10 +344,16 @@ func RunDir(ctx context.Context, dir, filter string) (*Report, error) {
 			rep.Results = append(rep.Results, res)
 		}
 	}
+	if len(bad) > 0 {
+		return nil, bad
+	}
+	if hit != nil {
+		rep.Coverage = hit.coverage(s)
+	}
 	return rep, nil
 }
 
-func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, file string, c *Case) (fails []string) {
+func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, send conversations.Options, file string, c *Case) (fails []string) {
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.FixedZone("-03", -3*3600))
 	if c.Start != "" {
 		t, err := time.Parse(time.RFC3339, c.Start)
@@ -299,7 +364,10 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 	}
 	clk := simclock.New(start)
 	store := journey.NewStore(rdb, journey.Options{})
-	engine := conversations.NewEngine(s, conversations.DefaultOptions())
+	opt := send
+	// Staff are there unless the test says (staff_available: false).
+	opt.NoStaff = c.StaffAvailable != nil && !*c.StaffAvailable
+	engine := conversations.NewEngine(s, opt)
 	rec := channeltest.New("test")
 	b := bot.New(bot.Options{Store: store, Engine: engine, Now: clk.Now})
 	b.AddChannel(rec)
@@ -336,7 +404,7 @@ func runCase(ctx context.Context, rdb *redis.Client, s *conversations.Scripts, f
 			in.Kind, in.Command, in.Args = channels.KindCommand, strings.ToLower(name), args
 			err = b.HandleInbound(ctx, in)
 		case st.Event != nil:
-			err = sendEvent(ctx, b, id, seq, st.Event, clk.Now())
+			err = sendEvent(ctx, b, id, seq, st.event, clk.Now())
 		case st.Advance != "":
 			err = advance(ctx, b, store, clk, st.Advance)
 		case st.Staff == "take":
@@ -418,14 +486,12 @@ func toOrder(o Order) journey.Order {
 	return jo
 }
 
-func sendEvent(ctx context.Context, b *bot.Bot, id string, seq int, e *Event, now time.Time) error {
-	ev := journey.Event{ID: fmt.Sprintf("test-%d", seq), Type: e.Type, At: now, Customer: journey.EventCustomer{ID: id},
-		Points: e.Points, Coupon: e.Coupon, Data: e.Data}
-	if e.Order != nil {
-		o := toOrder(*e.Order)
-		ev.Order = &o
+func sendEvent(ctx context.Context, b *bot.Bot, id string, seq int, n *yaml.Node, now time.Time) error {
+	ev, err := parseEvent(n, id, fmt.Sprintf("test-%d", seq), now)
+	if err != nil {
+		return err
 	}
-	_, err := b.HandleEvent(ctx, ev)
+	_, err = b.HandleEvent(ctx, ev)
 	return err
 }
 

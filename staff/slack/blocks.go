@@ -168,6 +168,20 @@ func ordersText(j *journey.Journey) string {
 
 var fromIcon = map[string]string{"customer": "👤", "bot": "🤖", "staff": "🧑‍💼", "event": "📦"}
 
+// speaker is the icon of a history line, and for a text the language model
+// wrote (what the customer received in place of the script's), a mark
+// saying so.
+func speaker(h journey.HistoryEntry) string {
+	icon := fromIcon[h.From]
+	if icon == "" {
+		icon = "•"
+	}
+	if h.Model {
+		icon += " _(model)_"
+	}
+	return icon
+}
+
 // historyText is the last messages, newest last, within a section's 3000
 // characters.
 func historyText(h []journey.HistoryEntry) string {
@@ -181,11 +195,7 @@ func historyText(h []journey.HistoryEntry) string {
 	var lines []string
 	budget := 3000 - len(head)
 	for i := len(h) - 1; i >= 0; i-- { // keep the newest when space runs out
-		icon := fromIcon[h[i].From]
-		if icon == "" {
-			icon = "•"
-		}
-		line := "> " + icon + " " + esc(clip(strings.ReplaceAll(h[i].Text, "\n", " "), 300))
+		line := "> " + speaker(h[i]) + " " + esc(clip(strings.ReplaceAll(h[i].Text, "\n", " "), 300))
 		if budget-len(line)-1 < 0 {
 			break
 		}

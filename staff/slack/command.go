@@ -154,11 +154,7 @@ func (d *Desk) showCustomer(ctx context.Context, arg string) (string, error) {
 		b.WriteString("_none_")
 	}
 	for _, h := range hist {
-		icon := fromIcon[h.From]
-		if icon == "" {
-			icon = "•"
-		}
-		fmt.Fprintf(&b, "> %s %s %s\n", time.Unix(h.At, 0).In(tz).Format("01-02 15:04"), icon, esc(clip(strings.ReplaceAll(h.Text, "\n", " "), 200)))
+		fmt.Fprintf(&b, "> %s %s %s\n", time.Unix(h.At, 0).In(tz).Format("01-02 15:04"), speaker(h), esc(clip(strings.ReplaceAll(h.Text, "\n", " "), 200)))
 	}
 	return clip(b.String(), 3900), nil
 }

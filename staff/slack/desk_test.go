@@ -18,10 +18,12 @@ import (
 	"journeybot/config"
 	"journeybot/conversations"
 	"journeybot/internal/channeltest"
+	"journeybot/internal/openaitest"
 	"journeybot/internal/redistest"
 	"journeybot/internal/simclock"
 	"journeybot/internal/slacktest"
 	"journeybot/journey"
+	"journeybot/llm"
 )
 
 const secret = "test-signing-secret"
@@ -63,6 +65,8 @@ type setup struct {
 	opts   func(*Options)
 	socket bool
 	clock  *simclock.Clock
+	// model, when set, is the language model server the bot uses.
+	model *openaitest.Server
 }
 
 func newEnv(t *testing.T, s setup) *env {
@@ -91,7 +95,15 @@ func (e *env) start(s setup) *env {
 	store := journey.NewStore(e.r.Client, journey.Options{Prefix: e.r.Prefix})
 	eng := conversations.NewEngine(loadScripts(t), conversations.DefaultOptions())
 	e.stats = bot.NewStats(e.r.Client, e.r.Prefix, nil)
-	e.bot = bot.New(bot.Options{Store: store, Engine: eng, Now: e.clock.Now, Metrics: bot.NewMetrics(e.stats)})
+	bo := bot.Options{Store: store, Engine: eng, Now: e.clock.Now, Metrics: bot.NewMetrics(e.stats)}
+	if s.model != nil {
+		l, err := llm.New(llm.Config{APIKey: "sk-test", BaseURL: s.model.BaseURL(), Model: "test-model"}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bo.LLM = l
+	}
+	e.bot = bot.New(bo)
 	if e.rec == nil {
 		e.rec = channeltest.New("telegram")
 	}
@@ -338,6 +350,28 @@ func TestCaseOpensWithContext(t *testing.T) {
 	}
 	if top != 1 {
 		t.Errorf("second /human: %d cases in the channel, want 1", top)
+	}
+}
+
+// A text the model wrote reaches the case as the customer read it, marked
+// as the model's.
+func TestCaseShowsTheModelsText(t *testing.T) {
+	model := openaitest.New(t)
+	const answer = "Claro, Ana! Posso ajudar com isso por aqui."
+	model.SetReply(answer)
+	e := newEnv(t, setup{model: model})
+	e.customer()
+	e.say("xyzzy plugh")
+	if got := e.rec.Texts("42"); len(got) == 0 || got[len(got)-1] != answer {
+		t.Fatalf("customer got %q, want the model's answer", got)
+	}
+	e.say("/human")
+	msgs := e.sl.Messages(e.channel)
+	if len(msgs) != 1 {
+		t.Fatalf("want one case message, got %+v", msgs)
+	}
+	if raw := string(msgs[0].Blocks); !strings.Contains(raw, "🤖 _(model)_ "+answer) {
+		t.Errorf("case lacks the model's text marked as such:\n%s", raw)
 	}
 }
 
