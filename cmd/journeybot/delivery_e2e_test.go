@@ -20,9 +20,11 @@ import (
 
 // kill -9 of one of two processes while both take webhooks: what the killed
 // process acknowledged is sent by the other.
-func TestDeliveryKill9OneOfTwo(t *testing.T) {
+// On a single node and on a Redis Cluster.
+func TestDeliveryKill9OneOfTwo(t *testing.T) { redistest.Each(t, testDeliveryKill9OneOfTwo) }
+
+func testDeliveryKill9OneOfTwo(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
-	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", "100")
 	a, b := f.start("a", ""), f.start("b", "")
@@ -288,9 +290,11 @@ func isSorted(ks []int) bool {
 // after the previous one's 200), then in simultaneous pairs (update n to one
 // process and n+1 to the other at the same instant): the replies come out in
 // update_id order.
-func TestDeliveryOrderAcrossTwoProcesses(t *testing.T) {
+// On a single node and on a Redis Cluster.
+func TestDeliveryOrderAcrossTwoProcesses(t *testing.T) { redistest.Each(t, testDeliveryOrderAcrossTwoProcesses) }
+
+func testDeliveryOrderAcrossTwoProcesses(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
-	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", "100")
 	a, b := f.start("a", ""), f.start("b", "")
@@ -564,10 +568,12 @@ func TestDeliveryRedisRestartMidLoad(t *testing.T) {
 
 // Never more than telegram.rate sends in any one-second window, and never
 // more than one a second to a chat, with two processes sharing the load.
-func TestDeliveryRateSharedByTwoProcesses(t *testing.T) {
+// On a single node and on a Redis Cluster.
+func TestDeliveryRateSharedByTwoProcesses(t *testing.T) { redistest.Each(t, testDeliveryRateSharedByTwoProcesses) }
+
+func testDeliveryRateSharedByTwoProcesses(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
 	const rate = 20
-	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", strconv.Itoa(rate))
 	a, b := f.start("a", ""), f.start("b", "")
