@@ -291,7 +291,9 @@ func isSorted(ks []int) bool {
 // process and n+1 to the other at the same instant): the replies come out in
 // update_id order.
 // On a single node and on a Redis Cluster.
-func TestDeliveryOrderAcrossTwoProcesses(t *testing.T) { redistest.Each(t, testDeliveryOrderAcrossTwoProcesses) }
+func TestDeliveryOrderAcrossTwoProcesses(t *testing.T) {
+	redistest.Each(t, testDeliveryOrderAcrossTwoProcesses)
+}
 
 func testDeliveryOrderAcrossTwoProcesses(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
@@ -569,7 +571,9 @@ func TestDeliveryRedisRestartMidLoad(t *testing.T) {
 // Never more than telegram.rate sends in any one-second window, and never
 // more than one a second to a chat, with two processes sharing the load.
 // On a single node and on a Redis Cluster.
-func TestDeliveryRateSharedByTwoProcesses(t *testing.T) { redistest.Each(t, testDeliveryRateSharedByTwoProcesses) }
+func TestDeliveryRateSharedByTwoProcesses(t *testing.T) {
+	redistest.Each(t, testDeliveryRateSharedByTwoProcesses)
+}
 
 func testDeliveryRateSharedByTwoProcesses(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
