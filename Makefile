@@ -56,10 +56,25 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
-# A short fuzzing run of the script loader and of customer text.
+# A short fuzzing run of every input surface, FUZZTIME each (CI: 10s), with
+# minimization capped so the time goes to new inputs. A crash is written to
+# the package's testdata/fuzz/TARGET/ and fails the run: fix it and commit
+# the input, which `make test` then replays for good.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	FuzzWebhookUpdate:./channels/telegram FuzzSplitText:./channels \
+	FuzzSlackRequests:./staff/slack \
+	FuzzParseEvent:./events FuzzImport:./events \
+	FuzzTemplate:./conversations FuzzLoad:./conversations FuzzCustomerText:./conversations \
+	FuzzDeepLinkPayload:./bot FuzzStartAndPedido:./bot \
+	FuzzChecker:./llm FuzzModelResponse:./llm \
+	FuzzDecodeOrder:./orders \
+	FuzzConfigValue:./config FuzzSupportHours:./config
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./conversations
-	$(GO) test -run '^$$' -fuzz FuzzCustomerText -fuzztime 30s ./conversations
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t%%:*} ($${t#*:}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $${t#*:}; \
+	done
 
 clean:
 	rm -rf bin

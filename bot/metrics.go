@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,12 +57,15 @@ func (m *Metrics) note(n string) {
 	m.stats.Add(n, 1)
 }
 
-// Stats keeps today's figures in Redis (a hash per day), shared by all bot
-// processes. Counts are buffered in memory and flushed every second, so the
-// hot path pays no extra round trip.
+// Stats keeps today's figures in Redis, shared by all bot processes: a hash
+// per day and shard (prefix:stats:DAY:S). Each process writes one shard,
+// picked at random when it starts, so in Redis Cluster the day's figures are
+// spread over statShards slots; a read sums them. Counts are buffered in
+// memory and flushed every second, so the hot path pays no extra round trip.
 type Stats struct {
 	rdb    redis.UniversalClient
 	prefix string
+	shard  int
 	now    func() time.Time
 	zone   *time.Location // whose "today" the figures are
 	mu     sync.Mutex
@@ -73,7 +77,7 @@ func NewStats(rdb redis.UniversalClient, prefix string, now func() time.Time) *S
 	if now == nil {
 		now = time.Now
 	}
-	return &Stats{rdb: rdb, prefix: prefix, now: now, zone: time.UTC, buf: map[string]int64{}}
+	return &Stats{rdb: rdb, prefix: prefix, shard: rand.IntN(statShards), now: now, zone: time.UTC, buf: map[string]int64{}}
 }
 
 // InZone makes days run midnight to midnight in loc (the business's time
@@ -95,8 +99,16 @@ func (s *Stats) Add(field string, n int64) {
 	s.mu.Unlock()
 }
 
-func (s *Stats) key(day time.Time) string {
-	return s.prefix + ":stats:" + day.In(s.zone).Format("2006-01-02")
+// statShards is how many hashes one day's figures are spread over.
+const statShards = 8
+
+// key is the day's hash of shard (-1: the one unsharded hash of earlier versions).
+func (s *Stats) key(day time.Time, shard int) string {
+	k := s.prefix + ":stats:" + day.In(s.zone).Format("2006-01-02")
+	if shard < 0 {
+		return k
+	}
+	return k + ":" + strconv.Itoa(shard)
 }
 
 // Flush writes buffered counts to Redis in one pipeline.
@@ -111,7 +123,7 @@ func (s *Stats) Flush(ctx context.Context) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	key := s.key(s.now())
+	key := s.key(s.now(), s.shard)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for f, n := range buf {
 			p.HIncrBy(ctx, key, f, n)
@@ -137,14 +149,20 @@ func (s *Stats) Run(ctx context.Context, interval time.Duration) {
 
 // Day returns the figures of the day containing t.
 func (s *Stats) Day(ctx context.Context, t time.Time) (map[string]int64, error) {
-	raw, err := s.rdb.HGetAll(ctx, s.key(t)).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	var parts []*redis.MapStringStringCmd
+	for shard := -1; shard < statShards; shard++ {
+		parts = append(parts, pipe.HGetAll(ctx, s.key(t, shard)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
-	out := make(map[string]int64, len(raw))
-	for k, v := range raw {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		out[k] = n
+	out := map[string]int64{}
+	for _, p := range parts {
+		for k, v := range p.Val() {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			out[k] += n
+		}
 	}
 	return out, nil
 }

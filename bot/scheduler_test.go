@@ -49,13 +49,12 @@ func schOptions() conversations.Options {
 	return conversations.Options{Grace: 12 * time.Hour, MaxPerDay: 2, MaxPerWeek: 5, QuietStart: 21 * time.Hour, QuietEnd: 9 * time.Hour, TimeZone: saoPaulo}
 }
 
-func newSchEnv(t *testing.T, processes int, opt conversations.Options) *schEnv {
+func newSchEnv(t *testing.T, r *redistest.Redis, processes int, opt conversations.Options) *schEnv {
 	t.Helper()
 	scripts, _, err := conversations.LoadDir("testdata/scheduler")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := redistest.New(t)
 	e := &schEnv{t: t, r: r, clk: simclock.New(schStart)}
 	e.stats = bot.NewStats(r.Client, r.Prefix, e.clk.Now)
 	for i := 0; i < processes; i++ {
@@ -143,7 +142,11 @@ func (e *schEnv) pending() int64 {
 }
 
 func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
-	e := newSchEnv(t, 2, schOptions())
+	redistest.Each(t, testDelayedStepFiresOnceWithTwoSchedulers)
+}
+
+func testDelayedStepFiresOnceWithTwoSchedulers(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 2, schOptions())
 	const customers = 60
 	for i := 0; i < customers; i++ {
 		e.event(fmt.Sprint("c", i), "customer.created", nil)
@@ -199,7 +202,11 @@ func TestDelayedStepFiresOnceWithTwoSchedulers(t *testing.T) {
 }
 
 func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
-	e := newSchEnv(t, 2, schOptions())
+	redistest.Each(t, testCrashedClaimIsRetriedAfterTheLease)
+}
+
+func testCrashedClaimIsRetriedAfterTheLease(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 2, schOptions())
 	e.event("c1", "customer.created", nil)
 	e.clk.Add(time.Hour)
 	// Process 0 claims the customer and dies before handling it.
@@ -220,7 +227,11 @@ func TestCrashedClaimIsRetriedAfterTheLease(t *testing.T) {
 }
 
 func TestStaleWakeUpSendsNothingTwice(t *testing.T) {
-	e := newSchEnv(t, 2, schOptions())
+	redistest.Each(t, testStaleWakeUpSendsNothingTwice)
+}
+
+func testStaleWakeUpSendsNothingTwice(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 2, schOptions())
 	e.event("c1", "customer.created", nil)
 	e.clk.Add(time.Hour)
 	e.tick(0)
@@ -236,8 +247,10 @@ func TestStaleWakeUpSendsNothingTwice(t *testing.T) {
 	e.expect("c1", "welcome", "first tip")
 }
 
-func TestCatchUpAfterDowntime(t *testing.T) {
-	e := newSchEnv(t, 1, schOptions())
+func TestCatchUpAfterDowntime(t *testing.T) { redistest.Each(t, testCatchUpAfterDowntime) }
+
+func testCatchUpAfterDowntime(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 1, schOptions())
 	// "old" signed up on Saturday, its tip was due Saturday 11:00; the bot
 	// was down until Monday. "recent" signed up Monday 10:00, tip due 11:00.
 	e.clk.Set(schStart.Add(-48 * time.Hour))
@@ -266,7 +279,11 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 }
 
 func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) {
-	e := newSchEnv(t, 1, schOptions())
+	redistest.Each(t, testQuietHoursWaitForMorningInTheCustomersZone)
+}
+
+func testQuietHoursWaitForMorningInTheCustomersZone(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 1, schOptions())
 	evening := time.Date(2026, 3, 2, 19, 30, 0, 0, saoPaulo)
 	e.clk.Set(evening)
 	e.event("sp1", "customer.created", nil)
@@ -303,9 +320,13 @@ func TestQuietHoursWaitForMorningInTheCustomersZone(t *testing.T) {
 }
 
 func TestFrequencyCapsWithSimulatedDays(t *testing.T) {
+	redistest.Each(t, testFrequencyCapsWithSimulatedDays)
+}
+
+func testFrequencyCapsWithSimulatedDays(t *testing.T, r *redistest.Redis) {
 	opt := schOptions()
 	opt.MaxPerDay, opt.MaxPerWeek = 2, 3
-	e := newSchEnv(t, 1, opt)
+	e := newSchEnv(t, r, 1, opt)
 	noon := schStart.Add(2 * time.Hour) // Monday 12:00
 	e.clk.Set(noon)
 	for i := 0; i < 3; i++ {
@@ -348,7 +369,11 @@ func TestFrequencyCapsWithSimulatedDays(t *testing.T) {
 }
 
 func TestStageChangeCancelsPendingNudges(t *testing.T) {
-	e := newSchEnv(t, 1, schOptions())
+	redistest.Each(t, testStageChangeCancelsPendingNudges)
+}
+
+func testStageChangeCancelsPendingNudges(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 1, schOptions())
 	delivered := func(ev *journey.Event) { ev.Order = &journey.Order{ID: "500"} }
 	// Both customers receive their order on Monday; "buyer" buys again at
 	// noon and moves to loyalty, "control" stays in onboarding.
@@ -381,7 +406,11 @@ func TestStageChangeCancelsPendingNudges(t *testing.T) {
 }
 
 func TestOptOutAndUnreachableStopNudges(t *testing.T) {
-	e := newSchEnv(t, 1, schOptions())
+	redistest.Each(t, testOptOutAndUnreachableStopNudges)
+}
+
+func testOptOutAndUnreachableStopNudges(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 1, schOptions())
 	e.recs[0].Block("blocked")
 	e.event("quitter", "customer.created", nil)
 	e.event("blocked", "customer.created", nil)

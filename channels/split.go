@@ -9,7 +9,8 @@ import (
 // SplitText cuts text into parts of at most limit UTF-16 code units (the
 // measure of Telegram and WhatsApp), at a paragraph break when there is one,
 // else a line break, else the end of a sentence, else a space; a word longer
-// than limit is cut. limit <= 0 returns the trimmed text whole.
+// than limit is cut (a character wider than limit is a part of its own).
+// limit <= 0 returns the trimmed text whole.
 func SplitText(text string, limit int) []string {
 	text = strings.TrimSpace(text)
 	if limit <= 0 {
@@ -24,18 +25,24 @@ func SplitText(text string, limit int) []string {
 			parts = append(parts, text)
 			break
 		}
-		// prefix is the longest byte prefix within limit code units.
+		// prefix is the longest byte prefix within limit code units, and at
+		// least one character (an emoji is two units: a limit of one would
+		// otherwise never advance).
 		n, prefix := 0, 0
-		for i, r := range text {
+		for i := 0; i < len(text); {
+			// The size read, not utf8.RuneLen: a byte that is not UTF-8
+			// reads as U+FFFD, three bytes long, and would cut past the end.
+			r, size := utf8.DecodeRuneInString(text[i:])
 			w := 1
 			if r >= 0x10000 {
 				w = 2
 			}
-			if n+w > limit {
+			if n+w > limit && i > 0 {
 				break
 			}
 			n += w
-			prefix = i + utf8.RuneLen(r)
+			i += size
+			prefix = i
 		}
 		cut := bestCut(text[:prefix])
 		if cut <= 0 {

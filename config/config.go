@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -30,63 +31,67 @@ const DefaultFile = "journeybot.yaml"
 // defaults lists every key the bot knows, with its default. A key not in
 // this table is a typo and refused.
 var defaults = map[string]any{
-	"redis.url":                "",
-	"redis.prefix":             "jb",
-	"http.addr":                "127.0.0.1:8080",
-	"http.max_connections":     1024,
-	"metrics.addr":             "127.0.0.1:9464",
-	"metrics.token":            "",
-	"log.level":                "info",
-	"log.format":               "text",
-	"scripts.dir":              "scripts",
-	"state.history_cap":        50,
-	"state.retention":          "730d",
-	"telegram.token":           "",
-	"telegram.api_url":         "https://api.telegram.org",
-	"telegram.mode":            "polling",
-	"telegram.webhook_secret":  "",
-	"telegram.webhook_url":     "",
-	"telegram.bot_username":    "",
-	"telegram.allow_groups":    false,
-	"telegram.rate":            30,
-	"whatsapp.access_token":    "",
-	"whatsapp.phone_number_id": "",
-	"whatsapp.app_secret":      "",
-	"whatsapp.verify_token":    "",
-	"whatsapp.api_url":         "https://graph.facebook.com/v23.0",
-	"whatsapp.rate":            80,
-	"slack.bot_token":          "",
-	"slack.app_token":          "",
-	"slack.signing_secret":     "",
-	"slack.api_url":            "https://slack.com/api/",
-	"slack.support_channel":    "",
-	"slack.claim_timeout":      "10m",
-	"slack.team_id":            "",
-	"slack.staff_user_ids":     []string{},
-	"slack.staff_from_channel": false,
-	"support.hours":            "",
-	"llm.api_key":              "",
-	"llm.base_url":             "",
-	"llm.model":                "gpt-4o-mini",
-	"llm.timeout":              "4s",
-	"llm.max_tokens":           300,
-	"llm.temperature":          0.7,
-	"llm.cache_ttl":            "24h",
-	"events.secret":            []string{},
-	"events.legacy_signature":  false,
-	"orders.lookup_url":        "",
-	"orders.lookup_timeout":    "3s",
-	"orders.cache_ttl":         "1m",
-	"send.max_per_day":         2,
-	"send.max_per_week":        5,
-	"send.quiet_start":         "21:00",
-	"send.quiet_end":           "09:00",
-	"send.default_timezone":    "America/Sao_Paulo",
-	"send.max_age":             "24h",
-	"intake.per_minute":        60,
-	"intake.burst":             20,
-	"schedule.grace":           "12h",
-	"schedule.interval":        "1s",
+	"redis.url":                  "",
+	"redis.prefix":               "jb",
+	"http.addr":                  "127.0.0.1:8080",
+	"http.max_connections":       1024,
+	"http.ip_rate":               50,
+	"http.ip_burst":              100,
+	"metrics.addr":               "127.0.0.1:9464",
+	"metrics.token":              "",
+	"log.level":                  "info",
+	"log.format":                 "text",
+	"scripts.dir":                "scripts",
+	"state.history_cap":          50,
+	"state.retention":            "730d",
+	"telegram.token":             "",
+	"telegram.api_url":           "https://api.telegram.org",
+	"telegram.mode":              "polling",
+	"telegram.webhook_secret":    "",
+	"telegram.webhook_url":       "",
+	"telegram.bot_username":      "",
+	"telegram.allow_groups":      false,
+	"telegram.rate":              30,
+	"whatsapp.access_token":      "",
+	"whatsapp.phone_number_id":   "",
+	"whatsapp.app_secret":        "",
+	"whatsapp.verify_token":      "",
+	"whatsapp.api_url":           "https://graph.facebook.com/v23.0",
+	"whatsapp.rate":              80,
+	"slack.bot_token":            "",
+	"slack.app_token":            "",
+	"slack.signing_secret":       "",
+	"slack.api_url":              "https://slack.com/api/",
+	"slack.support_channel":      "",
+	"slack.claim_timeout":        "10m",
+	"slack.team_id":              "",
+	"slack.staff_user_ids":       []string{},
+	"slack.staff_from_channel":   false,
+	"support.hours":              "",
+	"llm.api_key":                "",
+	"llm.base_url":               "",
+	"llm.model":                  "gpt-4o-mini",
+	"llm.timeout":                "4s",
+	"llm.max_tokens":             300,
+	"llm.temperature":            0.7,
+	"llm.cache_ttl":              "24h",
+	"events.secret":              []string{},
+	"events.legacy_signature":    false,
+	"events.customer_per_minute": 60,
+	"events.customer_burst":      20,
+	"orders.lookup_url":          "",
+	"orders.lookup_timeout":      "3s",
+	"orders.cache_ttl":           "1m",
+	"send.max_per_day":           2,
+	"send.max_per_week":          5,
+	"send.quiet_start":           "21:00",
+	"send.quiet_end":             "09:00",
+	"send.default_timezone":      "America/Sao_Paulo",
+	"send.max_age":               "24h",
+	"intake.per_minute":          60,
+	"intake.burst":               20,
+	"schedule.grace":             "12h",
+	"schedule.interval":          "1s",
 }
 
 // Config is the validated configuration. Secrets are plain strings here;
@@ -110,6 +115,10 @@ type Config struct {
 	// MetricsAddr is where /metrics listens ("" = not served); MetricsToken,
 	// when set, is the bearer token it asks for.
 	MetricsAddr, MetricsToken string
+	// IPRate and IPBurst limit each client address on the public
+	// endpoints (requests a second, bursts); IPRate 0 turns it off.
+	IPRate  float64
+	IPBurst int
 
 	Telegram Telegram
 	WhatsApp WhatsApp
@@ -180,6 +189,9 @@ type Events struct {
 	// LegacySignature accepts the body-only "sha256=" signature, without
 	// a timestamp, for stores that cannot send X-Journeybot-Timestamp yet.
 	LegacySignature bool
+	// CustomerPerMinute and CustomerBurst limit POST /events per customer
+	// (0 turns it off).
+	CustomerPerMinute, CustomerBurst int
 }
 
 // Enabled reports whether a secret is set (POST /events, deep links).
@@ -456,6 +468,12 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 			b.fail("metrics.addr", "must differ from http.addr: /metrics is kept off the listener of the webhooks and /events")
 		}
 	}
+	if r, err := strconv.ParseFloat(b.str("http.ip_rate"), 64); err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		b.fail("http.ip_rate", "%q is not a number >= 0 (requests a second; 0 turns the limit off)", b.str("http.ip_rate"))
+	} else {
+		c.IPRate = r
+	}
+	c.IPBurst = b.integer("http.ip_burst", 1)
 	c.LogLevel = b.oneOf("log.level", "debug", "info", "warn", "error")
 	c.LogFormat = b.oneOf("log.format", "text", "json")
 	c.ScriptsDir = b.str("scripts.dir")
@@ -571,6 +589,7 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 		c.Events.Secrets = append(c.Events.Secrets, sec)
 	}
 	c.Events.LegacySignature = b.boolean("events.legacy_signature")
+	c.Events.CustomerPerMinute, c.Events.CustomerBurst = b.integer("events.customer_per_minute", 0), b.integer("events.customer_burst", 1)
 	c.Orders = Orders{LookupURL: b.url("orders.lookup_url"), LookupTimeout: b.dur("orders.lookup_timeout"), CacheTTL: b.dur("orders.cache_ttl")}
 	c.Send = Send{
 		MaxPerDay: b.integer("send.max_per_day", 0), MaxPerWeek: b.integer("send.max_per_week", 0),

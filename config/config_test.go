@@ -53,6 +53,7 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"bad time zone", "send:\n  default_timezone: Mars/Olympus\n", nil, []string{"send.default_timezone"}},
 		{"slack without channel", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n", nil, []string{"slack.support_channel"}},
 		{"bad hours", "support:\n  hours: weekdays 9-5\n", nil, []string{"support.hours"}},
+		{"bad client rate", "http:\n  ip_rate: lots\n", nil, []string{"http.ip_rate", "not a number"}},
 		{"http webhook", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_secret: s3cret\n  webhook_url: http://bot.example/telegram/webhook\n", nil, []string{"telegram.webhook_url", "https://"}},
 		{"slack without staff", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n", nil, []string{"slack.staff_user_ids", "slack.staff_from_channel"}},
 		{"staff from a channel by name", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n  staff_from_channel: true\n", nil, []string{"slack.support_channel", "id"}},

@@ -58,8 +58,7 @@ type env struct {
 	fails []string
 }
 
-func newEnv(t *testing.T) *env {
-	r := redistest.New(t)
+func newEnv(t *testing.T, r *redistest.Redis) *env {
 	return &env{store: journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix}), ch: newFlaky()}
 }
 
@@ -111,8 +110,10 @@ func waitTexts(t *testing.T, f *flaky, addr string, n int) []string {
 
 // Temporary failures (429 with retry_after, 5xx, the network) are retried,
 // in order, without losing or repeating a message.
-func TestRetriesKeepOrder(t *testing.T) {
-	e := newEnv(t)
+func TestRetriesKeepOrder(t *testing.T) { redistest.Each(t, testRetriesKeepOrder) }
+
+func testRetriesKeepOrder(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	e.ch.fail["1"] = []error{
 		&channels.RetryError{After: 200 * time.Millisecond, Err: errors.New("429")},
 		errors.New("connection reset"),
@@ -134,7 +135,11 @@ func TestRetriesKeepOrder(t *testing.T) {
 // Permanent failures end at once and are reported: a rejected message is
 // dropped and the next goes on; a blocked chat gets nothing more.
 func TestPermanentFailuresAreDropped(t *testing.T) {
-	e := newEnv(t)
+	redistest.Each(t, testPermanentFailuresAreDropped)
+}
+
+func testPermanentFailuresAreDropped(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	e.ch.fail["1"] = []error{fmt.Errorf("blocked: %w", channels.ErrUnreachable)}
 	e.ch.fail["2"] = []error{fmt.Errorf("bad markup: %w", channels.ErrRejected)}
 	e.queue(t, "c1", "1", time.Now(), "a", "b")
@@ -152,8 +157,10 @@ func TestPermanentFailuresAreDropped(t *testing.T) {
 }
 
 // A message that could not be sent within MaxAge is dropped, not sent late.
-func TestMaxAge(t *testing.T) {
-	e := newEnv(t)
+func TestMaxAge(t *testing.T) { redistest.Each(t, testMaxAge) }
+
+func testMaxAge(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	now := time.Now()
 	e.queue(t, "c1", "1", now.Add(-2*time.Hour), "stale")
 	e.queue(t, "c1", "1", now, "fresh")
@@ -169,7 +176,11 @@ func TestMaxAge(t *testing.T) {
 
 // One chat's pacing (1 message per PerChat) never holds up another chat.
 func TestPerChatPacingDoesNotBlockOthers(t *testing.T) {
-	e := newEnv(t)
+	redistest.Each(t, testPerChatPacingDoesNotBlockOthers)
+}
+
+func testPerChatPacingDoesNotBlockOthers(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	e.queue(t, "c1", "1", time.Now(), "a", "b", "c")
 	stop := run(t, e.sender(delivery.Options{}, delivery.Limits{PerChat: 500 * time.Millisecond}))
 	defer stop()
@@ -197,8 +208,11 @@ func TestPerChatPacingDoesNotBlockOthers(t *testing.T) {
 // Two senders (two processes) on one Redis send every message exactly once,
 // in order per customer, within the shared overall rate.
 func TestTwoSendersSendEachMessageOnce(t *testing.T) {
-	e := newEnv(t)
-	r := redistest.New(t)
+	redistest.Each(t, testTwoSendersSendEachMessageOnce)
+}
+
+func testTwoSendersSendEachMessageOnce(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	lim := ratelimit.New(r.Client, r.Prefix)
 	const customers, each = 40, 3
 	for c := 0; c < customers; c++ {
@@ -230,7 +244,11 @@ func TestTwoSendersSendEachMessageOnce(t *testing.T) {
 // rephrase gets what is left of the turn, and another sender never sends the
 // same message.
 func TestSlowPrepareDoesNotDuplicate(t *testing.T) {
-	e := newEnv(t)
+	redistest.Each(t, testSlowPrepareDoesNotDuplicate)
+}
+
+func testSlowPrepareDoesNotDuplicate(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	slow := func(ctx context.Context, customer string, m journey.Outgoing) string {
 		select {
 		case <-time.After(600 * time.Millisecond):
@@ -255,7 +273,11 @@ func TestSlowPrepareDoesNotDuplicate(t *testing.T) {
 // After a customer blocked the bot, the rest of their messages on that chat
 // are dropped without a try, and the failure is reported once.
 func TestUnreachableDropsTheRestOfTheChat(t *testing.T) {
-	e := newEnv(t)
+	redistest.Each(t, testUnreachableDropsTheRestOfTheChat)
+}
+
+func testUnreachableDropsTheRestOfTheChat(t *testing.T, r *redistest.Redis) {
+	e := newEnv(t, r)
 	e.ch.fail["1"] = []error{fmt.Errorf("blocked: %w", channels.ErrUnreachable)}
 	e.queue(t, "c1", "1", time.Now(), "a", "b", "c")
 	s := e.sender(delivery.Options{}, delivery.Limits{})

@@ -24,6 +24,7 @@ import (
 	"journeybot/internal/redistest"
 	"journeybot/journey"
 	"journeybot/keys"
+	"journeybot/ratelimit"
 )
 
 // secret is 32 random bytes in hex, as the configuration requires.
@@ -42,7 +43,7 @@ type env struct {
 	url   string
 }
 
-func newBot(t *testing.T, rdb redis.UniversalClient, prefix string) (*bot.Bot, *journey.Store, *channeltest.Recorder) {
+func newBot(t testing.TB, rdb redis.UniversalClient, prefix string) (*bot.Bot, *journey.Store, *channeltest.Recorder) {
 	t.Helper()
 	scripts, _, err := conversations.LoadDir("testdata/scripts")
 	if err != nil {
@@ -328,6 +329,23 @@ func TestMalformedBodiesAreRefusedNamingTheField(t *testing.T) {
 			m["order"].(map[string]any)["items"] = []any{map[string]any{"name": "ok", "colour": "red"}}
 		}), "order.items[0].colour", "unknown field"},
 		{"nested data", edit(func(m map[string]any) { m["data"] = map[string]any{"plan": map[string]any{"x": 1}} }), "data.plan", "not an object"},
+		{"20,000 data keys", edit(func(m map[string]any) {
+			d := map[string]any{}
+			for i := range 20000 {
+				d[fmt.Sprintf("k%d", i)] = "v"
+			}
+			m["data"] = d
+		}), "data", "at most 50"},
+		{"data over 8 KiB", edit(func(m map[string]any) {
+			d := map[string]any{}
+			for i := range 40 {
+				d[fmt.Sprintf("k%d", i)] = strings.Repeat("x", 400)
+			}
+			m["data"] = d
+		}), "data", "at most 8192 bytes"},
+		{"deep data", strings.Replace(orderCreated, `"id": "evt-1001"`, `"data": {"x": `+strings.Repeat("[", 9)+strings.Repeat("]", 9)+`}, "id": "evt-1001"`, 1), "", "at most 8"},
+		{"100,000 deep", strings.Repeat("[", 100000), "", "100000 deep"},
+		{"invalid UTF-8", strings.Replace(orderCreated, "Ana Souza", "Ana \xff\xfeSouza", 1), "", "not valid UTF-8"},
 		{"negative points", edit(func(m map[string]any) { m["points"] = -5 }), "points", "negative"},
 		{"coupon.redeemed without coupon", edit(func(m map[string]any) { m["type"] = "coupon.redeemed" }), "coupon", "required"},
 	}
@@ -457,5 +475,43 @@ func TestStoreFailureIs503WithoutDetails(t *testing.T) {
 	}
 	if strings.Contains(a.Error, "127.0.0.1") || strings.Contains(a.Error, "closed") {
 		t.Fatalf("the answer leaks internals: %q", a.Error)
+	}
+}
+
+// A customer over events.customer_per_minute gets 429 with Retry-After, and
+// nothing is applied; other customers are not held up.
+func TestEventsOverTheCustomerLimitAre429(t *testing.T) {
+	r := redistest.New(t)
+	b, store, _ := newBot(t, r.Client, r.Prefix)
+	srv := httptest.NewServer(events.NewHandler(b, events.Options{Keys: keys.New(secret), Now: func() time.Time { return now },
+		PerCustomer: ratelimit.NewKeyed(r.Client, r.Prefix, "events", 1, 3)}))
+	defer srv.Close()
+	ev := func(customer string, n int) []byte {
+		return []byte(fmt.Sprintf(`{"id":"ev-%s-%d","type":"review.posted","occurred_at":"2026-03-02T11:00:00Z","customer":{"id":%q}}`, customer, n, customer))
+	}
+	for i := range 3 {
+		if code, a := signed(t, srv.URL, ev("cust-1", i)); code != 200 {
+			t.Fatalf("event %d within the burst: %d %+v", i, code, a)
+		}
+	}
+	body := ev("cust-1", 3)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	events.SignRequest(req, secret, now, body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a events.Answer
+	json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(a.Error, "events.customer_per_minute") {
+		t.Fatalf("over the limit: %d, Retry-After %q, %+v; want 429 with Retry-After, naming the key", resp.StatusCode, resp.Header.Get("Retry-After"), a)
+	}
+	h, _ := store.History(context.Background(), "cust-1", 50)
+	if len(h) != 3 {
+		t.Fatalf("%d events in the history, want the 3 allowed", len(h))
+	}
+	if code, _ := signed(t, srv.URL, ev("cust-2", 0)); code != 200 {
+		t.Fatalf("another customer: %d", code)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"journeybot/bot"
@@ -35,6 +38,15 @@ type Options struct {
 	BotUsername string
 	Log         *slog.Logger
 	Now         func() time.Time
+	// PerCustomer, when set, limits the events of each customer (429 with
+	// Retry-After beyond it); *ratelimit.Keyed is one.
+	PerCustomer Limiter
+}
+
+// Limiter counts one event of key and says whether it is within the limit,
+// and if not, how long until it is.
+type Limiter interface {
+	Allow(ctx context.Context, key string) (bool, time.Duration, error)
 }
 
 // Handler serves POST /events.
@@ -118,6 +130,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and its messages: those would be lost, recorded as sent.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
+	if h.opt.PerCustomer != nil {
+		ok, wait, err := h.opt.PerCustomer.Allow(ctx, ev.Customer.ID)
+		if err != nil {
+			// The event's own commit will tell whether Redis is there.
+			h.opt.Log.Warn("per-customer event limit unavailable", "err", err)
+		} else if !ok {
+			secs := max(1, int(math.Ceil(wait.Seconds())))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			reply(w, http.StatusTooManyRequests, Answer{Error: fmt.Sprintf("too many events for customer %s (events.customer_per_minute): retry after %d s", ev.Customer.ID, secs), ID: ev.ID})
+			return
+		}
+	}
 	out, err := h.bot.HandleEvent(ctx, ev)
 	if errors.Is(err, bot.ErrErased) {
 		reply(w, http.StatusConflict, Answer{Error: err.Error(), Field: "customer.consent", ID: ev.ID})

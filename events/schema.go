@@ -107,6 +107,13 @@ const (
 	maxIDLen   = 128
 	maxTypeLen = 64
 	maxText    = 500
+	// An event's data is kept in the journey (event.KEY) and rewritten with
+	// it on every later message: a few dozen short values, not a database.
+	maxDataKeys  = 50
+	maxDataBytes = 8 << 10
+	// maxDepth is the deepest nesting of objects and lists in an event
+	// (the schema needs 4: event, order, items, item).
+	maxDepth = 8
 	// maxFuture tolerates a store clock a little ahead of ours.
 	maxFuture = 10 * time.Minute
 )
@@ -134,6 +141,12 @@ type ParseOptions struct {
 
 // Parse decodes and validates one event. A problem is returned as *Error.
 func Parse(raw []byte, o ParseOptions) (journey.Event, error) {
+	if !utf8.Valid(raw) {
+		return journey.Event{}, &Error{Msg: fmt.Sprintf("the event is not valid UTF-8 (first bad byte at offset %d): send JSON in UTF-8", invalidUTF8(raw))}
+	}
+	if d := depth(raw); d > maxDepth {
+		return journey.Event{}, &Error{Msg: fmt.Sprintf("the event nests objects and lists %d deep: at most %d", d, maxDepth)}
+	}
 	var p Payload
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -315,6 +328,16 @@ func (p *Payload) Event(o ParseOptions) (journey.Event, error) {
 	}
 	if ev.Type == "coupon.redeemed" && ev.Coupon == "" {
 		return ev, fieldErr("coupon", "required for coupon.redeemed: the code that was used")
+	}
+	if len(p.Data) > maxDataKeys {
+		return ev, fieldErr("data", "%d keys: at most %d (data is kept in the customer's journey)", len(p.Data), maxDataKeys)
+	}
+	size := 0
+	for k, v := range p.Data {
+		size += len(k) + len(v)
+	}
+	if size > maxDataBytes {
+		return ev, fieldErr("data", "%d bytes: at most %d bytes (data is kept in the customer's journey)", size, maxDataBytes)
 	}
 	if len(p.Data) > 0 {
 		ev.Data = make(map[string]string, len(p.Data))
@@ -545,6 +568,45 @@ func scalar(raw json.RawMessage) (string, error) {
 		return "", nil
 	}
 	return "", errors.New("must be a string, a number or true/false (not an object or a list)")
+}
+
+// invalidUTF8 is the offset of the first byte of raw that is not UTF-8.
+func invalidUTF8(raw []byte) int {
+	for i := 0; i < len(raw); {
+		r, n := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(raw)
+}
+
+// depth is the deepest nesting of objects and lists in raw (JSON or not),
+// counted without decoding, so a 100,000-deep body costs one pass.
+func depth(raw []byte) int {
+	d, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			d++
+			deepest = max(deepest, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return deepest
 }
 
 // clip shortens a value quoted back in an error message.

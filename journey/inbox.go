@@ -101,7 +101,7 @@ func (s *Store) DoneAndRelease(ctx context.Context, l Lease, items []InboxItem, 
 	if len(items) > 0 {
 		pipe.ZRem(ctx, s.inKey(l.ID), members(items)...)
 	}
-	releaseScript.EvalSha(ctx, pipe, s.inq.keys(), l.ID, strconv.FormatInt(l.Until, 10), nextMs)
+	releaseScript.EvalSha(ctx, pipe, s.inq.of(l.ID).keys(), l.ID, strconv.FormatInt(l.Until, 10), nextMs)
 	_, err := pipe.Exec(ctx)
 	if isNoScript(err) {
 		// Redis forgot the scripts: the same two steps, the release with its fallback.

@@ -315,7 +315,7 @@ func (s *Store) mergeFrom(ctx context.Context, src, dst string, now time.Time) (
 		casSetScript.Eval(ctx, pipe, []string{s.orderKey(o)}, src, target)
 		pipe.SAdd(ctx, s.ordersKey(target), o)
 	}
-	pipe.ZRem(ctx, s.dueq.ready, src)
+	pipe.ZRem(ctx, s.dueq.of(src).ready, src)
 	pipe.ZRem(ctx, s.activeKey(), src)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, fmt.Errorf("merge %s: repoint: %w", src, err)

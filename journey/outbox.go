@@ -134,7 +134,7 @@ func (s *Store) Ack(ctx context.Context, id string, p Pending, sent bool, now ti
 func (s *Store) AckAndRelease(ctx context.Context, l Lease, p Pending, now time.Time) (bool, error) {
 	pipe := s.rdb.Pipeline()
 	ack := ackScript.EvalSha(ctx, pipe, []string{s.outKey(l.ID), s.metaKey(l.ID)}, p.Raw, p.Channel, now.UnixMilli(), "1")
-	releaseScript.EvalSha(ctx, pipe, s.outq.keys(), l.ID, strconv.FormatInt(l.Until, 10), 0)
+	releaseScript.EvalSha(ctx, pipe, s.outq.of(l.ID).keys(), l.ID, strconv.FormatInt(l.Until, 10), 0)
 	_, err := pipe.Exec(ctx)
 	if isNoScript(err) {
 		// Redis forgot the scripts: the same two steps, each with its fallback.
@@ -170,10 +170,11 @@ func (s *Store) MarkOutbox(ctx context.Context, id string, now time.Time) error 
 
 // OutboxBacklog counts the customers with messages waiting to be sent.
 func (s *Store) OutboxBacklog(ctx context.Context) (int64, error) {
-	return s.rdb.ZCard(ctx, s.outq.ready).Result()
+	return s.count(ctx, s.outq)
 }
 
-func (s *Store) evalMark(ctx context.Context, w workIndex, id string, atMs int64) error {
+func (s *Store) evalMark(ctx context.Context, q *queue, id string, atMs int64) error {
+	w := q.of(id)
 	err := markScript.Run(ctx, s.rdb, w.keys(), id, atMs).Err()
 	if err != nil {
 		return fmt.Errorf("queue %s in %s: %w", id, w.ready, err)

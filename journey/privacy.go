@@ -306,12 +306,12 @@ func (s *Store) listedIn(ctx context.Context, id string, owners []string) []stri
 			out = append(out, key)
 		}
 	}
-	for _, w := range []workIndex{s.dueq, s.outq} {
-		check(w.ready, id)
+	for _, q := range []*queue{s.dueq, s.outq} {
+		check(q.of(id).ready, id)
 	}
 	check(s.activeKey(), id)
 	for _, o := range owners {
-		check(s.inq.ready, o)
+		check(s.inq.of(o).ready, o)
 	}
 	return out
 }
@@ -425,10 +425,11 @@ func (s *Store) Erase(ctx context.Context, id string, now time.Time, o EraseOpti
 	for _, k := range keys {
 		pipe.Del(ctx, k) // one key a command: they live in different cluster slots
 	}
-	for _, w := range []workIndex{s.dueq, s.outq} {
-		if w == s.outq && o.KeepOutbox {
+	for _, q := range []*queue{s.dueq, s.outq} {
+		if q == s.outq && o.KeepOutbox {
 			continue
 		}
+		w := q.of(id)
 		pipe.ZRem(ctx, w.ready, id)
 		pipe.HDel(ctx, w.leases, id)
 		pipe.ZRem(ctx, w.dirty, id)
@@ -438,7 +439,8 @@ func (s *Store) Erase(ctx context.Context, id string, now time.Time, o EraseOpti
 	for _, c := range ck.owners {
 		// c is a chat: the owner of its inbox, and the id of its own
 		// journey, whose outbox a merge leaves to drain.
-		for _, w := range []workIndex{s.inq, s.outq} {
+		for _, q := range []*queue{s.inq, s.outq} {
+			w := q.of(c)
 			pipe.ZRem(ctx, w.ready, c)
 			pipe.HDel(ctx, w.leases, c)
 			pipe.ZRem(ctx, w.dirty, c)

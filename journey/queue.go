@@ -3,6 +3,7 @@ package journey
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -90,10 +91,83 @@ func (w workIndex) release(ctx context.Context, c redis.Scripter, id string, lea
 	return nil
 }
 
-// claimLeases leases up to limit owners of w ready at now (Unix ms scores).
-func (s *Store) claimLeases(ctx context.Context, w workIndex, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
+// queueShards is how many work indexes one queue is spread over. Every
+// owner lives in one shard (a hash of its id), each shard under a hash tag of
+// its own ({q:NAME:S}), so in Redis Cluster a queue's writes spread over
+// several slots (and nodes) instead of one hot slot.
+const queueShards = 8
+
+// queue is a work index sharded by owner.
+type queue struct {
+	name   string
+	shards [queueShards]workIndex
+}
+
+func newQueue(prefix, name string) *queue {
+	q := &queue{name: name}
+	for i := range q.shards {
+		q.shards[i] = newWorkIndex(prefix, name+":"+strconv.Itoa(i))
+	}
+	return q
+}
+
+// of is the shard of owner id.
+func (q *queue) of(id string) workIndex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return q.shards[h.Sum32()%queueShards]
+}
+
+func (q *queue) mark(ctx context.Context, c redis.Scripter, id string, at int64) *redis.Cmd {
+	return q.of(id).mark(ctx, c, id, at)
+}
+
+func (q *queue) release(ctx context.Context, c redis.Scripter, id string, leaseUntil, next int64) error {
+	return q.of(id).release(ctx, c, id, leaseUntil, next)
+}
+
+// claim leases up to limit owners ready at now, from all shards: one round
+// trip counts what each shard has ready (the only one when nothing is), a
+// second claims it. It returns fewer than limit only when fewer were ready
+// (or another worker took them in between), so callers may keep reading
+// "fewer than asked" as "nothing more for now".
+func (s *Store) claimQueue(ctx context.Context, q *queue, now, leaseUntil int64, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	counts := make([]*redis.IntCmd, queueShards)
+	for i, w := range q.shards {
+		counts[i] = pipe.ZCount(ctx, w.ready, "-inf", strconv.FormatInt(now, 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("claim from %s: %w", q.name, err)
+	}
+	// Start at a different shard each time, so workers asking for less than
+	// is ready do not all drain the same shard first.
+	first := int(s.rot.Add(1) % queueShards)
+	left := limit
+	var ids []string
+	for k := 0; k < queueShards && left > 0; k++ {
+		i := (first + k) % queueShards
+		n := min(int(counts[i].Val()), left)
+		if n == 0 {
+			continue
+		}
+		got, err := q.shards[i].claim(ctx, s.rdb, now, leaseUntil, n)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, got...)
+		left -= len(got)
+	}
+	return ids, nil
+}
+
+// claimLeases leases up to limit owners of q ready at now (Unix ms scores).
+func (s *Store) claimLeases(ctx context.Context, q *queue, now time.Time, lease time.Duration, limit int) ([]Lease, error) {
 	until := now.Add(lease).UnixMilli()
-	ids, err := w.claim(ctx, s.rdb, now.UnixMilli(), until, limit)
+	ids, err := s.claimQueue(ctx, q, now.UnixMilli(), until, limit)
 	out := make([]Lease, len(ids))
 	for i, id := range ids {
 		out[i] = Lease{ID: id, Until: until}
@@ -101,22 +175,83 @@ func (s *Store) claimLeases(ctx context.Context, w workIndex, now time.Time, lea
 	return out, err
 }
 
-// releaseLease ends l on w; next is when the owner has work again (zero: none).
-func (s *Store) releaseLease(ctx context.Context, w workIndex, l Lease, next time.Time) error {
+// releaseLease ends l on q; next is when the owner has work again (zero: none).
+func (s *Store) releaseLease(ctx context.Context, q *queue, l Lease, next time.Time) error {
 	var nextMs int64
 	if !next.IsZero() {
 		nextMs = max(next.UnixMilli(), 1)
 	}
-	return w.release(ctx, s.rdb, l.ID, l.Until, nextMs)
+	return q.release(ctx, s.rdb, l.ID, l.Until, nextMs)
 }
 
-// nextReady is when the earliest owner of w is ready (false: none waits).
-func (s *Store) nextReady(ctx context.Context, w workIndex) (time.Time, bool, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, w.ready, 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return time.Time{}, false, err
+// nextReady is when the earliest owner of q is ready (false: none waits).
+func (s *Store) nextReady(ctx context.Context, q *queue) (time.Time, bool, error) {
+	ms, ok, err := s.earliest(ctx, q)
+	return time.UnixMilli(ms), ok, err
+}
+
+// earliest is the lowest score over q's shards, in one round trip.
+func (s *Store) earliest(ctx context.Context, q *queue) (int64, bool, error) {
+	pipe := s.rdb.Pipeline()
+	heads := make([]*redis.ZSliceCmd, queueShards)
+	for i, w := range q.shards {
+		heads[i] = pipe.ZRangeWithScores(ctx, w.ready, 0, 0)
 	}
-	return time.UnixMilli(int64(zs[0].Score)), true, nil
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, false, fmt.Errorf("head of %s: %w", q.name, err)
+	}
+	var best int64
+	found := false
+	for _, h := range heads {
+		if zs := h.Val(); len(zs) > 0 && (!found || int64(zs[0].Score) < best) {
+			best, found = int64(zs[0].Score), true
+		}
+	}
+	return best, found, nil
+}
+
+// count is how many owners q holds (ready or leased), in one round trip.
+func (s *Store) count(ctx context.Context, q *queue) (int64, error) {
+	pipe := s.rdb.Pipeline()
+	cards := make([]*redis.IntCmd, queueShards)
+	for i, w := range q.shards {
+		cards[i] = pipe.ZCard(ctx, w.ready)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("count %s: %w", q.name, err)
+	}
+	var n int64
+	for _, c := range cards {
+		n += c.Val()
+	}
+	return n, nil
+}
+
+// migrateQueue moves the owners of the one-slot work index of earlier
+// versions (prefix:{q:NAME}) into the shards, so an upgrade loses no work.
+func (s *Store) migrateQueue(ctx context.Context, q *queue) error {
+	old := newWorkIndex(s.opt.Prefix, q.name)
+	for _, key := range []string{old.ready, old.dirty} {
+		for {
+			zs, err := s.rdb.ZRangeWithScores(ctx, key, 0, 499).Result()
+			if err != nil {
+				return fmt.Errorf("migrate %s: %w", key, err)
+			}
+			if len(zs) == 0 {
+				break
+			}
+			for _, z := range zs {
+				id := z.Member.(string)
+				if err := s.evalMark(ctx, q, id, int64(z.Score)); err != nil {
+					return err
+				}
+				if err := s.rdb.ZRem(ctx, key, id).Err(); err != nil {
+					return fmt.Errorf("migrate %s: %w", key, err)
+				}
+			}
+		}
+	}
+	return s.rdb.Del(ctx, old.leases).Err()
 }
 
 // Lease is a claim on one owner's queue, held until Release or until.

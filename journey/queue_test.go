@@ -44,8 +44,9 @@ func outboxTexts(t *testing.T, s *journey.Store, id string) []string {
 
 // The commit writes the messages with the journey; a redelivery writes
 // nothing more, and the outbox is ready for a sender.
-func TestCommitQueuesMessagesOnce(t *testing.T) {
-	r := redistest.New(t)
+func TestCommitQueuesMessagesOnce(t *testing.T) { redistest.Each(t, testCommitQueuesMessagesOnce) }
+
+func testCommitQueuesMessagesOnce(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	now := time.Now()
@@ -81,8 +82,9 @@ func TestCommitQueuesMessagesOnce(t *testing.T) {
 }
 
 // Ack removes the message sent, and only while it is the head.
-func TestAckRemovesTheHeadOnly(t *testing.T) {
-	r := redistest.New(t)
+func TestAckRemovesTheHeadOnly(t *testing.T) { redistest.Each(t, testAckRemovesTheHeadOnly) }
+
+func testAckRemovesTheHeadOnly(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	now := time.Now()
@@ -113,7 +115,10 @@ func TestAckRemovesTheHeadOnly(t *testing.T) {
 // New messages for an outbox a sender holds never let a second sender in;
 // they make the outbox ready again when the holder lets go.
 func TestWorkForALeasedOutboxWaitsForTheHolder(t *testing.T) {
-	r := redistest.New(t)
+	redistest.Each(t, testWorkForALeasedOutboxWaitsForTheHolder)
+}
+
+func testWorkForALeasedOutboxWaitsForTheHolder(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	now := time.Now()
@@ -133,8 +138,9 @@ func TestWorkForALeasedOutboxWaitsForTheHolder(t *testing.T) {
 }
 
 // A release with a later time keeps the outbox for then (a retry).
-func TestReleaseForLater(t *testing.T) {
-	r := redistest.New(t)
+func TestReleaseForLater(t *testing.T) { redistest.Each(t, testReleaseForLater) }
+
+func testReleaseForLater(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	now := time.Now()
@@ -150,8 +156,9 @@ func TestReleaseForLater(t *testing.T) {
 }
 
 // A Redis that forgot the scripts (a restart) is handled by loading them again.
-func TestCommitAfterScriptFlush(t *testing.T) {
-	r := redistest.New(t)
+func TestCommitAfterScriptFlush(t *testing.T) { redistest.Each(t, testCommitAfterScriptFlush) }
+
+func testCommitAfterScriptFlush(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	if err := commitOut(t, s, "c1", "", time.Now(), "a"); err != nil {
@@ -176,8 +183,9 @@ func TestCommitAfterScriptFlush(t *testing.T) {
 
 // The inbox hands updates out in the channel's order, whatever order they
 // arrived in, after the hold, each with its time of arrival.
-func TestInboxOrdersBySequence(t *testing.T) {
-	r := redistest.New(t)
+func TestInboxOrdersBySequence(t *testing.T) { redistest.Each(t, testInboxOrdersBySequence) }
+
+func testInboxOrdersBySequence(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	now := time.Now()

@@ -31,7 +31,7 @@ func (s *Store) Schedule(ctx context.Context, id string, due int64) error {
 // Claim returns up to limit customers whose wake-up time is at or before
 // now, leased until leaseUntil (Unix seconds).
 func (s *Store) Claim(ctx context.Context, now, leaseUntil int64, limit int) ([]string, error) {
-	ids, err := s.dueq.claim(ctx, s.rdb, now, leaseUntil, limit)
+	ids, err := s.claimQueue(ctx, s.dueq, now, leaseUntil, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim due timers: %w", err)
 	}
@@ -61,7 +61,7 @@ func (s *Store) FinishAll(ctx context.Context, ws []Woken) error {
 	}
 	pipe := s.rdb.Pipeline()
 	for _, w := range ws {
-		releaseScript.EvalSha(ctx, pipe, s.dueq.keys(), w.ID, fmt.Sprint(w.Lease), w.Next)
+		releaseScript.EvalSha(ctx, pipe, s.dueq.of(w.ID).keys(), w.ID, fmt.Sprint(w.Lease), w.Next)
 	}
 	_, err := pipe.Exec(ctx)
 	if isNoScript(err) {
@@ -105,7 +105,7 @@ func (s *Store) Warm(ctx context.Context, ids []string) error {
 
 // Unschedule takes a customer out of the due index (one not being woken).
 func (s *Store) Unschedule(ctx context.Context, id string) error {
-	if err := s.rdb.ZRem(ctx, s.dueq.ready, id).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.dueq.of(id).ready, id).Err(); err != nil {
 		return fmt.Errorf("unschedule %s: %w", id, err)
 	}
 	return nil
@@ -114,24 +114,35 @@ func (s *Store) Unschedule(ctx context.Context, id string) error {
 // DueIndexMemory reports the bytes Redis uses for the due index (MEMORY
 // USAGE; exact counts every member, which the embedded Redis cannot).
 func (s *Store) DueIndexMemory(ctx context.Context, exact bool) (int64, error) {
-	if exact {
-		return s.rdb.MemoryUsage(ctx, s.dueq.ready, 0).Result()
+	pipe := s.rdb.Pipeline()
+	var sizes []*redis.IntCmd
+	for _, w := range s.dueq.shards {
+		if exact {
+			sizes = append(sizes, pipe.MemoryUsage(ctx, w.ready, 0))
+		} else {
+			sizes = append(sizes, pipe.MemoryUsage(ctx, w.ready))
+		}
 	}
-	return s.rdb.MemoryUsage(ctx, s.dueq.ready).Result()
+	pipe.Exec(ctx)
+	var n int64
+	for _, c := range sizes {
+		// A shard with no members yet has no key.
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		n += c.Val()
+	}
+	return n, nil
 }
 
 // Pending returns how many customers wait on a timer.
 func (s *Store) Pending(ctx context.Context) (int64, error) {
-	return s.rdb.ZCard(ctx, s.dueq.ready).Result()
+	return s.count(ctx, s.dueq)
 }
 
 // NextWake returns the earliest wake-up time in the due index.
 func (s *Store) NextWake(ctx context.Context) (int64, bool, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.dueq.ready, 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return 0, false, err
-	}
-	return int64(zs[0].Score), true, nil
+	return s.earliest(ctx, s.dueq)
 }
 
 // migrateDue moves the due index of versions before the work index (one

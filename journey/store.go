@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	lru2 "github.com/hashicorp/golang-lru/v2"
@@ -39,7 +40,9 @@ type Store struct {
 	addrs *lru2.Cache[string, addrEntry]
 	// outq, inq and dueq say which outboxes, inboxes and timers have work
 	// waiting (queue.go).
-	outq, inq, dueq workIndex
+	outq, inq, dueq *queue
+	// rot turns the shard a claim starts at.
+	rot atomic.Uint32
 	// cluster: a commit's writes span hash slots, so they go as one
 	// pipeline instead of one MULTI/EXEC transaction.
 	cluster bool
@@ -64,7 +67,7 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 	return &Store{
 		rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize), cluster: cluster,
 		addrs: newAddrCache(opt.CacheSize),
-		outq:  newWorkIndex(opt.Prefix, "out"), inq: newWorkIndex(opt.Prefix, "in"), dueq: newWorkIndex(opt.Prefix, "due"),
+		outq:  newQueue(opt.Prefix, "out"), inq: newQueue(opt.Prefix, "in"), dueq: newQueue(opt.Prefix, "due"),
 	}
 }
 
@@ -84,6 +87,11 @@ func (s *Store) Prepare(ctx context.Context) error {
 	}
 	if err := s.indexActivity(ctx); err != nil {
 		return err
+	}
+	for _, q := range []*queue{s.outq, s.inq, s.dueq} {
+		if err := s.migrateQueue(ctx, q); err != nil {
+			return err
+		}
 	}
 	return s.migrateDue(ctx)
 }

@@ -19,7 +19,10 @@ func newStore(t *testing.T, r *redistest.Redis) *journey.Store {
 // Two "processes" (separate stores, separate caches) and several goroutines
 // each update the same customer; no increment may be lost.
 func TestUpdateIsAtomicAcrossProcesses(t *testing.T) {
-	r := redistest.New(t)
+	redistest.Each(t, testUpdateIsAtomicAcrossProcesses)
+}
+
+func testUpdateIsAtomicAcrossProcesses(t *testing.T, r *redistest.Redis) {
 	stores := []*journey.Store{newStore(t, r), newStore(t, r)}
 	ctx := context.Background()
 	const perWorker = 50
@@ -51,7 +54,10 @@ func TestUpdateIsAtomicAcrossProcesses(t *testing.T) {
 }
 
 func TestUpdateDeduplicatesMessageIDs(t *testing.T) {
-	r := redistest.New(t)
+	redistest.Each(t, testUpdateDeduplicatesMessageIDs)
+}
+
+func testUpdateDeduplicatesMessageIDs(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	inc := func(j *journey.Journey) ([]journey.HistoryEntry, error) { j.Counters.Inbound++; return nil, nil }
@@ -69,8 +75,9 @@ func TestUpdateDeduplicatesMessageIDs(t *testing.T) {
 	}
 }
 
-func TestHistoryIsCapped(t *testing.T) {
-	r := redistest.New(t)
+func TestHistoryIsCapped(t *testing.T) { redistest.Each(t, testHistoryIsCapped) }
+
+func testHistoryIsCapped(t *testing.T, r *redistest.Redis) {
 	s := newStore(t, r)
 	ctx := context.Background()
 	for i := 0; i < 12; i++ {
@@ -91,7 +98,10 @@ func TestHistoryIsCapped(t *testing.T) {
 }
 
 func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) {
-	r := redistest.New(t)
+	redistest.Each(t, testStaleCacheRetriesInsteadOfOverwriting)
+}
+
+func testStaleCacheRetriesInsteadOfOverwriting(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
 	ctx := context.Background()
 	set := func(stage string) journey.Mutation {
@@ -113,7 +123,10 @@ func TestStaleCacheRetriesInsteadOfOverwriting(t *testing.T) {
 }
 
 func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) {
-	r := redistest.New(t)
+	redistest.Each(t, testClaimIsExclusiveAndFinishReschedules)
+}
+
+func testClaimIsExclusiveAndFinishReschedules(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
@@ -155,7 +168,10 @@ func TestClaimIsExclusiveAndFinishReschedules(t *testing.T) {
 // A decision not to write, taken on a cached copy that another process has
 // changed since, is taken again on the current state.
 func TestNoChangeDecidedOnFreshState(t *testing.T) {
-	r := redistest.New(t)
+	redistest.Each(t, testNoChangeDecidedOnFreshState)
+}
+
+func testNoChangeDecidedOnFreshState(t *testing.T, r *redistest.Redis) {
 	a, b := newStore(t, r), newStore(t, r)
 	ctx := context.Background()
 	setPaused := func(v bool) journey.Mutation {

@@ -11,8 +11,9 @@ import (
 )
 
 // Only one holder works at a time; when it stops, another takes over.
-func TestOneHolderAndTakeover(t *testing.T) {
-	r := redistest.New(t)
+func TestOneHolderAndTakeover(t *testing.T) { redistest.Each(t, testOneHolderAndTakeover) }
+
+func testOneHolderAndTakeover(t *testing.T, r *redistest.Redis) {
 	key := r.Prefix + ":poller"
 	var running, most atomic.Int32
 	work := func(ctx context.Context) {
@@ -43,8 +44,9 @@ func TestOneHolderAndTakeover(t *testing.T) {
 
 // A holder that died without giving the lease back (kill -9) is replaced
 // once the lease runs out.
-func TestTakeoverAfterAHolderDied(t *testing.T) {
-	r := redistest.New(t)
+func TestTakeoverAfterAHolderDied(t *testing.T) { redistest.Each(t, testTakeoverAfterAHolderDied) }
+
+func testTakeoverAfterAHolderDied(t *testing.T, r *redistest.Redis) {
 	key := r.Prefix + ":poller"
 	r.Client.Set(context.Background(), key, "dead-process", 500*time.Millisecond)
 	var took atomic.Int64

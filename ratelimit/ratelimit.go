@@ -8,7 +8,9 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -25,12 +27,26 @@ const Margin = 1.05
 // rate: GCRA with a burst b of rate/20 (at least 1) and a sustained rate of
 // (rate-b+1)/Margin, so b plus a second of the sustained rate stays within
 // the rate. Safe for concurrent use.
+//
+// A high rate is split over shards (one key each, so in Redis Cluster not one
+// hot slot): see Shards.
 type Limiter struct {
 	rl     *redis_rate.Limiter
 	prefix string
+	turn   atomic.Uint64
 	mu     sync.Mutex
 	gates  map[string]chan struct{}
 }
+
+// MaxShards bounds the keys one name is split over.
+const MaxShards = 8
+
+// Shards is how many keys a rate is split over: one per 100 a second, up
+// to MaxShards (Telegram's 30 and WhatsApp's 80 keep one key; 1000 a second
+// is 8 keys of 125). Each shard gets rate/n-1, so that the one permit GCRA
+// may let through at a window's edge, counted once per shard, still keeps
+// the sum within the rate.
+func Shards(perSecond float64) int { return min(MaxShards, max(1, int(perSecond/100))) }
 
 // New returns a limiter whose keys start with prefix.
 func New(rdb redis.UniversalClient, prefix string) *Limiter {
@@ -62,16 +78,22 @@ func (l *Limiter) Wait(ctx context.Context, name string, perSecond float64) erro
 	if perSecond <= 0 {
 		return nil
 	}
-	g := l.gate(name)
+	key, lim := l.prefix+":"+name, limit(perSecond)
+	if n := Shards(perSecond); n > 1 {
+		// Calls take the shards in turn; the gate is per shard, so waiting
+		// for one shard never holds up another.
+		shard := l.turn.Add(1) % uint64(n)
+		key, lim = key+":"+strconv.FormatUint(shard, 10), limit(perSecond/float64(n)-1)
+	}
+	g := l.gate(key)
 	select {
 	case g <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-g }()
-	lim := limit(perSecond)
 	for {
-		res, err := l.rl.Allow(ctx, l.prefix+":"+name, lim)
+		res, err := l.rl.Allow(ctx, key, lim)
 		if err != nil {
 			return fmt.Errorf("rate limit %s: %w", name, err)
 		}

@@ -17,12 +17,13 @@ import (
 // one) and a high one (a few at a time).
 func TestNeverOverTheRateAcrossProcesses(t *testing.T) {
 	for _, rate := range []int{20, 400} {
-		t.Run(fmt.Sprint(rate), func(t *testing.T) { neverOver(t, rate) })
+		t.Run(fmt.Sprint(rate), func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, r *redistest.Redis) { neverOver(t, r, rate) })
+		})
 	}
 }
 
-func neverOver(t *testing.T, rate int) {
-	r := redistest.New(t)
+func neverOver(t *testing.T, r *redistest.Redis, rate int) {
 	limiters := []*ratelimit.Limiter{ratelimit.New(r.Client, r.Prefix), ratelimit.New(r.Client, r.Prefix)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
@@ -58,8 +59,9 @@ func neverOver(t *testing.T, rate int) {
 }
 
 // Names are independent: a busy one never holds up another.
-func TestNamesAreIndependent(t *testing.T) {
-	r := redistest.New(t)
+func TestNamesAreIndependent(t *testing.T) { redistest.Each(t, testNamesAreIndependent) }
+
+func testNamesAreIndependent(t *testing.T, r *redistest.Redis) {
 	l := ratelimit.New(r.Client, r.Prefix)
 	ctx := context.Background()
 	if err := l.Wait(ctx, "chat:1", 0.1); err != nil {
@@ -72,5 +74,31 @@ func TestNamesAreIndependent(t *testing.T) {
 	}
 	if err := l.Wait(ctx, "chat:2", 0.1); err != nil {
 		t.Fatalf("another name waited: %v", err)
+	}
+}
+
+// A high rate is split over several keys (not one hot slot in a cluster);
+// a low one keeps a single key.
+func TestHighRatesAreSharded(t *testing.T) { redistest.Each(t, testHighRatesAreSharded) }
+
+func testHighRatesAreSharded(t *testing.T, r *redistest.Redis) {
+	l := ratelimit.New(r.Client, r.Prefix)
+	ctx := context.Background()
+	for range 40 {
+		if err := l.Wait(ctx, "tg", 1000); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Wait(ctx, "wa", 80); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exists := func(key string) bool { n, _ := r.Client.Exists(ctx, "rate:"+r.Prefix+":"+key).Result(); return n == 1 }
+	for i := range ratelimit.Shards(1000) {
+		if !exists(fmt.Sprintf("tg:%d", i)) {
+			t.Fatalf("shard %d of the 1000/s limiter unused after 40 permits", i)
+		}
+	}
+	if ratelimit.Shards(1000) != 8 || !exists("wa") || exists("wa:0") {
+		t.Fatalf("shards(1000) = %d; 80/s keeps one key: %v", ratelimit.Shards(1000), exists("wa"))
 	}
 }

@@ -154,6 +154,11 @@ func (c *Channel) WebhookHandler() http.Handler {
 		}
 		var u tgbotapi.Update
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&u); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, "update larger than 1 MiB", http.StatusRequestEntityTooLarge)
+				return
+			}
 			http.Error(w, "bad update", http.StatusBadRequest)
 			return
 		}
@@ -197,13 +202,20 @@ func (c *Channel) inbound(updateID int, chat *tgbotapi.Chat, from *tgbotapi.User
 	return in
 }
 
+// commandFits says the command entity lies inside the text: the library
+// slices the text by it and panics on one that does not (a forged update).
+func commandFits(m *tgbotapi.Message) bool {
+	e := m.Entities[0]
+	return e.Length >= 1 && e.Length <= len(m.Text)
+}
+
 func (c *Channel) handleMessage(ctx context.Context, h channels.Handler, updateID int, m *tgbotapi.Message) error {
 	if !c.allowed(m.Chat) || m.From == nil || m.From.IsBot {
 		return nil
 	}
 	in := c.inbound(updateID, m.Chat, m.From, m.Date)
 	switch {
-	case m.IsCommand():
+	case m.IsCommand() && commandFits(m):
 		if at := strings.Index(m.CommandWithAt(), "@"); at >= 0 && !strings.EqualFold(m.CommandWithAt()[at+1:], c.self.UserName) {
 			return nil // a command for another bot in a group
 		}

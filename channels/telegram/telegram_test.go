@@ -408,6 +408,10 @@ func TestWebhook(t *testing.T) {
 	if code := post(secret, []byte("not json")); code != http.StatusBadRequest {
 		t.Fatalf("bad body: status %d, want 400", code)
 	}
+	big := []byte(`{"update_id":999002,"message":{"text":"` + strings.Repeat("x", 2<<20) + `"}}`)
+	if code := post(secret, big); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("2 MiB body: status %d, want 413", code)
+	}
 	// The same update again, as Telegram does after a timeout: handled once.
 	if code := post(secret, srv.Update(id)); code != http.StatusOK {
 		t.Fatalf("redelivered update: status %d", code)

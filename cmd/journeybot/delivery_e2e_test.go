@@ -20,9 +20,11 @@ import (
 
 // kill -9 of one of two processes while both take webhooks: what the killed
 // process acknowledged is sent by the other.
-func TestDeliveryKill9OneOfTwo(t *testing.T) {
+// On a single node and on a Redis Cluster.
+func TestDeliveryKill9OneOfTwo(t *testing.T) { redistest.Each(t, testDeliveryKill9OneOfTwo) }
+
+func testDeliveryKill9OneOfTwo(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
-	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", "100")
 	a, b := f.start("a", ""), f.start("b", "")
@@ -288,9 +290,13 @@ func isSorted(ks []int) bool {
 // after the previous one's 200), then in simultaneous pairs (update n to one
 // process and n+1 to the other at the same instant): the replies come out in
 // update_id order.
+// On a single node and on a Redis Cluster.
 func TestDeliveryOrderAcrossTwoProcesses(t *testing.T) {
+	redistest.Each(t, testDeliveryOrderAcrossTwoProcesses)
+}
+
+func testDeliveryOrderAcrossTwoProcesses(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
-	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", "100")
 	a, b := f.start("a", ""), f.start("b", "")
@@ -565,10 +571,16 @@ func TestDeliveryRedisRestartMidLoad(t *testing.T) {
 // No more than telegram.rate sends a second (measured over five seconds,
 // with room for arrival jitter over one), and never more than one a second
 // to a chat, with two processes sharing the load.
+// Single node only: on the cluster, under the load of the parallel delivery
+// tests, 2 of 4 runs ended with 2 replies unsent after the settle time; not
+// enabled there until that is explained.
 func TestDeliveryRateSharedByTwoProcesses(t *testing.T) {
+	testDeliveryRateSharedByTwoProcesses(t, redistest.New(t))
+}
+
+func testDeliveryRateSharedByTwoProcesses(t *testing.T, r *redistest.Redis) {
 	t.Parallel()
 	const rate = 20
-	r := redistest.New(t)
 	srv := telegramtest.New(t)
 	f := newFleet(t, srv, r.URL, r.Prefix, "webhook").set("telegram.rate", strconv.Itoa(rate))
 	a, b := f.start("a", ""), f.start("b", "")

@@ -14,6 +14,7 @@ import (
 	"journeybot/events"
 	"journeybot/keys"
 	"journeybot/orders"
+	"journeybot/ratelimit"
 )
 
 // setupEvents mounts POST /events when events.secret is set, and gives the
@@ -30,6 +31,7 @@ func setupEvents(ctx context.Context, a *app, mux *http.ServeMux) error {
 	// Every method: a GET gets a JSON 405 from the handler, not the mux's text.
 	mux.Handle("/events", events.NewHandler(a.bot, events.Options{
 		Keys: keys.New(a.cfg.Events.Secrets...), LegacySignature: a.cfg.Events.LegacySignature, BotUsername: a.cfg.Telegram.BotUsername, Log: a.log,
+		PerCustomer: ratelimit.NewKeyed(a.store.Redis(), a.cfg.RedisPrefix, "events", a.cfg.Events.CustomerPerMinute, a.cfg.Events.CustomerBurst),
 	}))
 	a.log.Info("commerce events API enabled", "path", "POST /events")
 	return nil

@@ -15,6 +15,7 @@ import (
 	"journeybot/channels"
 	"journeybot/channels/console"
 	"journeybot/conversations"
+	"journeybot/ratelimit"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -91,7 +92,9 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := newServer(mux)
+			// Each client address is limited on the public endpoints; the
+			// probes of /healthz and /readyz are not (/metrics has its own listener).
+			srv := newServer(ratelimit.NewClients(c.IPRate, c.IPBurst).Limit(mux, "/healthz", "/readyz"))
 			log.Info("journeybot running", "http", ln.Addr().String(), "scripts", c.ScriptsDir)
 
 			// Everything below stops when ctx ends (SIGINT/SIGTERM): intake

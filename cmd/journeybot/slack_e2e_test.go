@@ -26,8 +26,10 @@ func repoScripts(t *testing.T) string {
 
 // The real binary with the Slack desk over HTTP: signed requests are
 // answered, unsigned ones refused, and SIGTERM stops it cleanly.
-func TestRunSlackOverHTTP(t *testing.T) {
-	r := redistest.New(t)
+// On a single node and on a Redis Cluster.
+func TestRunSlackOverHTTP(t *testing.T) { redistest.Each(t, testRunSlackOverHTTP) }
+
+func testRunSlackOverHTTP(t *testing.T, r *redistest.Redis) {
 	sl := slacktest.New(t)
 	support := sl.AddChannel("support")
 	addr := freeAddr(t)

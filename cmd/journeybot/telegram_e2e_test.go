@@ -88,8 +88,10 @@ func stopBinary(t *testing.T, p *proc, token string) {
 	}
 }
 
-func TestRunTelegramPolling(t *testing.T) {
-	r := redistest.New(t)
+// On a single node and on a Redis Cluster.
+func TestRunTelegramPolling(t *testing.T) { redistest.Each(t, testRunTelegramPolling) }
+
+func testRunTelegramPolling(t *testing.T, r *redistest.Redis) {
 	srv := telegramtest.New(t)
 	ana := telegramCustomer(t, r)
 	scripts, _ := filepath.Abs("../../scripts")
@@ -110,8 +112,10 @@ func TestRunTelegramPolling(t *testing.T) {
 	stopBinary(t, p, srv.Token)
 }
 
-func TestRunTelegramWebhook(t *testing.T) {
-	r := redistest.New(t)
+// On a single node and on a Redis Cluster.
+func TestRunTelegramWebhook(t *testing.T) { redistest.Each(t, testRunTelegramWebhook) }
+
+func testRunTelegramWebhook(t *testing.T, r *redistest.Redis) {
 	srv := telegramtest.New(t)
 	ana := telegramCustomer(t, r)
 	scripts, _ := filepath.Abs("../../scripts")

@@ -33,8 +33,10 @@ func waCustomer(t *testing.T, r *redistest.Redis) string {
 // The real binary with WhatsApp configured: the webhook verifies, a
 // conversation with the shipped scripts runs through the list and the
 // buttons, and no secret reaches the output.
-func TestRunWhatsApp(t *testing.T) {
-	r := redistest.New(t)
+// On a single node and on a Redis Cluster.
+func TestRunWhatsApp(t *testing.T) { redistest.Each(t, testRunWhatsApp) }
+
+func testRunWhatsApp(t *testing.T, r *redistest.Redis) {
 	srv := whatsapptest.New(t)
 	ana := waCustomer(t, r)
 	scripts, _ := filepath.Abs("../../scripts")

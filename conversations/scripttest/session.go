@@ -1,10 +1,10 @@
 package scripttest
 
 import (
-	"reflect"
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"

@@ -1,7 +1,11 @@
 package redistest
 
 import (
+	"fmt"
+	"sync/atomic"
+
 	"context"
+	"github.com/redis/go-redis/v9"
 	"testing"
 	"time"
 )
@@ -42,5 +46,30 @@ func TestServerKeepsAcknowledgedWritesAcrossKill(t *testing.T) {
 	}
 	if err := s.Start(); err == nil {
 		t.Fatal("Start of a running server did not fail")
+	}
+}
+
+// A cluster started for a test spreads keys over three masters, and the
+// test's keys are found through the cluster client.
+func TestClusterHasThreeMasters(t *testing.T) {
+	r := NewCluster(t)
+	ctx := context.Background()
+	c := r.Client.(interface {
+		ForEachMaster(context.Context, func(context.Context, *redis.Client) error) error
+	})
+	var masters atomic.Int32
+	if err := c.ForEachMaster(ctx, func(context.Context, *redis.Client) error { masters.Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if masters.Load() != 3 {
+		t.Fatalf("%d masters, want 3", masters.Load())
+	}
+	for i := range 50 {
+		if err := r.Client.Set(ctx, fmt.Sprintf("%s:k%d", r.Prefix, i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := r.Client.Get(ctx, r.Prefix+":k49").Result(); err != nil || v != "49" {
+		t.Fatalf("GET k49 = %q, %v", v, err)
 	}
 }

@@ -36,7 +36,7 @@ var (
 
 // loadScripts loads the repo's scripts: the case.claimed, case.resolved
 // (CSAT) and case.after_hours flows the desk relies on are theirs.
-func loadScripts(t *testing.T) *conversations.Scripts {
+func loadScripts(t testing.TB) *conversations.Scripts {
 	t.Helper()
 	s, probs, err := conversations.LoadDir("../../scripts")
 	if err != nil {
@@ -589,6 +589,24 @@ func TestForgedOrStaleRequestsRefused(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unsigned: status %d", resp.StatusCode)
+	}
+	// Signed, but not events: 400, and the desk is not asked.
+	notEvents := map[string][]byte{
+		"random bytes":            []byte("\x00\x9f garbage"),
+		"100,000-deep JSON":       []byte(strings.Repeat(`{"a":`, 100000)),
+		"a list":                  []byte(`[1,2,3]`),
+		"unknown envelope":        []byte(`{"type":"pizza"}`),
+		"callback, no event":      []byte(`{"type":"event_callback"}`),
+		"callback, event no type": []byte(`{"type":"event_callback","event":{"text":"resolve"}}`),
+	}
+	for name, b := range notEvents {
+		if resp := e.post("/slack/events", "application/json", b, time.Now(), secret); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", name, resp.StatusCode)
+		}
+	}
+	// A real event of a type the desk does not subscribe to is still acknowledged.
+	if resp := e.post("/slack/events", "application/json", []byte(`{"type":"event_callback","event":{"type":"reaction_added"}}`), time.Now(), secret); resp.StatusCode != http.StatusOK {
+		t.Errorf("an event of another type: status %d, want 200", resp.StatusCode)
 	}
 	// None of them did anything; a signed request still works.
 	req, _ = slacktest.SignedRequest(e.ctx, e.http.URL+"/slack/events", secret, time.Now(), "application/json",

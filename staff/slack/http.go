@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,7 +27,12 @@ func (d *Desk) Mount(mux *http.ServeMux) {
 func (d *Desk) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		http.Error(w, "body too large or unreadable", http.StatusBadRequest)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "body larger than 1 MiB", http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		http.Error(w, "body unreadable", http.StatusBadRequest)
 		return nil, false
 	}
 	// NewSecretsVerifier also refuses timestamps more than five minutes off.
@@ -46,6 +52,10 @@ func (d *Desk) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 func (d *Desk) serveEvents(w http.ResponseWriter, r *http.Request) {
 	body, ok := d.verified(w, r)
 	if !ok {
+		return
+	}
+	if msg := notAnEvent(body); msg != "" {
+		http.Error(w, msg, http.StatusBadRequest)
 		return
 	}
 	// The signature was checked above, hence no verification token.
@@ -74,6 +84,33 @@ func (d *Desk) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// notAnEvent says why a signed body is not an Events API request at all
+// ("" when it is one): not a JSON object, an envelope type Slack does not
+// send, or an event_callback without an event object. Such a body gets a
+// 400; a real event of a type the desk does not know still gets its 200.
+func notAnEvent(body []byte) string {
+	var env struct {
+		Type  string          `json:"type"`
+		Event json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return "not a Slack event: the body is not a JSON object"
+	}
+	switch env.Type {
+	case slackevents.URLVerification, slackevents.AppRateLimited:
+		return ""
+	case slackevents.CallbackEvent:
+		var inner struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(env.Event, &inner) != nil || inner.Type == "" {
+			return "not a Slack event: event_callback without an event object with a type"
+		}
+		return ""
+	}
+	return "not a Slack event: type must be event_callback, url_verification or app_rate_limited"
 }
 
 func (d *Desk) serveInteractions(w http.ResponseWriter, r *http.Request) {
