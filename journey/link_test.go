@@ -99,8 +99,13 @@ func TestLinkMergesTheChatsJourney(t *testing.T) {
 	if owner, _ := s.Resolve(ctx, "telegram", "42"); owner != "c-77" {
 		t.Errorf("address owner = %q", owner)
 	}
-	if due, _ := r.Client.ZScore(ctx, r.Prefix+":{q:due}:ready", "c-77").Result(); int64(due) != now.Add(2*time.Hour).Unix() {
-		t.Errorf("due index of the customer = %v", due)
+	// The merged journey is the only one in this test's due index: its
+	// next wake is the customer's, and the chat's entry went with it.
+	if due, ok, _ := s.NextWake(ctx); !ok || due != now.Add(2*time.Hour).Unix() {
+		t.Errorf("next wake = %v (%v), want the customer's at %v", due, ok, now.Add(2*time.Hour).Unix())
+	}
+	if n, _ := s.Pending(ctx); n != 1 {
+		t.Errorf("due index holds %d owners, want only the customer", n)
 	}
 }
 

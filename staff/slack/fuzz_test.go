@@ -29,7 +29,7 @@ func fuzzDesk(f *testing.F) http.Handler {
 	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(loadScripts(f), conversations.DefaultOptions())})
 	b.AddChannel(channeltest.New("telegram"))
 	d, err := New(ctx, Options{BotToken: sl.BotToken, SigningSecret: secret, APIURL: sl.URL, Channel: "#support",
-		ClaimTimeout: time.Minute, Bot: b, Workers: 2})
+		ClaimTimeout: time.Minute, Bot: b, Workers: 2, StaffUserIDs: []string{bia.ID}})
 	if err != nil {
 		f.Fatal(err)
 	}
