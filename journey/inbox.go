@@ -34,15 +34,28 @@ type InboxItem struct {
 // chat get to arrive out of order. One round trip. The stored member starts
 // with the time of arrival, so updates of one sequence number (WhatsApp's
 // seconds) keep the order they came in; an update stored twice is handled
-// once (its message id).
+// once (its message id). On a cluster, two round trips (see below).
 func (s *Store) Accept(ctx context.Context, owner string, seq int64, payload []byte, now time.Time, hold time.Duration) error {
 	at := now.Add(hold).UnixMilli()
 	member := fmt.Sprintf("%013d ", now.UnixMilli()) + string(payload)
 	for attempt := 0; ; attempt++ {
-		pipe := s.rdb.Pipeline()
-		pipe.ZAddNX(ctx, s.inKey(owner), redis.Z{Score: float64(seq), Member: member})
-		s.inq.mark(ctx, pipe, owner, at)
-		_, err := pipe.Exec(ctx)
+		var err error
+		if s.cluster {
+			// The inbox and its queue entry are in different slots, which a
+			// cluster writes side by side: the entry must not land before
+			// the update it announces (a worker reading the inbox empty in
+			// between would release it for good), so they go one after the
+			// other. A single node runs a pipeline in order.
+			err = s.rdb.ZAddNX(ctx, s.inKey(owner), redis.Z{Score: float64(seq), Member: member}).Err()
+			if err == nil {
+				err = s.evalMark(ctx, s.inq, owner, at)
+			}
+		} else {
+			pipe := s.rdb.Pipeline()
+			pipe.ZAddNX(ctx, s.inKey(owner), redis.Z{Score: float64(seq), Member: member})
+			s.inq.mark(ctx, pipe, owner, at)
+			_, err = pipe.Exec(ctx)
+		}
 		if err == nil {
 			return nil
 		}

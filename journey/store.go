@@ -261,17 +261,32 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
 		s.besideCommit(ctx, pipe, id, cur, next, now)
 		queued := len(ch.Outbox) > 0
-		if queued {
-			s.outq.mark(ctx, pipe, id, now.UnixMilli())
-		}
 		// A timer brought forward needs the due index moved (a later one is
 		// found when the customer is woken for the earlier).
 		due, before := next.NextDue(), cur.NextDue()
 		moved := due != 0 && (before == 0 || due < before)
+		// The queue entries go with the commit, after it: on a single node
+		// MULTI/EXEC keeps that order. A cluster runs a pipeline's slots on
+		// their nodes side by side, so a mark could land before the message
+		// it announces; a sender that read the outbox empty in between would
+		// release it for good and strand the reply. There they follow in a
+		// second round trip, once the commit is in.
+		marks := pipe
+		if s.cluster {
+			marks = s.rdb.Pipeline()
+		}
+		if queued {
+			s.outq.mark(ctx, marks, id, now.UnixMilli())
+		}
 		if moved {
-			s.dueq.mark(ctx, pipe, id, due)
+			s.dueq.mark(ctx, marks, id, due)
 		}
 		_, err = pipe.Exec(ctx)
+		if s.cluster && err == nil && (queued || moved) {
+			if res, _ := commit.Slice(); len(res) > 0 && res[0] == int64(1) {
+				_, err = marks.Exec(ctx)
+			}
+		}
 		if isNoScript(commit.Err()) && reloads < 3 {
 			// Redis restarted and forgot the scripts: load them and try again.
 			reloads++
