@@ -65,11 +65,8 @@ func (h *holdCommit) hold(c redis.Cmder) {
 	}
 }
 
-// On a cluster a commit's queue entry must not land before the commit: a
-// sender that claims the outbox in between, reads it empty and releases it
-// would leave the reply stranded, acknowledged and never sent (the shared-rate
-// delivery test lost 2 of 320 replies this way on the cluster).
-func TestClusterQueueEntryNeverLandsBeforeItsCommit(t *testing.T) {
+// heldCluster is a store on the test cluster whose node clients carry h.
+func heldCluster(t *testing.T) (*journey.Store, *holdCommit, string) {
 	r := redistest.NewCluster(t)
 	h := &holdCommit{}
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{
@@ -80,19 +77,28 @@ func TestClusterQueueEntryNeverLandsBeforeItsCommit(t *testing.T) {
 			return c
 		},
 	})
-	defer rdb.Close()
-	ctx := context.Background()
+	t.Cleanup(func() { rdb.Close() })
 	s := journey.NewStore(rdb, journey.Options{Prefix: r.Prefix})
-	if err := s.LoadScripts(ctx); err != nil {
+	if err := s.LoadScripts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return s, h, r.Prefix
+}
+
+// On a cluster a commit's queue entry must not land before the commit: a
+// sender that claims the outbox in between, reads it empty and releases it
+// would leave the reply stranded, acknowledged and never sent (the shared-rate
+// delivery test lost 2 of 320 replies this way on the cluster).
+func TestClusterQueueEntryNeverLandsBeforeItsCommit(t *testing.T) {
+	ctx := context.Background()
+	s, h, prefix := heldCluster(t)
 	now := time.Now()
 	// Several customers, so that some have their journey and their outbox
 	// queue shard on different nodes.
 	stranded := 0
 	for _, id := range []string{"c-0", "c-1", "c-2", "c-3", "c-4", "c-5", "c-6", "c-7", "c-8", "c-9"} {
 		h.mu.Lock()
-		h.cmd, h.key, h.held, h.release = "evalsha", r.Prefix+":{c:"+id+"}", make(chan struct{}), make(chan struct{})
+		h.cmd, h.key, h.held, h.release = "evalsha", prefix+":{c:"+id+"}", make(chan struct{}), make(chan struct{})
 		h.mu.Unlock()
 		done := make(chan error, 1)
 		go func() {
@@ -157,28 +163,14 @@ func TestClusterQueueEntryNeverLandsBeforeItsCommit(t *testing.T) {
 // update, or a worker that reads the inbox empty in between releases it and
 // the acknowledged update waits for the chat's next message.
 func TestClusterInboxEntryNeverLandsBeforeItsUpdate(t *testing.T) {
-	r := redistest.NewCluster(t)
-	h := &holdCommit{}
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs: r.Client.(*redis.ClusterClient).Options().Addrs,
-		NewClient: func(opt *redis.Options) *redis.Client {
-			c := redis.NewClient(opt)
-			c.AddHook(h)
-			return c
-		},
-	})
-	defer rdb.Close()
 	ctx := context.Background()
-	s := journey.NewStore(rdb, journey.Options{Prefix: r.Prefix})
-	if err := s.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, h, prefix := heldCluster(t)
 	now := time.Now()
 	stranded := 0
 	for i := range 10 {
 		owner := journey.InboxOwner("telegram", strconv.Itoa(100+i))
 		h.mu.Lock()
-		h.cmd, h.key, h.held, h.release = "zadd", r.Prefix+":{a:"+owner+"}:in", make(chan struct{}), make(chan struct{})
+		h.cmd, h.key, h.held, h.release = "zadd", prefix+":{a:"+owner+"}:in", make(chan struct{}), make(chan struct{})
 		h.mu.Unlock()
 		done := make(chan error, 1)
 		go func() { done <- s.Accept(ctx, owner, 1, []byte(`{"id":"1"}`), now, 0) }()
