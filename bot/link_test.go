@@ -23,7 +23,11 @@ func shipped(t *testing.T, r *redistest.Redis) *fixture {
 		t.Fatal(err)
 	}
 	store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(s, conversations.DefaultOptions())})
+	// No quiet hours: these tests run on the wall clock, and a shipment
+	// notice would otherwise wait for the morning when they run at night.
+	opt := conversations.DefaultOptions()
+	opt.QuietStart, opt.QuietEnd = 0, 0
+	b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(s, opt)})
 	rec := channeltest.New("test")
 	b.AddChannel(rec)
 	b.SetLinkKeys(keys.New("s3cret"))
