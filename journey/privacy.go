@@ -257,17 +257,27 @@ func (s *Store) scan(ctx context.Context, pattern string, fn func([]string) erro
 	return one(ctx, s.rdb)
 }
 
+// gather loads the customer's journey (following a merge) and finds every
+// key kept about them, for Export and Erase.
+func (s *Store) gather(ctx context.Context, id string, now time.Time) (string, *Journey, *customerKeys, error) {
+	id, ver, j, err := s.loadFollow(ctx, id, now)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if ver == 0 {
+		return "", nil, nil, fmt.Errorf("%w: %q has no journey", ErrUnknownCustomer, id)
+	}
+	ck, err := s.collect(ctx, id, j)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return id, j, ck, nil
+}
+
 // Export returns everything kept about the customer (see FindCustomer for
 // the id).
 func (s *Store) Export(ctx context.Context, id string, now time.Time) (*Export, error) {
-	id, ver, j, err := s.loadFollow(ctx, id, now)
-	if err != nil {
-		return nil, err
-	}
-	if ver == 0 {
-		return nil, fmt.Errorf("%w: %q has no journey", ErrUnknownCustomer, id)
-	}
-	ck, err := s.collect(ctx, id, j)
+	id, j, ck, err := s.gather(ctx, id, now)
 	if err != nil {
 		return nil, err
 	}
@@ -397,14 +407,7 @@ type EraseOptions struct {
 // merged journeys, staff case records; and records the id (hashed) as
 // erased, so that an event does not bring the customer back without consent.
 func (s *Store) Erase(ctx context.Context, id string, now time.Time, o EraseOptions) (*Erased, error) {
-	id, ver, j, err := s.loadFollow(ctx, id, now)
-	if err != nil {
-		return nil, err
-	}
-	if ver == 0 {
-		return nil, fmt.Errorf("%w: %q has no journey", ErrUnknownCustomer, id)
-	}
-	ck, err := s.collect(ctx, id, j)
+	id, j, ck, err := s.gather(ctx, id, now)
 	if err != nil {
 		return nil, err
 	}
