@@ -346,6 +346,15 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 		t.Errorf("days %+v", d[:4])
 	}
 
+	// a2 asks to be erased: she leaves "new" now; what she did stays counted.
+	if _, err := w.bot.Erase(w.ctx, "telegram:102", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	after := w.report(day(2, 0, 0), day(9, 0, 0))
+	if s := after.Stages.List[0]; s.ID != "new" || s.Now != 3 || s.Entered != 5 || after.NPS.Answers != 2 {
+		t.Errorf("after the erase: %+v, NPS answers %d", s, after.NPS.Answers)
+	}
+
 	// Earlier in the week, a3's question was still waiting, not abandoned.
 	early := w.reportAt(day(5, 18, 0), day(4, 0, 0), day(4, 0, 0))
 	for _, f := range early.Flows {
@@ -369,3 +378,22 @@ func (w *world) reportAt(now, from, to time.Time) *insight.Report {
 }
 
 func near(v *float64, want float64) bool { return v != nil && math.Abs(*v-want) < 1e-9 }
+
+func TestReportRefusesABadRange(t *testing.T) {
+	r := redistest.New(t)
+	rd := insight.NewReader(r.Client, insight.ReaderOptions{Prefix: r.Prefix, Zone: saoPaulo})
+	if _, err := rd.Report(context.Background(), day(9, 0, 0), day(2, 0, 0)); err == nil || !strings.Contains(err.Error(), "ends (2026-03-02) before it starts (2026-03-09)") {
+		t.Errorf("reversed range: %v", err)
+	}
+	if _, err := rd.Report(context.Background(), day(1, 0, 0).AddDate(-2, 0, 0), day(1, 0, 0)); err == nil || !strings.Contains(err.Error(), "more than 400 days") {
+		t.Errorf("two years: %v", err)
+	}
+	// A range with nothing in it: every day listed, nothing counted.
+	rep, err := rd.Report(context.Background(), day(2, 0, 0), day(4, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Days) != 3 || rep.Days[2].Date != "2026-03-04" || rep.NPS.Score != nil || rep.CSAT.Average != nil || len(rep.Flows) != 0 {
+		t.Errorf("empty report %+v", rep)
+	}
+}

@@ -132,7 +132,7 @@ type Conv struct {
 	Misses int `json:"m,omitempty"`
 	// Since is when the step began waiting (Unix seconds): an answer later
 	// than insight.abandon_after counts the step as abandoned.
-	Since int64 `json:"t,omitempty"`
+	Since int64 `json:"ws,omitempty"`
 }
 
 // Timer is a scheduled continuation: a wait step, a time trigger, an offer expiry.
