@@ -215,6 +215,14 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 	w.at(day(9, 10, 0))
 	w.say("104", "hello")
 	w.at(day(9, 12, 0))
+	if err := w.stats.Flush(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Who is in each stage now, as the changes counted it (the report
+	// below counts it afresh from the journeys the first time: the same).
+	if got := w.allTime("now|"); got["now|new"] != 4 || got["now|customer"] != 4 || got["now|at_risk"] != 0 {
+		t.Errorf("stage counts by their changes: %v", got)
+	}
 	rep := w.report(day(2, 0, 0), day(9, 0, 0))
 
 	if rep.From != "2026-03-02" || rep.To != "2026-03-09" || rep.Zone != "America/Sao_Paulo" || len(rep.Days) != 8 {
@@ -364,6 +372,26 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 	}
 }
 
+// allTime sums the all-time figures' shards, for the fields starting with prefix.
+func (w *world) allTime(prefix string) map[string]int64 {
+	w.t.Helper()
+	out := map[string]int64{}
+	for s := range insight.Shards {
+		m, err := w.redis.Client.HGetAll(w.ctx, insight.AllKey(w.redis.Prefix, s)).Result()
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for k, v := range m {
+			if strings.HasPrefix(k, prefix) {
+				var n int64
+				fmt.Sscan(v, &n)
+				out[k] += n
+			}
+		}
+	}
+	return out
+}
+
 // reportAt reads a report as it would have been read at now.
 func (w *world) reportAt(now, from, to time.Time) *insight.Report {
 	w.t.Helper()
@@ -395,5 +423,44 @@ func TestReportRefusesABadRange(t *testing.T) {
 	}
 	if len(rep.Days) != 3 || rep.Days[2].Date != "2026-03-04" || rep.NPS.Score != nil || rep.CSAT.Average != nil || len(rep.Flows) != 0 {
 		t.Errorf("empty report %+v", rep)
+	}
+}
+
+// Journeys from before the figures were kept are counted in their stage by
+// the first report, and changes go on from there.
+func TestStagesNowCountJourneysFromBefore(t *testing.T) {
+	redistest.Each(t, testStagesNowCountJourneysFromBefore)
+}
+
+func testStagesNowCountJourneysFromBefore(t *testing.T, r *redistest.Redis) {
+	w := newWorld(t, r)
+	store := w.bot.Store()
+	for i, st := range []string{"customer", "customer", "at_risk"} {
+		id := fmt.Sprint("old-", i)
+		if _, err := store.Update(w.ctx, id, "", w.clk.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+			j.Stage, j.LastEvent = st, w.clk.Now().Unix() // a store customer of an earlier version
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.at(day(2, 10, 0))
+	w.say("301", "hello")
+	first := w.report(day(2, 0, 0), day(2, 0, 0))
+	w.at(day(2, 11, 0))
+	w.event("old-2-paid", "order.paid", "old-2", &journey.Order{ID: "o2", Total: 10}, "")
+	second := w.report(day(2, 0, 0), day(2, 0, 0))
+	now := func(rep *insight.Report) string {
+		var parts []string
+		for _, s := range rep.Stages.List {
+			parts = append(parts, fmt.Sprint(s.ID, "=", s.Now))
+		}
+		return strings.Join(parts, " ")
+	}
+	if got := now(first); got != "new=1 customer=2 at_risk=1" {
+		t.Errorf("first report: %s", got)
+	}
+	if got := now(second); got != "new=1 customer=3 at_risk=0" {
+		t.Errorf("after old-2 bought: %s", got)
 	}
 }
