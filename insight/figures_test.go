@@ -363,6 +363,25 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 		t.Errorf("after the erase: %+v, NPS answers %d", s, after.NPS.Answers)
 	}
 
+	// Without the scripts (say, a flow removed since), the flows counted
+	// are listed all the same, by name, with their steps by name (fallback
+	// never ran: nothing counted, not listed).
+	bare, err := insight.NewReader(w.redis.Client, insight.ReaderOptions{Prefix: w.redis.Prefix, Zone: saoPaulo, Now: w.clk.Now}).
+		Report(w.ctx, day(2, 0, 0), day(9, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range bare.Flows {
+		names = append(names, f.ID)
+		if f.ID == "signup" && (f.Started != 4 || f.Abandoned != 2 || len(f.Steps) != 3 || f.Steps[0].ID != "ask_email") {
+			t.Errorf("signup without scripts: %+v", f)
+		}
+	}
+	if got := strings.Join(names, " "); got != "after_case coupon csat_tip handoff optout rate signup" {
+		t.Errorf("flows without scripts: %s", got)
+	}
+
 	// Earlier in the week, a3's question was still waiting, not abandoned.
 	early := w.reportAt(day(5, 18, 0), day(4, 0, 0), day(4, 0, 0))
 	for _, f := range early.Flows {

@@ -258,11 +258,7 @@ func (b *builder) flows(rep *Report) {
 	for _, id := range append(names(b.tot, "fl", 0), names(b.tot, "st", 0)...) {
 		if !known[id] {
 			known[id] = true
-			d := flowDef{id: id}
-			for _, st := range names(b.tot, "st|"+id, 0) {
-				d.steps = append(d.steps, st)
-			}
-			defs = append(defs, d)
+			defs = append(defs, flowDef{id: id, steps: names(b.tot, "st|"+id, 0)})
 		}
 	}
 	for _, d := range defs {
