@@ -181,6 +181,8 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 	w.event("a1-coupon", "coupon.redeemed", "telegram:101", &journey.Order{ID: "a1"}, "BACK10")
 	w.at(day(4, 13, 10))
 	w.event("h2-b", "order.paid", "h2", &journey.Order{ID: "h2b", Total: 60, Currency: "BRL"}, "")
+	// The store tells the same payment again, under another event id: one purchase.
+	w.event("h2-b-again", "order.paid", "h2", &journey.Order{ID: "h2b", Total: 60, Currency: "BRL"}, "")
 	w.at(day(4, 13, 15))
 	ev := journey.Event{ID: "c5-paid", Type: "order.paid", At: w.clk.Now(),
 		Customer: journey.EventCustomer{ID: "c5", Addresses: map[string]string{"telegram": "105"}},
