@@ -20,7 +20,6 @@ const (
 	mapBoxW                           = 210.0
 	mapLineH                          = 13.0
 	mapStepGap                        = 22.0
-	mapCols                           = 4
 	mapChars                          = 34 // characters of a line in a box
 )
 
@@ -68,7 +67,8 @@ func MapSVG(m *Map) template.HTML {
 	// Stages row.
 	nStages := len(m.Stages)
 	stagesW := float64(nStages)*(mapStageW+mapStageGap) + mapStageGap
-	width := max(stagesW, mapCols*(mapColW+mapColGap)+mapColGap)
+	width := max(stagesW, 4*(mapColW+mapColGap)+mapColGap)
+	mapCols := int((width - mapColGap) / (mapColW + mapColGap)) // at least 4, more when the stages are wide
 	arcH := func(i, j int) float64 { return 26 + 16*float64(abs(i-j)) }
 	maxArc := 0.0
 	for _, e := range stageEdges {
