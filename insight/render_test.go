@@ -148,3 +148,16 @@ func TestReportTableReads(t *testing.T) {
 		}
 	}
 }
+
+// An empty report (a new shop, no figures yet) renders in every format.
+func TestReportEmpty(t *testing.T) {
+	for _, format := range Formats {
+		var b bytes.Buffer
+		if err := Write(&b, format, &Report{From: "2026-11-01", To: "2026-11-01"}); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if !strings.Contains(b.String(), "2026-11-01") {
+			t.Errorf("%s: the empty report does not say its days:\n%s", format, b.String())
+		}
+	}
+}
