@@ -22,6 +22,7 @@ import (
 	"journeybot/channels"
 	"journeybot/conversations"
 	"journeybot/delivery"
+	"journeybot/insight"
 	"journeybot/journey"
 	"journeybot/keys"
 	"journeybot/llm"
@@ -88,6 +89,10 @@ type Options struct {
 	// Retention: the scheduler erases journeys with no activity for this
 	// long (0: never).
 	Retention time.Duration
+	// Figures counts what the journeys do for the marketers' figures, into
+	// Metrics' daily stats (default: days in the stats' zone, steps
+	// abandoned after insight.DefaultAbandonAfter).
+	Figures *insight.Recorder
 }
 
 // IntakeLimit is the per-chat inbound limit.
@@ -120,6 +125,7 @@ type Bot struct {
 	hold       time.Duration
 	intakeWake chan struct{}
 	retention  time.Duration
+	figures    *insight.Recorder
 }
 
 // New returns a bot.
@@ -145,11 +151,18 @@ func New(o Options) *Bot {
 	if o.Hold <= 0 {
 		o.Hold = 100 * time.Millisecond
 	}
+	if o.Figures == nil {
+		zone := time.UTC
+		if o.Metrics.stats != nil {
+			zone = o.Metrics.stats.Zone()
+		}
+		o.Figures = insight.NewRecorder(zone, 0)
+	}
 	b := &Bot{
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
 		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Sender{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
-		retention: o.Retention,
+		retention: o.Retention, figures: o.Figures,
 	}
 	b.usernames, _ = lru.New[string, struct{}](10000)
 	b.failing, _ = lru.New[string, int](10000)

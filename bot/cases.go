@@ -6,16 +6,18 @@ import (
 
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/insight"
 	"journeybot/journey"
 )
 
 // after does what a committed update asks of staff: count its notes, open
 // the case it escalated, or mirror the customer's message into the open one.
 // in is the customer's message being answered, nil for bot-initiated work.
-func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.Result, channel string, in *channels.Inbound) {
+func (b *Bot) after(ctx context.Context, j *journey.Journey, res *handled, channel string, in *channels.Inbound) {
 	for _, n := range res.Notes {
 		b.metrics.note(n)
 	}
+	b.metrics.stats.AddCounts(res.counts)
 	if res.Escalated != "" {
 		b.openCase(ctx, j, channel, res.Escalated)
 	} else if res.Mirror && in != nil && j.Case != nil && j.Case.Ref != "" {
@@ -32,12 +34,24 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.
 // retry timer in the same commit, so a process that dies before bringing the
 // case to staff leaves it to be brought a minute later (recording the case's
 // reference cancels the timer).
-func (b *Bot) handleWith(j *journey.Journey, in conversations.Input, now time.Time) *conversations.Result {
+//
+// It also counts the marketers' figures of what the engine did (package
+// insight), keeping their per-customer state in j: the counts ride along
+// in the result and are added to the buffered stats by after, once the
+// commit is in Redis (a commit retried after a conflict counts once).
+func (b *Bot) handleWith(j *journey.Journey, in conversations.Input, now time.Time) *handled {
+	before := b.figures.Snapshot(j)
 	res := b.engine.Handle(j, in, now)
 	if res.Escalated != "" && b.staffDesk() != nil {
 		j.SetTimer(journey.Timer{Key: conversations.CaseRetryKey, Due: now.Add(time.Minute).Unix()})
 	}
-	return res
+	return &handled{Result: res, counts: b.figures.Observe(before, j, in, res, now)}
+}
+
+// handled is what the engine did with an input, and the figures it counts.
+type handled struct {
+	*conversations.Result
+	counts []insight.Count
 }
 
 // openCase brings a new case to staff and records its reference.

@@ -68,7 +68,7 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 	unlock := b.lock(id)
 	defer unlock()
 	now := b.now()
-	var res *conversations.Result
+	var res *handled
 	var queued int
 	j, err := b.store.Commit(ctx, id, "ev:"+ev.ID, now, func(j *journey.Journey) (journey.Change, error) {
 		for ch, addr := range byPhone {
@@ -82,7 +82,7 @@ func (b *Bot) HandleEvent(ctx context.Context, ev journey.Event) (*EventOutcome,
 			}
 		}
 		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &ev}, now)
-		out := b.outgoing(j, "", res, nil)
+		out := b.outgoing(j, "", res.Result, nil)
 		queued = len(out)
 		return journey.Change{History: append([]journey.HistoryEntry{{At: now.Unix(), From: "event", Text: ev.Type}}, res.History...), Outbox: out}, nil
 	})

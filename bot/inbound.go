@@ -215,7 +215,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 	if b.orders != nil && in.Kind == channels.KindText {
 		input.Order = b.lookupMentionedOrder(ctx, id, in.Text)
 	}
-	var res *conversations.Result
+	var res *handled
 	limited := false
 	commit := func(j *journey.Journey) (journey.Change, error) {
 		if a := j.Profile.Addresses[in.Channel]; !verified && a != "" && a != in.Address {
@@ -233,7 +233,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		}
 		res = b.handleWith(j, input, now)
 		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
-		out := b.outgoing(j, in.Channel, res, &in) // before the history is copied: it links lines to messages
+		out := b.outgoing(j, in.Channel, res.Result, &in) // before the history is copied: it links lines to messages
 		return journey.Change{History: append(hist, res.History...), Outbox: out}, nil
 	}
 	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, commit)

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+
+	"journeybot/insight"
 )
 
 // Metrics are the bot's Prometheus metrics, served at /metrics.
@@ -57,11 +59,13 @@ func (m *Metrics) note(n string) {
 	m.stats.Add(n, 1)
 }
 
-// Stats keeps today's figures in Redis, shared by all bot processes: a hash
-// per day and shard (prefix:stats:DAY:S). Each process writes one shard,
-// picked at random when it starts, so in Redis Cluster the day's figures are
-// spread over statShards slots; a read sums them. Counts are buffered in
-// memory and flushed every second, so the hot path pays no extra round trip.
+// Stats keeps the daily figures in Redis, shared by all bot processes: a hash
+// per day and shard (prefix:stats:DAY:S), and the marketers' all-time
+// figures in prefix:insight:all:S (package insight reads both). Each process
+// writes one shard, picked at random when it starts, so in Redis Cluster the
+// figures are spread over statShards slots; a read sums them. Counts are
+// buffered in memory and flushed every second, so the hot path pays no
+// extra round trip (and a crash loses at most the last second's counts).
 type Stats struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -69,7 +73,7 @@ type Stats struct {
 	now    func() time.Time
 	zone   *time.Location // whose "today" the figures are
 	mu     sync.Mutex
-	buf    map[string]int64
+	buf    map[string]map[string]int64 // day ("" for all time) -> field -> n
 }
 
 // NewStats returns daily stats under prefix (e.g. "jb").
@@ -77,7 +81,7 @@ func NewStats(rdb redis.UniversalClient, prefix string, now func() time.Time) *S
 	if now == nil {
 		now = time.Now
 	}
-	return &Stats{rdb: rdb, prefix: prefix, shard: rand.IntN(statShards), now: now, zone: time.UTC, buf: map[string]int64{}}
+	return &Stats{rdb: rdb, prefix: prefix, shard: rand.IntN(statShards), now: now, zone: time.UTC, buf: map[string]map[string]int64{}}
 }
 
 // InZone makes days run midnight to midnight in loc (the business's time
@@ -94,21 +98,47 @@ func (s *Stats) Add(field string, n int64) {
 	if s == nil {
 		return
 	}
+	day := s.now().In(s.zone).Format("2006-01-02")
 	s.mu.Lock()
-	s.buf[field] += n
+	s.addLocked(day, field, n)
 	s.mu.Unlock()
 }
 
+// AddCounts adds the marketers' figures of a committed update: each on the
+// day it happened (an imported event's own day), or to all time.
+func (s *Stats) AddCounts(cs []insight.Count) {
+	if s == nil || len(cs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, c := range cs {
+		day := ""
+		if c.At != 0 {
+			day = time.Unix(c.At, 0).In(s.zone).Format("2006-01-02")
+		}
+		s.addLocked(day, c.Field, c.N)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Stats) addLocked(day, field string, n int64) {
+	m := s.buf[day]
+	if m == nil {
+		m = map[string]int64{}
+		s.buf[day] = m
+	}
+	m[field] += n
+}
+
+// Zone is the time zone the days are in.
+func (s *Stats) Zone() *time.Location { return s.zone }
+
 // statShards is how many hashes one day's figures are spread over.
-const statShards = 8
+const statShards = insight.Shards
 
 // key is the day's hash of shard (-1: the one unsharded hash of earlier versions).
 func (s *Stats) key(day time.Time, shard int) string {
-	k := s.prefix + ":stats:" + day.In(s.zone).Format("2006-01-02")
-	if shard < 0 {
-		return k
-	}
-	return k + ":" + strconv.Itoa(shard)
+	return insight.DayKey(s.prefix, day.In(s.zone).Format("2006-01-02"), shard)
 }
 
 // Flush writes buffered counts to Redis in one pipeline.
@@ -118,23 +148,34 @@ func (s *Stats) Flush(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	buf := s.buf
-	s.buf = map[string]int64{}
+	s.buf = map[string]map[string]int64{}
 	s.mu.Unlock()
 	if len(buf) == 0 {
 		return nil
 	}
-	key := s.key(s.now(), s.shard)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for f, n := range buf {
-			p.HIncrBy(ctx, key, f, n)
+		for day, fields := range buf {
+			key := insight.AllKey(s.prefix, s.shard)
+			if day != "" {
+				key = insight.DayKey(s.prefix, day, s.shard)
+			}
+			for f, n := range fields {
+				if n != 0 {
+					p.HIncrBy(ctx, key, f, n)
+				}
+			}
+			if day != "" {
+				p.Expire(ctx, key, 400*24*time.Hour)
+			}
 		}
-		p.Expire(ctx, key, 400*24*time.Hour)
 		return nil
 	})
 	if err != nil { // keep the counts for the next try
 		s.mu.Lock()
-		for f, n := range buf {
-			s.buf[f] += n
+		for day, fields := range buf {
+			for f, n := range fields {
+				s.addLocked(day, f, n)
+			}
 		}
 		s.mu.Unlock()
 	}

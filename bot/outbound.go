@@ -10,6 +10,7 @@ import (
 
 	"journeybot/channels"
 	"journeybot/conversations"
+	"journeybot/insight"
 	"journeybot/journey"
 	"journeybot/llm"
 )
@@ -270,16 +271,20 @@ func (b *Bot) markUnreachable(ctx context.Context, id string) {
 		return // erased (its last message failed): nothing to mark, nothing to re-create
 	}
 	now := b.now()
+	var counts []insight.Count
 	_, err := b.store.Update(ctx, id, "", now, func(j *journey.Journey) ([]journey.HistoryEntry, error) {
 		if j.Profile.Unreachable != 0 {
 			return nil, journey.ErrNoChange
 		}
 		j.Profile.Unreachable = now.Unix()
+		counts = b.figures.Blocked(j, now)
 		return []journey.HistoryEntry{{At: now.Unix(), From: "bot", Text: "[customer unreachable: blocked the bot]"}}, nil
 	})
 	if err != nil {
 		b.log.Warn("mark unreachable failed", "customer", id, "err", err)
+		return
 	}
+	b.metrics.stats.AddCounts(counts)
 }
 
 func (b *Bot) llmContext(j *journey.Journey) llm.CustomerContext {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"journeybot/insight"
 	"journeybot/journey"
 )
 
@@ -52,10 +53,17 @@ func (b *Bot) erase(ctx context.Context, id, why string, o journey.EraseOptions)
 			}
 		}
 	}
+	// The figures about now (who is in which stage) let the customer go;
+	// what they did stays counted, as numbers without them.
+	var gone []insight.Count
+	if j, found, err := b.store.Get(ctx, id); err == nil && found {
+		gone = b.figures.Erased(j)
+	}
 	er, err := b.store.Erase(ctx, id, b.now(), o)
 	if err != nil {
 		return nil, fmt.Errorf("erase %s: %w", id, err)
 	}
+	b.metrics.stats.AddCounts(gone)
 	b.metrics.note("privacy.erased." + why)
 	b.log.Info("privacy erase", "audit", "erase", "customer", er.Customer, "reason", why, "keys", er.Keys, "case_threads", len(er.Cases))
 	return er, nil

@@ -62,10 +62,10 @@ func (b *Bot) wake(ctx context.Context, id string) (int64, error) {
 	unlock := b.lock(id)
 	defer unlock()
 	now := b.now()
-	var res *conversations.Result
+	var res *handled
 	j, err := b.store.Commit(ctx, id, "", now, func(j *journey.Journey) (journey.Change, error) {
 		res = b.handleWith(j, conversations.Input{Kind: conversations.InTick}, now)
-		return journey.Change{History: res.History, Outbox: b.outgoing(j, "", res, nil)}, nil
+		return journey.Change{History: res.History, Outbox: b.outgoing(j, "", res.Result, nil)}, nil
 	})
 	if err != nil {
 		return 0, err

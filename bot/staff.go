@@ -26,7 +26,7 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 	unlock := b.lock(customerID)
 	defer unlock()
 	now := b.now()
-	var res *conversations.Result
+	var res *handled
 	j, err := b.store.Commit(ctx, customerID, "", now, func(j *journey.Journey) (journey.Change, error) {
 		won, holder, res = false, "", nil
 		if j.Case == nil {
@@ -39,7 +39,7 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 		j.Case.Claimed, j.Case.Staff, j.Case.StaffID = now.Unix(), staffName, staffID
 		won, holder = true, staffName
 		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "claim", Type: "case.claimed", At: now}}, now)
-		out := b.outgoing(j, "", res, nil)
+		out := b.outgoing(j, "", res.Result, nil)
 		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " took over"}}, res.History...)
 		return journey.Change{History: hist, Outbox: out}, nil
 	})
@@ -49,6 +49,7 @@ func (b *Bot) Claim(ctx context.Context, customerID, staffID, staffName string) 
 	b.metrics.note("takeover")
 	b.metrics.stats.Add("takeover.count", 1)
 	b.metrics.stats.Add("takeover.seconds", now.Unix()-j.Case.Opened)
+	b.metrics.stats.AddCounts(b.figures.CaseClaimed(time.Duration(now.Unix()-j.Case.Opened)*time.Second, now))
 	b.after(ctx, j, res, "", nil)
 	b.deliver(ctx)
 	return true, holder, nil
@@ -89,7 +90,7 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 	unlock := b.lock(customerID)
 	defer unlock()
 	now := b.now()
-	var res *conversations.Result
+	var res *handled
 	var open time.Duration
 	j, err := b.store.Commit(ctx, customerID, "", now, func(j *journey.Journey) (journey.Change, error) {
 		if j.Case == nil {
@@ -98,7 +99,7 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 		open = now.Sub(time.Unix(j.Case.Opened, 0))
 		j.Case = nil
 		res = b.handleWith(j, conversations.Input{Kind: conversations.InEvent, Event: &journey.Event{ID: "resolve", Type: "case.resolved", At: now}}, now)
-		out := b.outgoing(j, "", res, nil)
+		out := b.outgoing(j, "", res.Result, nil)
 		hist := append([]journey.HistoryEntry{{At: now.Unix(), From: "staff", Text: staffName + " resolved the case"}}, res.History...)
 		return journey.Change{History: hist, Outbox: out}, nil
 	})
@@ -106,6 +107,7 @@ func (b *Bot) Resolve(ctx context.Context, customerID, staffName string) (time.D
 		return 0, err
 	}
 	b.metrics.note("resolved")
+	b.metrics.stats.AddCounts(b.figures.CaseResolved(open, now))
 	b.after(ctx, j, res, "", nil)
 	b.deliver(ctx)
 	return open, nil

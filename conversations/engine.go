@@ -143,7 +143,37 @@ type Result struct {
 	// Notes are countable happenings for metrics: "survey.nps", "nudge.dropped_late", ...
 	Notes   []string
 	History []journey.HistoryEntry
+	// Marks are what the flows did, in order, for the marketers' figures
+	// (package insight counts them; the engine only reports).
+	Marks []Mark
 }
+
+// Mark is one thing a flow did while handling an input.
+type Mark struct {
+	Kind MarkKind
+	Flow string
+	Step string // the step, for the kinds about a step
+	// Value is the survey kind (nps, csat) of MarkSurvey, the coupon code
+	// of MarkOffer; Score is the survey's answer.
+	Value string
+	Score int
+}
+
+// MarkKind says what a Mark is.
+type MarkKind uint8
+
+const (
+	MarkStart  MarkKind = iota + 1 // a flow began: its first step ran
+	MarkReach                      // a step ran
+	MarkWait                       // the step waits for the customer (a question, buttons)
+	MarkResume                     // the customer answered the step that waited
+	MarkDone                       // the flow ended: past its last step, an end, or a goto to another flow
+	MarkSurvey                     // a survey was answered
+	MarkNudge                      // the flow was sent as a proactive message
+	MarkOffer                      // an offer step gave the customer a coupon
+)
+
+func (x *run) mark(m Mark) { x.r.Marks = append(x.r.Marks, m) }
 
 func (r *Result) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
 
@@ -375,6 +405,7 @@ func (x *run) applies(f *Flow) bool {
 func (x *run) answer(f *Flow, st *Step, raw, norm string) bool {
 	val, ok := validate(st.Validate, raw, norm)
 	if ok {
+		x.mark(Mark{Kind: MarkResume, Flow: f.ID, Step: st.ID})
 		x.save(st.Save, val)
 		x.j.Conv.Retries = 0
 		x.j.Conv.Waiting = false
@@ -403,6 +434,7 @@ func (x *run) badAnswer(f *Flow, st *Step, norm string) bool {
 		x.j.Conv.Waiting = false
 		x.r.note("ask.failed")
 		if st.OnFail != "" {
+			x.mark(Mark{Kind: MarkResume, Flow: f.ID, Step: st.ID}) // moved on, by the script's way out
 			x.start(f, f.Step(st.OnFail))
 		} else {
 			x.j.Conv = journey.Conv{}
@@ -495,16 +527,21 @@ func (x *run) buttonByLabel(st *Step, text string) int {
 func (x *run) press(f *Flow, st *Step, n int) {
 	b := st.Buttons[n]
 	x.cover(Hit{Flow: f.ID, Step: st.ID, Button: b.Key()})
+	if x.j.Conv.Waiting && x.j.Conv.Flow == f.ID && x.j.Conv.Step == st.ID {
+		x.mark(Mark{Kind: MarkResume, Flow: f.ID, Step: st.ID})
+	}
 	x.j.Conv.Waiting = false
 	x.j.Conv.Misses = 0
 	switch {
 	case b.Goto != "":
 		x.start(f, f.Step(b.Goto))
 	case b.Flow != "":
+		x.mark(Mark{Kind: MarkDone, Flow: f.ID}) // the flow hands the customer on
 		if g := x.s.Flow(b.Flow); g != nil {
 			x.start(g, 0)
 		}
 	case b.Command != "":
+		x.mark(Mark{Kind: MarkDone, Flow: f.ID})
 		if b.Command == CmdErase {
 			x.r.Erase = true
 			x.r.note("privacy.erase_confirmed")
@@ -515,8 +552,11 @@ func (x *run) press(f *Flow, st *Step, n int) {
 		if st.Save != "" {
 			x.save(st.Save, b.Value)
 		}
-		if !x.startByTrigger(func(t *Trigger) bool { return t.Button == b.Value }) {
+		if x.triggered(func(t *Trigger) bool { return t.Button == b.Value }) == nil {
 			x.continueAfter(f, st)
+		} else {
+			x.mark(Mark{Kind: MarkDone, Flow: f.ID})
+			x.startByTrigger(func(t *Trigger) bool { return t.Button == b.Value })
 		}
 	}
 }
@@ -550,13 +590,21 @@ func (x *run) command(cmd, args string) {
 
 // startByTrigger starts the first applicable flow with a matching trigger.
 func (x *run) startByTrigger(match func(*Trigger) bool) bool {
-	for _, f := range x.s.Flows {
-		if x.applies(f) && slices.ContainsFunc(f.Triggers, match) {
-			x.start(f, 0)
-			return true
-		}
+	if f := x.triggered(match); f != nil {
+		x.start(f, 0)
+		return true
 	}
 	return false
+}
+
+// triggered is the first applicable flow with a matching trigger, or nil.
+func (x *run) triggered(match func(*Trigger) bool) *Flow {
+	for _, f := range x.s.Flows {
+		if x.applies(f) && slices.ContainsFunc(f.Triggers, match) {
+			return f
+		}
+	}
+	return nil
 }
 
 // ---- running steps
@@ -574,6 +622,10 @@ func (x *run) start(f *Flow, i int) {
 		st := f.Steps[i]
 		x.j.Conv.Step = st.ID
 		x.cover(Hit{Flow: f.ID, Step: st.ID})
+		if i == 0 {
+			x.mark(Mark{Kind: MarkStart, Flow: f.ID})
+		}
+		x.mark(Mark{Kind: MarkReach, Flow: f.ID, Step: st.ID})
 		next, stop := x.step(f, st, i)
 		if stop {
 			return
@@ -581,9 +633,13 @@ func (x *run) start(f *Flow, i int) {
 		if next == nil {
 			break
 		}
+		if next.flow != f {
+			x.mark(Mark{Kind: MarkDone, Flow: f.ID})
+		}
 		f, i = next.flow, next.i
 		x.j.Conv.Flow = f.ID
 	}
+	x.mark(Mark{Kind: MarkDone, Flow: f.ID})
 	x.j.Conv = journey.Conv{Misses: x.j.Conv.Misses}
 }
 
@@ -610,6 +666,7 @@ func (x *run) continueAfter(f *Flow, st *Step) {
 	if p := after(f, st, f.Step(st.ID)); p != nil {
 		x.start(p.flow, p.i)
 	} else {
+		x.mark(Mark{Kind: MarkDone, Flow: f.ID})
 		x.j.Conv = journey.Conv{Misses: x.j.Conv.Misses}
 	}
 }
@@ -626,16 +683,19 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 			}
 			x.emit(m)
 			x.j.Conv.Waiting = true
+			x.mark(Mark{Kind: MarkWait, Flow: f.ID, Step: st.ID})
 			return nil, true
 		}
 		x.emit(m)
 	case KindAsk:
 		x.emit(Message{Text: x.say(st.Ask), Flow: f.ID, Templates: x.templates(st)})
 		x.j.Conv.Waiting = true
+		x.mark(Mark{Kind: MarkWait, Flow: f.ID, Step: st.ID})
 		return nil, true
 	case KindSurvey:
 		x.emit(Message{Text: x.say(st.Ask), Buttons: x.surveyButtons(f, st), Flow: f.ID, Templates: x.templates(st)})
 		x.j.Conv.Waiting = true
+		x.mark(Mark{Kind: MarkWait, Flow: f.ID, Step: st.ID})
 		x.r.note("survey.%s.asked", st.Survey)
 		return nil, true
 	case KindBranch:
@@ -674,6 +734,7 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 			x.j.SetTimer(journey.Timer{Key: "o:" + o.Code, Due: exp.Unix(), Flow: o.OnExpiry})
 		}
 		x.r.note("offer.%s", o.Code)
+		x.mark(Mark{Kind: MarkOffer, Flow: f.ID, Step: st.ID, Value: o.Code})
 	case KindGoto:
 		if g := x.s.Flow(st.Goto); g != nil && len(g.Steps) > 0 {
 			return &position{g, 0}, false
@@ -770,6 +831,8 @@ func (x *run) survey(f *Flow, st *Step, n int) bool {
 	x.setAnswer(strings.TrimPrefix(name, "answers."), strconv.Itoa(n))
 	x.setAnswer(strings.TrimPrefix(name, "answers.")+"_at", strconv.FormatInt(x.now.Unix(), 10))
 	x.r.note("survey.%s=%d", st.Survey, n)
+	x.mark(Mark{Kind: MarkResume, Flow: f.ID, Step: st.ID})
+	x.mark(Mark{Kind: MarkSurvey, Flow: f.ID, Step: st.ID, Value: st.Survey, Score: n})
 	x.j.Conv.Waiting = false
 	x.j.Conv.Retries = 0
 	var target string
@@ -1161,6 +1224,7 @@ func (x *run) proactive(t journey.Timer, f *Flow) {
 	j.LastProactive = x.now.Unix()
 	x.r.Proactive = true
 	x.r.note("nudge.sent")
+	x.mark(Mark{Kind: MarkNudge, Flow: f.ID})
 }
 
 func (x *run) zone() *time.Location {

@@ -91,7 +91,10 @@ type Flow struct {
 	Started   int64  `json:"started"`
 	Completed int64  `json:"completed"`
 	Abandoned int64  `json:"abandoned"` // no progress for insight.abandon_after
-	Steps     []Step `json:"steps"`
+	// Waiting are customers at one of its steps for less than
+	// insight.abandon_after: not abandoned yet.
+	Waiting int64  `json:"waiting"`
+	Steps   []Step `json:"steps"`
 	// Proactive is set for flows that write first (nudges, timers).
 	Proactive *Proactive `json:"proactive,omitempty"`
 	NPS       *NPS       `json:"nps,omitempty"`
@@ -103,6 +106,7 @@ type Step struct {
 	ID        string `json:"id"`
 	Reached   int64  `json:"reached"`
 	Abandoned int64  `json:"abandoned"` // customers whose last progress was here
+	Waiting   int64  `json:"waiting"`   // asked here, no answer yet, not abandoned yet
 	// DropOff is Abandoned over Reached (null when not reached).
 	DropOff *float64 `json:"drop_off"`
 }
@@ -132,10 +136,15 @@ type Customers struct {
 	Buyers     int64    `json:"buyers"`      // customers who bought in the range
 	Repeat     int64    `json:"repeat"`      // of them, customers with an earlier purchase
 	RepeatRate *float64 `json:"repeat_rate"` // Repeat over Buyers
-	AtRisk     int64    `json:"at_risk"`     // entered the churn-risk stage in the range
-	WonBack    int64    `json:"won_back"`    // bought again after being at risk
-	CLV        CLV      `json:"clv"`
-	Cohorts    []Cohort `json:"retention"` // by first-purchase month
+	// RepeatRateAllTime is customers with two or more purchases over
+	// customers with one or more, ever.
+	RepeatRateAllTime *float64 `json:"repeat_rate_all_time"`
+	Orders            int64    `json:"orders"`   // purchases (order.paid) in the range
+	Revenue           float64  `json:"revenue"`  // their order totals
+	AtRisk            int64    `json:"at_risk"`  // entered the churn-risk stage in the range
+	WonBack           int64    `json:"won_back"` // bought again after being at risk
+	CLV               CLV      `json:"clv"`
+	Cohorts           []Cohort `json:"retention"` // by first-purchase month
 }
 
 // CLV is the value of customers: order totals per customer.

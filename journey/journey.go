@@ -51,6 +51,26 @@ type Journey struct {
 	// before the chat was linked): their ids now forward here, and go when
 	// this customer is erased.
 	Merged []string `json:"mg,omitempty"`
+	// Figures is what the marketers' figures remember of this customer
+	// (package insight); nil until something counted needs it.
+	Figures *Figures `json:"x,omitempty"`
+}
+
+// Figures is per-customer state the figures need to count each thing once:
+// the last nudge (for replies and opt-outs after it) and purchases (for
+// repeat purchase, cohorts and CLV). Times are Unix seconds.
+type Figures struct {
+	NudgeFlow string `json:"nf,omitempty"` // flow of the last proactive message
+	Replied   bool   `json:"nr,omitempty"` // the customer answered it (counted once)
+	FirstBuy  int64  `json:"fb,omitempty"`
+	Buys      int    `json:"nb,omitempty"`
+	// BuyDay is the day of the last purchase (days since 1970 in the
+	// business's zone), BuyMonth its month (year*12+month-1): a customer
+	// counts once per day as a buyer, once per month as retained.
+	BuyDay   int32 `json:"bd,omitempty"`
+	BuyMonth int32 `json:"bm,omitempty"`
+	// Spent is the customer's order total in cents, for CLV by stage.
+	Spent int64 `json:"sv,omitempty"`
 }
 
 // Profile is what we know about the person.
@@ -107,6 +127,9 @@ type Conv struct {
 	Retries int `json:"r,omitempty"`
 	// Misses counts consecutive messages the bot did not understand.
 	Misses int `json:"m,omitempty"`
+	// Since is when the step began waiting (Unix seconds): an answer later
+	// than insight.abandon_after counts the step as abandoned.
+	Since int64 `json:"t,omitempty"`
 }
 
 // Timer is a scheduled continuation: a wait step, a time trigger, an offer expiry.
@@ -168,6 +191,10 @@ func (j *Journey) Clone() *Journey {
 	if j.Case != nil {
 		k := *j.Case
 		c.Case = &k
+	}
+	if j.Figures != nil {
+		f := *j.Figures
+		c.Figures = &f
 	}
 	return &c
 }
