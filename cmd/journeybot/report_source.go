@@ -1,10 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"time"
-
 	"github.com/redis/go-redis/v9"
 
 	"journeybot/config"
@@ -12,15 +8,9 @@ import (
 	"journeybot/insight"
 )
 
-// newReportSource is where the figures' reader (insight.NewReader, branch
-// figures) plugs in; until it is merged the report says so rather than
-// printing empty figures.
+// newReportSource reads the figures the runtime recorded under
+// redis.prefix, days in send.default_timezone. insight.abandon_after has no
+// configuration key yet: the reader's default (insight.DefaultAbandonAfter).
 func newReportSource(rdb redis.UniversalClient, c *config.Config, s *conversations.Scripts) reportSource {
-	return missingReader{}
-}
-
-type missingReader struct{}
-
-func (missingReader) Report(context.Context, time.Time, time.Time) (*insight.Report, error) {
-	return nil, errors.New("this build has no reader of the recorded figures (insight.NewReader): merge the figures branch")
+	return insight.NewReader(rdb, insight.ReaderOptions{Prefix: c.RedisPrefix, Zone: c.Send.DefaultTimezone, Scripts: s})
 }
