@@ -21,9 +21,9 @@ func fixture() *Report {
 			},
 		},
 		Flows: []Flow{
-			{ID: "feedback", Started: 10, Completed: 6, Abandoned: 3, Steps: []Step{
+			{ID: "feedback", Started: 10, Completed: 6, Abandoned: 3, Waiting: 1, Steps: []Step{
 				{ID: "nps", Reached: 10, Abandoned: 2, DropOff: f(0.2)},
-				{ID: "why", Reached: 8, Abandoned: 1, DropOff: f(0.125)},
+				{ID: "why", Reached: 8, Abandoned: 1, Waiting: 1, DropOff: f(0.125)},
 				{ID: "thanks", Reached: 7, Abandoned: 0, DropOff: f(0)},
 				{ID: "review", Reached: 0, Abandoned: 0, DropOff: nil},
 			}, Proactive: &Proactive{Sent: 12, Replied: 10, OpenRate: f(10.0 / 12), OptOuts: 1, Blocks: 0},
@@ -51,7 +51,7 @@ func fixture() *Report {
 			{Code: "VOLTA10", Sent: 25, Redeemed: 4, Rate: f(0.16), Revenue: 612.5},
 			{Code: "VIP20", Sent: 0, Redeemed: 0, Rate: nil, Revenue: 0},
 		},
-		Customers: Customers{New: 14, Buyers: 17, Repeat: 3, RepeatRate: f(3.0 / 17), AtRisk: 2, WonBack: 1,
+		Customers: Customers{New: 14, Buyers: 17, Repeat: 3, RepeatRate: f(3.0 / 17), RepeatRateAllTime: f(0.25), Orders: 19, Revenue: 3905.5, AtRisk: 2, WonBack: 1,
 			CLV: CLV{Currency: "BRL", Average: f(231.4), ByStage: map[string]float64{"loyalty": 480, "onboarding": 180.25}, ByCohort: map[string]float64{"2026-10": 260, "2026-11": 175.5}},
 			Cohorts: []Cohort{
 				{Month: "2026-10", Customers: 30, Returned: []int64{6, 2}, Retention: []float64{0.2, 2.0 / 30}},

@@ -68,9 +68,11 @@ func writeCSV(w io.Writer, r *Report) error {
 		i("flow", fl.ID, "started", fl.Started)
 		i("flow", fl.ID, "completed", fl.Completed)
 		i("flow", fl.ID, "abandoned", fl.Abandoned)
+		i("flow", fl.ID, "waiting", fl.Waiting)
 		for _, s := range fl.Steps {
 			id := fl.ID + "/" + s.ID
 			i("step", id, "reached", s.Reached)
+			i("step", id, "waiting", s.Waiting)
 			i("step", id, "abandoned", s.Abandoned)
 			f("step", id, "drop_off", s.DropOff)
 		}
@@ -109,8 +111,11 @@ func writeCSV(w io.Writer, r *Report) error {
 	c := r.Customers
 	i("customers", "", "new", c.New)
 	i("customers", "", "buyers", c.Buyers)
+	i("customers", "", "orders", c.Orders)
+	fv("customers", "", "revenue", c.Revenue)
 	i("customers", "", "repeat", c.Repeat)
 	f("customers", "", "repeat_rate", c.RepeatRate)
+	f("customers", "", "repeat_rate_all_time", c.RepeatRateAllTime)
 	i("customers", "", "at_risk", c.AtRisk)
 	i("customers", "", "won_back", c.WonBack)
 	row("customers", "", "currency", c.CLV.Currency)

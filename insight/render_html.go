@@ -159,7 +159,7 @@ func dropOffChart(i int, f Flow) template.HTML {
 		if st.DropOff != nil {
 			s.rect(left, y+4, barW*min(*st.DropOff, 1), rowH-8, "bar bar-dropoff", fmt.Sprintf("%s: %d of %d left here", st.ID, st.Abandoned, st.Reached))
 		}
-		s.text(left+barW+6, y+16, "start", "value-label", fmt.Sprintf("%s · %d left of %d", pct(st.DropOff), st.Abandoned, st.Reached))
+		s.text(left+barW+6, y+16, "start", "value-label", fmt.Sprintf("%s · %d left of %d · %d waiting", pct(st.DropOff), st.Abandoned, st.Reached, st.Waiting))
 		y += rowH
 	}
 	return template.HTML(s.close())
@@ -280,7 +280,7 @@ svg.journey-map { max-width: 100%; height: auto; }
 <h2>Flows: where customers leave</h2>
 {{- range .Flows}}
 <h3>{{.ID}}</h3>
-<p>Started {{.Started}}, completed {{.Completed}} ({{.Completion}}), abandoned {{.Abandoned}}.{{with .Proactive}} Proactive: sent {{.Sent}}, replied within 24 h {{.Replied}} (open rate {{pct .OpenRate}}), opt-outs {{.OptOuts}}, blocks {{.Blocks}}.{{end}}</p>
+<p>Started {{.Started}}, completed {{.Completed}} ({{.Completion}}), abandoned {{.Abandoned}}, waiting {{.Waiting}}.{{with .Proactive}} Proactive: sent {{.Sent}}, replied within 24 h {{.Replied}} (open rate {{pct .OpenRate}}), opt-outs {{.OptOuts}}, blocks {{.Blocks}}.{{end}}</p>
 {{- if .Steps}}{{.Chart}}{{end}}
 {{- else}}<p>No flows.</p>{{end}}
 </section>
@@ -310,7 +310,9 @@ svg.journey-map { max-width: 100%; height: auto; }
 <table>
 <tr><td>new (first purchase)</td><td>{{.New}}</td></tr>
 <tr><td>buyers</td><td>{{.Buyers}}</td></tr>
+<tr><td>orders (revenue)</td><td>{{.Orders}} ({{printf "%.2f" .Revenue}} {{.CLV.Currency}})</td></tr>
 <tr><td>repeat buyers</td><td>{{.Repeat}} ({{pct .RepeatRate}})</td></tr>
+<tr><td>repeat rate, all time</td><td>{{pct .RepeatRateAllTime}}</td></tr>
 <tr><td>at risk (churn)</td><td>{{.AtRisk}}</td></tr>
 <tr><td>won back</td><td>{{.WonBack}}</td></tr>
 <tr><td>CLV (average per customer)</td><td>{{num .CLV.Average 2}} {{.CLV.Currency}}</td></tr>

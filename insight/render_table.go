@@ -58,7 +58,7 @@ func writeTable(w io.Writer, r *Report) error {
 	}
 	for _, f := range r.Flows {
 		completion := rate(f.Completed, f.Started)
-		p("\n%s: started %d, completed %d (%s), abandoned %d\n", f.ID, f.Started, f.Completed, pct(completion), f.Abandoned)
+		p("\n%s: started %d, completed %d (%s), abandoned %d, waiting %d\n", f.ID, f.Started, f.Completed, pct(completion), f.Abandoned, f.Waiting)
 		if pr := f.Proactive; pr != nil {
 			p("  proactive: sent %d, replied within 24 h %d (open rate %s), opt-outs %d, blocks %d within 48 h\n", pr.Sent, pr.Replied, pct(pr.OpenRate), pr.OptOuts, pr.Blocks)
 		}
@@ -66,14 +66,14 @@ func writeTable(w io.Writer, r *Report) error {
 			continue
 		}
 		table(func(tw io.Writer) {
-			fmt.Fprintln(tw, "  step\treached\tabandoned\tdrop-off\t")
+			fmt.Fprintln(tw, "  step\treached\twaiting\tabandoned\tdrop-off\t")
 			worst := worstStep(f.Steps)
 			for i, s := range f.Steps {
 				mark := ""
 				if i == worst {
 					mark = "  <- most leave here"
 				}
-				fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s%s\n", s.ID, s.Reached, s.Abandoned, pct(s.DropOff), bar(s.DropOff, 20), mark)
+				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s%s\n", s.ID, s.Reached, s.Waiting, s.Abandoned, pct(s.DropOff), bar(s.DropOff, 20), mark)
 			}
 		})
 	}
@@ -146,16 +146,18 @@ func writeTable(w io.Writer, r *Report) error {
 
 	section("Customers")
 	c := r.Customers
+	cur := ""
+	if c.CLV.Currency != "" {
+		cur = " " + c.CLV.Currency
+	}
 	table(func(tw io.Writer) {
 		fmt.Fprintf(tw, "new (first purchase)\t%d\n", c.New)
 		fmt.Fprintf(tw, "buyers\t%d\n", c.Buyers)
+		fmt.Fprintf(tw, "orders (revenue)\t%d (%.2f%s)\n", c.Orders, c.Revenue, cur)
 		fmt.Fprintf(tw, "repeat buyers\t%d (%s)\n", c.Repeat, pct(c.RepeatRate))
+		fmt.Fprintf(tw, "repeat rate, all time\t%s\n", pct(c.RepeatRateAllTime))
 		fmt.Fprintf(tw, "at risk (churn)\t%d\n", c.AtRisk)
 		fmt.Fprintf(tw, "won back\t%d\n", c.WonBack)
-		cur := ""
-		if c.CLV.Currency != "" {
-			cur = " " + c.CLV.Currency
-		}
 		fmt.Fprintf(tw, "CLV (average per customer)\t%s%s\n", num(c.CLV.Average, 2), cur)
 		for _, k := range slices.Sorted(maps.Keys(c.CLV.ByStage)) {
 			fmt.Fprintf(tw, "  CLV in stage %s\t%.2f%s\n", k, c.CLV.ByStage[k], cur)
@@ -212,7 +214,8 @@ func writeTable(w io.Writer, r *Report) error {
 		}
 	})
 	p("\nNPS: %% promoters (9-10) minus %% detractors (0-6). CSAT: average 1-5, satisfied = share of 4-5.\n")
-	p("Drop-off: customers whose last progress was at the step over those who reached it. * marks the winner.\n")
+	p("Drop-off: customers whose last progress was at the step (no answer for insight.abandon_after) over those who reached it;\n")
+	p("waiting: asked there, not answered yet, not abandoned yet. * marks the winner.\n")
 	return ew.err
 }
 

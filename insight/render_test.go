@@ -138,7 +138,7 @@ func TestReportTableReads(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"nps     10       2          20%", // the step most leave at
+		"nps     10       0        2          20%", // the step most leave at
 		"<- most leave here",
 		"twenty *  118        31           26%   19% – 35%     >99%",
 		"2026-11-25  0   0    0       -        -         0",
