@@ -44,6 +44,7 @@ var defaults = map[string]any{
 	"scripts.dir":                "scripts",
 	"state.history_cap":          50,
 	"state.retention":            "730d",
+	"insight.abandon_after":      "3d",
 	"telegram.token":             "",
 	"telegram.api_url":           "https://api.telegram.org",
 	"telegram.mode":              "polling",
@@ -109,6 +110,9 @@ type Config struct {
 	HistoryCap  int
 	// Retention: journeys with no activity for this long are erased (0: never).
 	Retention time.Duration
+	// AbandonAfter: a step that asked the customer something counts as
+	// abandoned when no answer came for this long (insight.abandon_after).
+	AbandonAfter time.Duration
 
 	// MaxConns caps the HTTP server's open connections.
 	MaxConns int
@@ -485,6 +489,10 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	c.Retention = b.days("state.retention")
 	if !b.failed("state.retention") && c.Retention != 0 && c.Retention < 24*time.Hour {
 		b.fail("state.retention", "%s is too short: give days (730d) or 0 to keep journeys for ever", c.Retention)
+	}
+	c.AbandonAfter = b.days("insight.abandon_after")
+	if !b.failed("insight.abandon_after") && c.AbandonAfter < time.Hour {
+		b.fail("insight.abandon_after", "%s is too short: give hours or days (3d, 36h), at least 1h", c.AbandonAfter)
 	}
 
 	c.Telegram = Telegram{

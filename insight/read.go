@@ -22,6 +22,9 @@ type ReaderOptions struct {
 	// Scripts give the order of flows, steps and stages (and which flows
 	// ask the CSAT after a case); figures of flows no longer in them follow.
 	Scripts *conversations.Scripts
+	// Current, when set, gives the scripts in use at each report instead
+	// (a running bot's, which hot reload swaps).
+	Current func() *conversations.Scripts
 	// AbandonAfter is insight.abandon_after (default DefaultAbandonAfter).
 	AbandonAfter time.Duration
 	// Now is the clock (default time.Now): "now" figures, and which waits
@@ -77,7 +80,10 @@ func (r *Reader) Report(ctx context.Context, from, to time.Time) (*Report, error
 		return nil, err
 	}
 	now := r.opt.Now()
-	b := &builder{r: r, days: days, byDay: byDay, all: all, now: now, tot: map[string]int64{}}
+	b := &builder{r: r, days: days, byDay: byDay, all: all, now: now, tot: map[string]int64{}, scripts: r.opt.Scripts}
+	if r.opt.Current != nil {
+		b.scripts = r.opt.Current()
+	}
 	for _, d := range byDay {
 		for k, v := range d {
 			b.tot[k] += v
@@ -143,6 +149,8 @@ type builder struct {
 	all   map[string]int64
 	tot   map[string]int64 // the range's day figures summed
 	now   time.Time
+	// scripts order the flows, steps and stages (nil: as counted).
+	scripts *conversations.Scripts
 }
 
 func ratio(a, b int64) *float64 {
@@ -179,7 +187,7 @@ func (b *builder) flows(rep *Report) {
 	}
 	var defs []flowDef
 	known := map[string]bool{}
-	if s := b.r.opt.Scripts; s != nil {
+	if s := b.scripts; s != nil {
 		for _, f := range s.Flows {
 			d := flowDef{id: f.ID, def: f}
 			for _, st := range f.Steps {
@@ -357,7 +365,7 @@ func (b *builder) surveys(keep func(string) bool) (NPS, CSAT) {
 func (b *builder) stages(rep *Report) {
 	var ids []string
 	known := map[string]bool{}
-	if s := b.r.opt.Scripts; s != nil {
+	if s := b.scripts; s != nil {
 		for _, st := range s.Stages {
 			ids = append(ids, st.ID)
 			known[st.ID] = true
@@ -431,7 +439,7 @@ func (b *builder) histogram(prefix string) map[int]int64 {
 func (b *builder) offers(rep *Report) {
 	var codes []string
 	known := map[string]bool{}
-	if s := b.r.opt.Scripts; s != nil {
+	if s := b.scripts; s != nil {
 		for _, f := range s.Flows {
 			for _, st := range f.Steps {
 				if st.Kind == conversations.KindOffer && st.Offer != nil && !known[st.Offer.Code] {
@@ -528,7 +536,7 @@ func (b *builder) cases(rep *Report) {
 		c.MedianResolveMins = &v
 	}
 	after := map[string]bool{}
-	if s := b.r.opt.Scripts; s != nil {
+	if s := b.scripts; s != nil {
 		for _, f := range s.Flows {
 			for _, t := range f.Triggers {
 				if t.Event == "case.resolved" {

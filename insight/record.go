@@ -82,6 +82,10 @@ func (r *Recorder) Observe(b Before, j *journey.Journey, in conversations.Input,
 	}
 	t := at.Unix()
 	fig := o.figures()
+	for _, s := range fig.Unstage {
+		o.add(0, fStageNow(s), -1)
+	}
+	fig.Unstage = nil
 
 	switch in.Kind {
 	case conversations.InText, conversations.InButton, conversations.InCommand, conversations.InMedia:
@@ -189,7 +193,7 @@ func (o *observation) figures() *journey.Figures {
 }
 
 func (o *observation) done(f *journey.Figures) {
-	if *f == (journey.Figures{}) {
+	if f.NudgeFlow == "" && !f.Replied && f.FirstBuy == 0 && f.Buys == 0 && f.BuyDay == 0 && f.BuyMonth == 0 && f.Spent == 0 && len(f.Unstage) == 0 {
 		o.j.Figures = nil
 		return
 	}

@@ -71,6 +71,9 @@ type Figures struct {
 	BuyMonth int32 `json:"bm,omitempty"`
 	// Spent is the customer's order total in cents, for CLV by stage.
 	Spent int64 `json:"sv,omitempty"`
+	// Unstage are the stages of journeys merged into this one that the
+	// figures still count (MergeJourney): taken out at the next update.
+	Unstage []string `json:"us,omitempty"`
 }
 
 // Profile is what we know about the person.
@@ -129,7 +132,7 @@ type Conv struct {
 	Misses int `json:"m,omitempty"`
 	// Since is when the step began waiting (Unix seconds): an answer later
 	// than insight.abandon_after counts the step as abandoned.
-	Since int64 `json:"t,omitempty"`
+	Since int64 `json:"ws,omitempty"`
 }
 
 // Timer is a scheduled continuation: a wait step, a time trigger, an offer expiry.
@@ -194,6 +197,7 @@ func (j *Journey) Clone() *Journey {
 	}
 	if j.Figures != nil {
 		f := *j.Figures
+		f.Unstage = slices.Clone(f.Unstage)
 		c.Figures = &f
 	}
 	return &c

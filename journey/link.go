@@ -470,6 +470,22 @@ func MergeJourney(j, src *Journey) {
 	j.Answers = fillMap(j.Answers, src.Answers)
 	if j.Stage == "" {
 		j.Stage, j.StageSince = src.Stage, src.StageSince
+	} else if src.Stage != "" {
+		// Both were counted in a stage: the figures let src's go at the
+		// next update (package insight).
+		if j.Figures == nil {
+			j.Figures = &Figures{}
+		}
+		j.Figures.Unstage = append(j.Figures.Unstage, src.Stage)
+	}
+	if src.Figures != nil {
+		if j.Figures == nil {
+			j.Figures = &Figures{}
+		}
+		if j.Figures.NudgeFlow == "" {
+			j.Figures.NudgeFlow, j.Figures.Replied = src.Figures.NudgeFlow, src.Figures.Replied
+		}
+		j.Figures.Unstage = append(j.Figures.Unstage, src.Figures.Unstage...)
 	}
 	if src.Conv.Flow != "" && (j.Conv.Flow == "" || src.LastInbound > j.LastInbound) {
 		j.Conv = src.Conv

@@ -349,6 +349,11 @@ var journeyNames = map[string]string{
 	"s": "status", "i": "items", "cu": "currency", "tr": "tracking_url", "up": "updated", "q": "qty",
 	"w": "waiting", "r": "retries", "m": "misses", "d": "due", "sd": "sent_today", "sw": "sent_this_week",
 	"in": "inbound", "out": "outbound", "ref": "thread", "sid": "staff_id", "rr": "reraised",
+	"ws": "waiting_since",
+	// what the figures remember (package insight)
+	"x": "figures", "nf": "last_nudge_flow", "nr": "replied_to_last_nudge", "fb": "first_purchase",
+	"nb": "purchases", "bd": "last_purchase_day", "bm": "last_purchase_month", "sv": "spent_cents",
+	"us": "merged_stages_still_counted",
 }
 
 func rename(v any, names map[string]string) map[string]any {

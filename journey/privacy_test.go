@@ -27,6 +27,7 @@ func ana(t *testing.T, r *redistest.Redis, s *journey.Store) {
 		j.Profile.Name, j.Profile.Email, j.Profile.Phone, j.Profile.Username = "Ana", "ana@example.com", "+5511988887777", "ana_l"
 		j.UpsertOrder(journey.Order{ID: "5001", Status: "shipped", Email: "ana@example.com"})
 		j.Case = &journey.Case{Reason: "late", Opened: now.Unix(), Ref: "1700000000.000100"}
+		j.Figures = &journey.Figures{NudgeFlow: "csat", Buys: 2, Spent: 12990, FirstBuy: now.Unix() - 86400}
 		return []journey.HistoryEntry{{At: now.Unix(), From: "event", Text: "order.shipped"}}, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ func ana(t *testing.T, r *redistest.Redis, s *journey.Store) {
 	c.HSet(ctx, r.Prefix+":slack:case:1700000000.000100", "customer", "c-77", "channel", "telegram", "opened", now.Unix())
 	c.RPush(ctx, r.Prefix+":dead", `telegram:1001 failed {"text":"my cpf"}`, `telegram:5 failed {"text":"other"}`)
 	c.HSet(ctx, r.Prefix+":stats:2026-12-01", "inbound", 12, "optout", 1)
+	c.HSet(ctx, r.Prefix+":insight:all:3", "now|onboarding", 40, "cv|sum", 129900) // the marketers' all-time figures
 	// Someone else, who must be untouched.
 	if _, err := s.Link(ctx, "telegram", "2002", "c-88", now); err != nil {
 		t.Fatal(err)
@@ -133,6 +135,10 @@ func TestExportListsEveryKeyOfTheCustomer(t *testing.T) {
 		e.OptedOut["telegram:1001"] == 0 || len(e.Cases) != 1 {
 		t.Errorf("export = %+v", e)
 	}
+	// What the figures remember of her is in the export, spelled out.
+	if f, _ := e.Journey["figures"].(map[string]any); f["purchases"] != 2.0 || f["spent_cents"] != 12990.0 || f["last_nudge_flow"] != "csat" {
+		t.Errorf("export's figures = %v", e.Journey["figures"])
+	}
 	if _, err := s.FindCustomer(ctx, "nobody"); !errors.Is(err, journey.ErrUnknownCustomer) || !strings.Contains(err.Error(), `"nobody"`) {
 		t.Errorf("unknown customer: %v", err)
 	}
@@ -160,6 +166,11 @@ func TestEraseLeavesNothingOfTheCustomer(t *testing.T) {
 	statsAfter, _ := r.Client.HGetAll(ctx, r.Prefix+":stats:2026-12-01").Result()
 	if len(statsAfter) != 2 || statsAfter["inbound"] != statsBefore["inbound"] {
 		t.Errorf("aggregates changed: %v → %v", statsBefore, statsAfter)
+	}
+	// The figures are counts, no one in them: the erase leaves them (the
+	// runtime takes the customer out of "in a stage now" itself).
+	if all, _ := r.Client.HGetAll(ctx, r.Prefix+":insight:all:3").Result(); all["now|onboarding"] != "40" {
+		t.Errorf("all-time figures after the erase: %v", all)
 	}
 	if dead, _ := r.Client.LRange(ctx, r.Prefix+":dead", 0, -1).Result(); len(dead) != 1 {
 		t.Errorf("dead letters = %q, want the other chat's only", dead)

@@ -11,6 +11,7 @@ import (
 	"journeybot/bot"
 	"journeybot/config"
 	"journeybot/conversations"
+	"journeybot/insight"
 	"journeybot/journey"
 	"journeybot/keys"
 	"journeybot/llm"
@@ -90,6 +91,7 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
 		Retention: c.Retention,
+		Figures:   insight.NewRecorder(c.Send.DefaultTimezone, c.AbandonAfter),
 	}
 	if c.LLM.Enabled() {
 		l, err := llm.New(llm.Config{

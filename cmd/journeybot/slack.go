@@ -7,6 +7,7 @@ import (
 
 	"journeybot/channels"
 	"journeybot/config"
+	"journeybot/insight"
 	slackdesk "journeybot/staff/slack"
 )
 
@@ -25,6 +26,10 @@ func setupSlack(ctx context.Context, a *app, mux *http.ServeMux) (channels.Chann
 		BotToken: c.BotToken, AppToken: c.AppToken, SigningSecret: c.SigningSecret, APIURL: c.APIURL,
 		Channel: c.SupportChannel, TeamID: c.TeamID, StaffUserIDs: c.StaffUserIDs, StaffFromChannel: c.StaffFromChannel, ClaimTimeout: c.ClaimTimeout,
 		TimeZone: a.cfg.Send.DefaultTimezone, Bot: a.bot, Stats: a.stats, Log: a.log, Limiter: a.limiter,
+		Figures: insight.NewReader(a.rdb, insight.ReaderOptions{
+			Prefix: a.cfg.RedisPrefix, Zone: a.cfg.Send.DefaultTimezone, Current: a.engine.Scripts,
+			AbandonAfter: a.cfg.AbandonAfter, Now: a.bot.Now,
+		}),
 	}
 	if a.cfg.Support.Hours != "" {
 		h, err := config.ParseHours(a.cfg.Support.Hours)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"journeybot/bot"
+	"journeybot/insight"
 	"journeybot/journey"
 )
 
@@ -19,7 +19,7 @@ const usage = "*/journey* — for staff and marketers\n" +
 	"• `/journey pause <customer>` — the bot stops writing to this customer\n" +
 	"• `/journey resume <customer>` — the bot writes again\n" +
 	"• `/journey resolve <customer>` — close their open case (the customer gets the CSAT survey)\n" +
-	"• `/journey stats` — today's figures"
+	"• `/journey stats` — the figures of today and the last 7 days"
 
 // command answers /journey (shown only to the member who typed it). It
 // touches only Redis, so it answers within Slack's three seconds.
@@ -210,14 +210,18 @@ func (d *Desk) resolveCommand(ctx context.Context, arg string, c slack.SlashComm
 }
 
 func (d *Desk) stats(ctx context.Context) (string, error) {
-	if d.o.Stats == nil {
+	if d.o.Stats == nil || d.o.Figures == nil {
 		return "Daily figures are not kept by this process.", nil
 	}
 	if err := d.o.Stats.Flush(ctx); err != nil {
 		return "", err
 	}
 	now := d.now()
-	day, err := d.o.Stats.Day(ctx, now)
+	today, err := d.o.Figures.Report(ctx, now, now)
+	if err != nil {
+		return "", err
+	}
+	week, err := d.o.Figures.Report(ctx, now.AddDate(0, 0, -6), now)
 	if err != nil {
 		return "", err
 	}
@@ -229,26 +233,60 @@ func (d *Desk) stats(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := bot.Summarize(day)
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Today* (%s UTC)\n", now.UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "Messages: %d in · %d out (%d proactive)\n", s.Inbound, s.Outbound, s.Proactive)
-	fmt.Fprintf(&b, "Cases: %d opened today · %d open now (%d waiting for someone)\n", s.CasesOpened, open, waiting)
-	if s.TakeoverSeconds != nil {
-		fmt.Fprintf(&b, "Time to takeover: %s on average\n", duration(time.Duration(*s.TakeoverSeconds*float64(time.Second))))
+	fmt.Fprintf(&b, "*Today* (%s, %s)\n", today.From, today.Zone)
+	summary(&b, today, "today")
+	fmt.Fprintf(&b, "Cases: %d open now (%d waiting for someone)\n\n", open, waiting)
+	fmt.Fprintf(&b, "*Last 7 days* (%s to %s)\n", week.From, week.To)
+	summary(&b, week, "in 7 days")
+	if f, st, ok := worstStep(week); ok {
+		fmt.Fprintf(&b, "Most customers lost: flow *%s*, step *%s* (%d abandoned of %d)\n", esc(f), esc(st.ID), st.Abandoned, st.Reached)
+	}
+	b.WriteString("`journeybot report` has every figure.")
+	return b.String(), nil
+}
+
+// summary writes a report's headline figures, the same for one day or a week.
+func summary(b *strings.Builder, r *insight.Report, when string) {
+	var in, out, pro, optouts int64
+	for _, d := range r.Days {
+		in, out, pro, optouts = in+d.Inbound, out+d.Outbound, pro+d.Proactive, optouts+d.OptOuts
+	}
+	fmt.Fprintf(b, "Messages: %d in · %d out (%d proactive)\n", in, out, pro)
+	fmt.Fprintf(b, "Cases: %d opened %s · %d resolved\n", r.Cases.Opened, when, r.Cases.Resolved)
+	if m := r.Cases.MedianTakeoverMins; m != nil {
+		fmt.Fprintf(b, "Time to takeover: %s (median)\n", duration(time.Duration(*m*float64(time.Minute))))
 	} else {
 		b.WriteString("Time to takeover: —\n")
 	}
-	if s.CSAT != nil {
-		fmt.Fprintf(&b, "CSAT: %.0f%% satisfied (%d answers)\n", *s.CSAT, s.CSATAnswers)
+	if c := r.CSAT; c.SatisfiedShare != nil {
+		fmt.Fprintf(b, "CSAT: %.0f%% satisfied, %.1f average (%d answers)\n", *c.SatisfiedShare*100, *c.Average, c.Answers)
 	} else {
 		b.WriteString("CSAT: no answers yet\n")
 	}
-	if s.NPS != nil {
-		fmt.Fprintf(&b, "NPS: %+.0f (%d answers)\n", *s.NPS, s.NPSAnswers)
+	if n := r.NPS; n.Score != nil {
+		fmt.Fprintf(b, "NPS: %+.0f (%d answers)\n", *n.Score, n.Answers)
 	} else {
 		b.WriteString("NPS: no answers yet\n")
 	}
-	fmt.Fprintf(&b, "Not understood: %d · opt-outs: %d", s.Fallbacks, s.OptOuts)
-	return b.String(), nil
+	var sent, redeemed int64
+	for _, o := range r.Offers {
+		sent, redeemed = sent+o.Sent, redeemed+o.Redeemed
+	}
+	fmt.Fprintf(b, "Coupons: %d sent · %d redeemed · %d orders (%d first purchases)\n", sent, redeemed, r.Customers.Orders, r.Customers.New)
+	fmt.Fprintf(b, "Opt-outs: %d\n", optouts)
+}
+
+// worstStep is the step where most customers were lost.
+func worstStep(r *insight.Report) (string, insight.Step, bool) {
+	var flow string
+	var best insight.Step
+	for _, f := range r.Flows {
+		for _, s := range f.Steps {
+			if s.Abandoned > best.Abandoned {
+				flow, best = f.ID, s
+			}
+		}
+	}
+	return flow, best, best.Abandoned > 0
 }

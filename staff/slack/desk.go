@@ -29,6 +29,7 @@ import (
 	"journeybot/bot"
 	"journeybot/channels"
 	"journeybot/config"
+	"journeybot/insight"
 	"journeybot/journey"
 )
 
@@ -56,9 +57,11 @@ type Options struct {
 	Hours    *config.Hours
 	TimeZone *time.Location
 	Bot      Runtime
-	// Stats gives /journey stats its figures (optional).
-	Stats *bot.Stats
-	Log   *slog.Logger
+	// Stats and Figures give /journey stats its figures (optional, both):
+	// Stats is flushed first, so the last second's counts are in.
+	Stats   *bot.Stats
+	Figures *insight.Reader
+	Log     *slog.Logger
 	// Now is the clock for hours and re-raising (the bot's clock by default).
 	Now        func() time.Time
 	HTTPClient *http.Client

@@ -17,6 +17,7 @@ import (
 	"journeybot/channels"
 	"journeybot/config"
 	"journeybot/conversations"
+	"journeybot/insight"
 	"journeybot/internal/channeltest"
 	"journeybot/internal/openaitest"
 	"journeybot/internal/redistest"
@@ -111,6 +112,7 @@ func (e *env) start(s setup) *env {
 	o := Options{
 		BotToken: e.sl.BotToken, SigningSecret: secret, APIURL: e.sl.URL, Channel: "#support",
 		ClaimTimeout: time.Minute, Bot: e.bot, Stats: e.stats, Workers: 4, StaffUserIDs: []string{bia.ID, caio.ID},
+		Figures: insight.NewReader(e.r.Client, insight.ReaderOptions{Prefix: e.r.Prefix, Current: eng.Scripts, Now: e.clock.Now}),
 	}
 	if s.socket {
 		o.AppToken = e.sl.AppToken
@@ -523,7 +525,8 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	stats := e.command(bia, "stats")
-	for _, want := range []string{"CSAT: 100% satisfied (1 answers)", "0 open now", "Time to takeover:"} {
+	for _, want := range []string{"CSAT: 100% satisfied, 5.0 average (1 answers)", "0 open now", "Time to takeover: 30s (median)",
+		"*Last 7 days*", "Cases: 1 opened in 7 days · 1 resolved"} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats lack %q:\n%s", want, stats)
 		}
