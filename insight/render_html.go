@@ -14,6 +14,9 @@ import (
 func WriteHTML(w io.Writer, r *Report, m *Map) error {
 	p := page{Title: fmt.Sprintf("Journey report %s .. %s", r.From, r.To), R: r,
 		Funnel: funnelChart(r), OverTime: overTimeChart(r)}
+	if len(r.Flows) > 0 {
+		p.Lost = mostLost(r.Flows)
+	}
 	for i, f := range r.Flows {
 		p.Flows = append(p.Flows, flowView{Flow: f, Completion: pct(rate(f.Completed, f.Started)), Chart: dropOffChart(i, f)})
 	}
@@ -35,6 +38,7 @@ type page struct {
 	Experiments []expView
 	Map         template.HTML
 	MapOnly     bool
+	Lost        string // the flows that lost the most customers
 }
 
 type flowView struct {
@@ -278,6 +282,7 @@ svg.journey-map { max-width: 100%; height: auto; }
 </section>
 <section id="flows">
 <h2>Flows: where customers leave</h2>
+{{- if .Lost}}<p class="verdict" id="most-lost">{{.Lost}}</p>{{end}}
 {{- range .Flows}}
 <h3>{{.ID}}</h3>
 <p>Started {{.Started}}, completed {{.Completed}} ({{.Completion}}), abandoned {{.Abandoned}}, waiting {{.Waiting}}.{{with .Proactive}} Proactive: sent {{.Sent}}, replied within 24 h {{.Replied}} (open rate {{pct .OpenRate}}), opt-outs {{.OptOuts}}, blocks {{.Blocks}}.{{end}}</p>

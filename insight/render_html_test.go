@@ -30,7 +30,7 @@ func TestReportHTMLSelfContained(t *testing.T) {
 			t.Errorf("the page refers outside itself: …%s…", page[max(0, i-40):min(len(page), i+60)])
 		}
 	}
-	for _, want := range []string{`id="chart-funnel"`, `id="chart-nps-csat"`, `id="chart-dropoff-0"`, `id="chart-exp-0"`, `id="journey-map"`, "no customers yet"} {
+	for _, want := range []string{`id="chart-funnel"`, `id="chart-nps-csat"`, `id="chart-dropoff-0"`, `id="chart-exp-0"`, `id="journey-map"`, "no customers yet", "Most customers lost: feedback (3 of 10 started), most at nps"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s", want)
 		}

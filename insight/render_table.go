@@ -2,6 +2,7 @@ package insight
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -55,6 +56,8 @@ func writeTable(w io.Writer, r *Report) error {
 	section("Flows: where customers leave")
 	if len(r.Flows) == 0 {
 		p("no flows\n")
+	} else {
+		p("%s\n", mostLost(r.Flows))
 	}
 	for _, f := range r.Flows {
 		completion := rate(f.Completed, f.Started)
@@ -243,6 +246,31 @@ func rate(n, of int64) *float64 {
 	}
 	v := float64(n) / float64(of)
 	return &v
+}
+
+// mostLost names the flows that lost the most customers midway, and the
+// step most of them left at: the first thing a marketer looks for.
+func mostLost(flows []Flow) string {
+	var lost []Flow
+	for _, f := range flows {
+		if f.Abandoned > 0 {
+			lost = append(lost, f)
+		}
+	}
+	if len(lost) == 0 {
+		return "No customer left a flow midway in these days."
+	}
+	slices.SortStableFunc(lost, func(a, b Flow) int { return cmp.Compare(b.Abandoned, a.Abandoned) })
+	var parts []string
+	for _, f := range lost[:min(3, len(lost))] {
+		t := fmt.Sprintf("%s (%d of %d started)", f.ID, f.Abandoned, f.Started)
+		if w := worstStep(f.Steps); w >= 0 {
+			s := f.Steps[w]
+			t += fmt.Sprintf(", most at %s (%d of %d, %s)", s.ID, s.Abandoned, s.Reached, pct(s.DropOff))
+		}
+		parts = append(parts, t)
+	}
+	return "Most customers lost: " + strings.Join(parts, "; ") + "."
 }
 
 // worstStep is the step with the most customers abandoned, or -1 if none.
