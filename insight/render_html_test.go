@@ -77,6 +77,7 @@ func TestReportHTMLInChromium(t *testing.T) {
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true), // no downloads while the test runs
 		chromedp.UserDataDir(filepath.Join(dir, "profile")),
 		chromedp.WindowSize(1200, 2000),
 	)
