@@ -40,7 +40,7 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *handled, chann
 // in the result and are added to the buffered stats by after, once the
 // commit is in Redis (a commit retried after a conflict counts once).
 func (b *Bot) handleWith(j *journey.Journey, in conversations.Input, now time.Time) *handled {
-	before := b.figures.Snapshot(j)
+	before := b.figures.Snapshot(j, in)
 	res := b.engine.Handle(j, in, now)
 	if res.Escalated != "" && b.staffDesk() != nil {
 		j.SetTimer(journey.Timer{Key: conversations.CaseRetryKey, Due: now.Add(time.Minute).Unix()})

@@ -34,6 +34,8 @@ func TestEventsSecretsAndStaff(t *testing.T) {
 	// Nothing configured still loads: the console and an embedded Redis.
 	if c, err := Load("", nil); err != nil || c.Events.Enabled() {
 		t.Fatalf("empty configuration: %v", err)
+	} else if c.AbandonAfter != 72*time.Hour {
+		t.Fatalf("insight.abandon_after defaults to %s, want 3d", c.AbandonAfter)
 	}
 }
 
@@ -54,6 +56,8 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"slack without channel", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n", nil, []string{"slack.support_channel"}},
 		{"bad hours", "support:\n  hours: weekdays 9-5\n", nil, []string{"support.hours"}},
 		{"bad client rate", "http:\n  ip_rate: lots\n", nil, []string{"http.ip_rate", "not a number"}},
+		{"short abandon", "insight:\n  abandon_after: 10m\n", nil, []string{"insight.abandon_after", "too short"}},
+		{"bad abandon", "", []string{"JOURNEYBOT_INSIGHT_ABANDON_AFTER=soon"}, []string{"insight.abandon_after", "not a duration"}},
 		{"http webhook", "telegram:\n  token: \"1:abc\"\n  mode: webhook\n  webhook_secret: s3cret\n  webhook_url: http://bot.example/telegram/webhook\n", nil, []string{"telegram.webhook_url", "https://"}},
 		{"slack without staff", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n", nil, []string{"slack.staff_user_ids", "slack.staff_from_channel"}},
 		{"staff from a channel by name", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n  staff_from_channel: true\n", nil, []string{"slack.support_channel", "id"}},

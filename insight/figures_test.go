@@ -181,6 +181,8 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 	w.event("a1-coupon", "coupon.redeemed", "telegram:101", &journey.Order{ID: "a1"}, "BACK10")
 	w.at(day(4, 13, 10))
 	w.event("h2-b", "order.paid", "h2", &journey.Order{ID: "h2b", Total: 60, Currency: "BRL"}, "")
+	// The store tells the same payment again, under another event id: one purchase.
+	w.event("h2-b-again", "order.paid", "h2", &journey.Order{ID: "h2b", Total: 60, Currency: "BRL"}, "")
 	w.at(day(4, 13, 15))
 	ev := journey.Event{ID: "c5-paid", Type: "order.paid", At: w.clk.Now(),
 		Customer: journey.EventCustomer{ID: "c5", Addresses: map[string]string{"telegram": "105"}},
@@ -215,6 +217,14 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 	w.at(day(9, 10, 0))
 	w.say("104", "hello")
 	w.at(day(9, 12, 0))
+	if err := w.stats.Flush(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Who is in each stage now, as the changes counted it (the report
+	// below counts it afresh from the journeys the first time: the same).
+	if got := w.allTime("now|"); got["now|new"] != 4 || got["now|customer"] != 4 || got["now|at_risk"] != 0 {
+		t.Errorf("stage counts by their changes: %v", got)
+	}
 	rep := w.report(day(2, 0, 0), day(9, 0, 0))
 
 	if rep.From != "2026-03-02" || rep.To != "2026-03-09" || rep.Zone != "America/Sao_Paulo" || len(rep.Days) != 8 {
@@ -355,6 +365,25 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 		t.Errorf("after the erase: %+v, NPS answers %d", s, after.NPS.Answers)
 	}
 
+	// Without the scripts (say, a flow removed since), the flows counted
+	// are listed all the same, by name, with their steps by name (fallback
+	// never ran: nothing counted, not listed).
+	bare, err := insight.NewReader(w.redis.Client, insight.ReaderOptions{Prefix: w.redis.Prefix, Zone: saoPaulo, Now: w.clk.Now}).
+		Report(w.ctx, day(2, 0, 0), day(9, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range bare.Flows {
+		names = append(names, f.ID)
+		if f.ID == "signup" && (f.Started != 4 || f.Abandoned != 2 || len(f.Steps) != 3 || f.Steps[0].ID != "ask_email") {
+			t.Errorf("signup without scripts: %+v", f)
+		}
+	}
+	if got := strings.Join(names, " "); got != "after_case coupon csat_tip handoff optout rate signup" {
+		t.Errorf("flows without scripts: %s", got)
+	}
+
 	// Earlier in the week, a3's question was still waiting, not abandoned.
 	early := w.reportAt(day(5, 18, 0), day(4, 0, 0), day(4, 0, 0))
 	for _, f := range early.Flows {
@@ -362,6 +391,26 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 			t.Errorf("signup on Wednesday, seen on Thursday: %+v", f)
 		}
 	}
+}
+
+// allTime sums the all-time figures' shards, for the fields starting with prefix.
+func (w *world) allTime(prefix string) map[string]int64 {
+	w.t.Helper()
+	out := map[string]int64{}
+	for s := range insight.Shards {
+		m, err := w.redis.Client.HGetAll(w.ctx, insight.AllKey(w.redis.Prefix, s)).Result()
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for k, v := range m {
+			if strings.HasPrefix(k, prefix) {
+				var n int64
+				fmt.Sscan(v, &n)
+				out[k] += n
+			}
+		}
+	}
+	return out
 }
 
 // reportAt reads a report as it would have been read at now.
@@ -395,5 +444,44 @@ func TestReportRefusesABadRange(t *testing.T) {
 	}
 	if len(rep.Days) != 3 || rep.Days[2].Date != "2026-03-04" || rep.NPS.Score != nil || rep.CSAT.Average != nil || len(rep.Flows) != 0 {
 		t.Errorf("empty report %+v", rep)
+	}
+}
+
+// Journeys from before the figures were kept are counted in their stage by
+// the first report, and changes go on from there.
+func TestStagesNowCountJourneysFromBefore(t *testing.T) {
+	redistest.Each(t, testStagesNowCountJourneysFromBefore)
+}
+
+func testStagesNowCountJourneysFromBefore(t *testing.T, r *redistest.Redis) {
+	w := newWorld(t, r)
+	store := w.bot.Store()
+	for i, st := range []string{"customer", "customer", "at_risk"} {
+		id := fmt.Sprint("old-", i)
+		if _, err := store.Update(w.ctx, id, "", w.clk.Now(), func(j *journey.Journey) ([]journey.HistoryEntry, error) {
+			j.Stage, j.LastEvent = st, w.clk.Now().Unix() // a store customer of an earlier version
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.at(day(2, 10, 0))
+	w.say("301", "hello")
+	first := w.report(day(2, 0, 0), day(2, 0, 0))
+	w.at(day(2, 11, 0))
+	w.event("old-2-paid", "order.paid", "old-2", &journey.Order{ID: "o2", Total: 10}, "")
+	second := w.report(day(2, 0, 0), day(2, 0, 0))
+	now := func(rep *insight.Report) string {
+		var parts []string
+		for _, s := range rep.Stages.List {
+			parts = append(parts, fmt.Sprint(s.ID, "=", s.Now))
+		}
+		return strings.Join(parts, " ")
+	}
+	if got := now(first); got != "new=1 customer=2 at_risk=1" {
+		t.Errorf("first report: %s", got)
+	}
+	if got := now(second); got != "new=1 customer=3 at_risk=0" {
+		t.Errorf("after old-2 bought: %s", got)
 	}
 }

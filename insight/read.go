@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"journeybot/conversations"
+	"journeybot/journey"
 )
 
 // ReaderOptions say where the figures are and how to read them.
@@ -79,6 +80,13 @@ func (r *Reader) Report(ctx context.Context, from, to time.Time) (*Report, error
 	if err != nil {
 		return nil, err
 	}
+	if all[fRecounted] == 0 {
+		// Journeys from before the figures were kept are in no stage count:
+		// count every journey's stage once, then go on by the changes.
+		if all, err = r.recount(ctx, all); err != nil {
+			return nil, err
+		}
+	}
 	now := r.opt.Now()
 	b := &builder{r: r, days: days, byDay: byDay, all: all, now: now, tot: map[string]int64{}, scripts: r.opt.Scripts}
 	if r.opt.Current != nil {
@@ -102,6 +110,55 @@ func (r *Reader) Report(ctx context.Context, from, to time.Time) (*Report, error
 	b.cases(rep)
 	b.daily(rep)
 	return rep, nil
+}
+
+// fRecounted marks the all-time figures whose stage counts were counted
+// from the journeys once.
+const fRecounted = "recount|stages"
+
+// RecountStages counts the customers in each stage afresh from the stored
+// journeys (a report does it by itself the first time). Changes committed
+// while it runs, in the second they take to be flushed, may be miscounted by
+// one each.
+func (r *Reader) RecountStages(ctx context.Context) error {
+	_, all, err := r.read(ctx, nil)
+	if err != nil {
+		return err
+	}
+	_, err = r.recount(ctx, all)
+	return err
+}
+
+func (r *Reader) recount(ctx context.Context, all map[string]int64) (map[string]int64, error) {
+	counts, err := journey.NewStore(r.rdb, journey.Options{Prefix: r.opt.Prefix}).StageCounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	old := names(all, "now", 0)
+	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for s := range Shards {
+			for _, st := range old {
+				p.HDel(ctx, AllKey(r.opt.Prefix, s), fStageNow(st))
+			}
+		}
+		fields := []any{fRecounted, r.opt.Now().Unix()}
+		for st, n := range counts {
+			fields = append(fields, fStageNow(st), n)
+		}
+		p.HSet(ctx, AllKey(r.opt.Prefix, 0), fields...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("report: recount stages: %w", err)
+	}
+	for _, st := range old {
+		delete(all, fStageNow(st))
+	}
+	for st, n := range counts {
+		all[fStageNow(st)] = n
+	}
+	all[fRecounted] = r.opt.Now().Unix()
+	return all, nil
 }
 
 // read fetches the days' hashes and the all-time ones in one pipeline.
@@ -201,11 +258,7 @@ func (b *builder) flows(rep *Report) {
 	for _, id := range append(names(b.tot, "fl", 0), names(b.tot, "st", 0)...) {
 		if !known[id] {
 			known[id] = true
-			d := flowDef{id: id}
-			for _, st := range names(b.tot, "st|"+id, 0) {
-				d.steps = append(d.steps, st)
-			}
-			defs = append(defs, d)
+			defs = append(defs, flowDef{id: id, steps: names(b.tot, "st|"+id, 0)})
 		}
 	}
 	for _, d := range defs {

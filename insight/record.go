@@ -56,11 +56,21 @@ type Before struct {
 	conv          journey.Conv
 	lastProactive int64
 	fig           journey.Figures
+	paidBefore    bool // the order of an order.paid input was paid already
 }
 
-// Snapshot remembers what Observe compares the journey with.
-func (r *Recorder) Snapshot(j *journey.Journey) Before {
+// Snapshot remembers what Observe compares the journey with; in is the
+// input about to be handled.
+func (r *Recorder) Snapshot(j *journey.Journey, in conversations.Input) Before {
 	b := Before{stage: j.Stage, stageSince: j.StageSince, conv: j.Conv, lastProactive: j.LastProactive}
+	if ev := in.Event; in.Kind == conversations.InEvent && ev != nil && ev.Type == "order.paid" && ev.Order != nil {
+		if o := j.Order(ev.Order.ID); o != nil {
+			switch o.Status {
+			case "paid", "shipped", "delivered", "refunded":
+				b.paidBefore = true // the store said so again (a retry with a new event id)
+			}
+		}
+	}
 	if j.Figures != nil {
 		b.fig = *j.Figures
 	}
@@ -206,7 +216,7 @@ func (o *observation) event(ev *journey.Event, t int64, fig *journey.Figures) {
 	at := time.Unix(t, 0).In(o.r.zone)
 	switch ev.Type {
 	case "order.paid":
-		if ev.Order == nil || ev.Order.ID == "" {
+		if ev.Order == nil || ev.Order.ID == "" || o.b.paidBefore {
 			return
 		}
 		var cents int64

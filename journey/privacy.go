@@ -594,3 +594,37 @@ func (s *Store) indexActivity(ctx context.Context) error {
 	}
 	return s.rdb.Set(ctx, done, time.Now().Unix(), 0).Err()
 }
+
+// StageCounts counts the stored journeys by stage, through the activity
+// index (every journey is in it): for the figures of "customers in each
+// stage now" when they must be counted afresh. It reads the journeys in
+// pipelined pages of 500.
+func (s *Store) StageCounts(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	const page = 500
+	for start := int64(0); ; start += page {
+		ids, err := s.rdb.ZRange(ctx, s.activeKey(), start, start+page-1).Result()
+		if err != nil {
+			return nil, fmt.Errorf("count stages: %w", err)
+		}
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(ids))
+		for i, id := range ids {
+			cmds[i] = pipe.HMGet(ctx, s.jkey(id), "v", "d")
+		}
+		if len(ids) > 0 {
+			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, fmt.Errorf("count stages: %w", err)
+			}
+		}
+		for i, c := range cmds {
+			// A forward of a merged journey has no document: not counted.
+			if _, j, err := decodeJourney(ids[i], c.Val()); err == nil && j != nil && j.Stage != "" {
+				out[j.Stage]++
+			}
+		}
+		if len(ids) < page {
+			return out, nil
+		}
+	}
+}
