@@ -21,7 +21,9 @@ chat: build
 
 # All tests: Go tests (race detector on), then lint and test the shipped scripts.
 # Tests use the Redis in JOURNEYBOT_TEST_REDIS_URL when set (CI sets it), else an embedded one.
+# The HTML report's test runs headless Chromium: .ci/install-chromium installs it when missing.
 test: build
+	@.ci/install-chromium
 	$(GO) test -race -count=1 $(PKGS)
 	./$(BIN) lint scripts
 	./$(BIN) test scripts

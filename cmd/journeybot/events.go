@@ -99,6 +99,11 @@ func eventsCmd(g *globals) *cobra.Command {
 			sum, err := events.Import(cmd.Context(), in, a.bot, events.ImportOptions{
 				Progress: cmd.ErrOrStderr(), Size: size, Workers: workers, Now: a.bot.Now,
 			})
+			// The figures the imported events made are buffered in memory
+			// (run flushes them every second): written before the exit.
+			if ferr := a.stats.Flush(context.WithoutCancel(cmd.Context())); ferr != nil && err == nil {
+				err = fmt.Errorf("writing the figures: %w", ferr)
+			}
 			printSummary(cmd.OutOrStdout(), sum)
 			if err != nil {
 				return fmt.Errorf("events import stopped: %w (applied events are kept; run the import again to go on)", err)

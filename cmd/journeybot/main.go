@@ -48,7 +48,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "configuration file (default ./journeybot.yaml if present)")
-	root.AddCommand(runCmd(g), chatCmd(g), lintCmd(g), testCmd(g), matchCmd(g), linkCmd(g), eventsCmd(g), statsCmd(g), previewCmd(g), privacyCmd(g))
+	root.AddCommand(runCmd(g), chatCmd(g), lintCmd(g), testCmd(g), matchCmd(g), linkCmd(g), eventsCmd(g), statsCmd(g), reportCmd(g), mapCmd(g), previewCmd(g), privacyCmd(g))
 	return root
 }
 
