@@ -51,6 +51,16 @@ type Journey struct {
 	// before the chat was linked): their ids now forward here, and go when
 	// this customer is erased.
 	Merged []string `json:"mg,omitempty"`
+	// Experiments holds the customer's assignment in each experiment they
+	// reached, by experiment id: sticky, and the time conversions count from.
+	Experiments map[string]Assignment `json:"x,omitempty"`
+}
+
+// Assignment is a customer's variant in one experiment.
+type Assignment struct {
+	Variant string `json:"v"`           // a variant's name, or "holdout"
+	At      int64  `json:"t"`           // first exposure, Unix seconds
+	Won     int64  `json:"c,omitempty"` // when the goal was reached (converted), Unix seconds
 }
 
 // Profile is what we know about the person.
@@ -165,6 +175,7 @@ func (j *Journey) Clone() *Journey {
 	c.Seen = maps.Clone(j.Seen)
 	c.Fired = slices.Clone(j.Fired)
 	c.Merged = slices.Clone(j.Merged)
+	c.Experiments = maps.Clone(j.Experiments)
 	if j.Case != nil {
 		k := *j.Case
 		c.Case = &k
