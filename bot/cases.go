@@ -16,6 +16,11 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *conversations.
 	for _, n := range res.Notes {
 		b.metrics.note(n)
 	}
+	if b.experiments != nil {
+		for _, h := range res.Experiments {
+			b.experiments.Record(h)
+		}
+	}
 	if res.Escalated != "" {
 		b.openCase(ctx, j, channel, res.Escalated)
 	} else if res.Mirror && in != nil && j.Case != nil && j.Case.Ref != "" {

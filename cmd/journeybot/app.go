@@ -11,6 +11,7 @@ import (
 	"journeybot/bot"
 	"journeybot/config"
 	"journeybot/conversations"
+	"journeybot/insight"
 	"journeybot/journey"
 	"journeybot/keys"
 	"journeybot/llm"
@@ -19,15 +20,17 @@ import (
 
 // app is the assembled bot: configuration, Redis, store, scripts, runtime.
 type app struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	rdb     redis.UniversalClient
-	close   func()
-	store   *journey.Store
-	engine  *conversations.Engine
-	bot     *bot.Bot
-	stats   *bot.Stats
-	metrics *bot.Metrics
+	cfg    *config.Config
+	log    *slog.Logger
+	rdb    redis.UniversalClient
+	close  func()
+	store  *journey.Store
+	engine *conversations.Engine
+	bot    *bot.Bot
+	stats  *bot.Stats
+	// experiments counts exposures and conversions (flushed by run).
+	experiments *insight.Recorder
+	metrics     *bot.Metrics
 	// limiter shares the channels' rate limits among processes.
 	limiter *ratelimit.Limiter
 }
@@ -84,12 +87,13 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 	a.engine = conversations.NewEngine(scripts, botEngineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
+	a.experiments = insight.NewRecorder(rdb, c.RedisPrefix, c.Send.DefaultTimezone)
 	a.limiter = ratelimit.New(rdb, c.RedisPrefix)
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
-		Retention: c.Retention,
+		Retention: c.Retention, Experiments: a.experiments,
 	}
 	if c.LLM.Enabled() {
 		l, err := llm.New(llm.Config{
