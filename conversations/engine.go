@@ -146,7 +146,7 @@ type Result struct {
 	// or held out) and conversions (the goal reached within the window),
 	// each once per customer and experiment, for the runtime to count.
 	Experiments []ExperimentHit
-	History []journey.HistoryEntry
+	History     []journey.HistoryEntry
 }
 
 // ExperimentHit is one customer's exposure to, or conversion in, an

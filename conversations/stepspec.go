@@ -46,9 +46,9 @@ func readEnd(l *loader, st *Step, n *yaml.Node) {
 
 // Fields several kinds share.
 var (
-	fieldSave     = stepField{"save", "`save: FIELD`", func(l *loader, st *Step, n *yaml.Node) { st.Save = l.str(n, "save") }}
-	fieldText     = stepField{"text", "`text`", func(l *loader, st *Step, n *yaml.Node) { st.Ask = l.text(n, "text") }}
-	fieldRetry    = stepField{"retry", "`retry` (a text)", func(l *loader, st *Step, n *yaml.Node) { st.Retry = l.text(n, "retry") }}
+	fieldSave    = stepField{"save", "`save: FIELD`", func(l *loader, st *Step, n *yaml.Node) { st.Save = l.str(n, "save") }}
+	fieldText    = stepField{"text", "`text`", func(l *loader, st *Step, n *yaml.Node) { st.Ask = l.text(n, "text") }}
+	fieldRetry   = stepField{"retry", "`retry` (a text)", func(l *loader, st *Step, n *yaml.Node) { st.Retry = l.text(n, "retry") }}
 	fieldButtons = stepField{"buttons", "`buttons`", func(l *loader, st *Step, n *yaml.Node) {
 		for _, bn := range l.seq(n, "buttons") {
 			st.Buttons = append(st.Buttons, l.button(bn))
