@@ -54,7 +54,9 @@ var (
 			st.Buttons = append(st.Buttons, l.button(bn))
 		}
 	}}
-	fieldTemplate = stepField{"whatsapp_template", "`whatsapp_template`", func(l *loader, st *Step, n *yaml.Node) {
+	fieldPersonalize = stepField{"personalize", "`personalize: true`", func(l *loader, st *Step, n *yaml.Node) { st.Personalize = l.boolean(n, "personalize") }}
+	fieldStyle       = stepField{"style", "`style`", func(l *loader, st *Step, n *yaml.Node) { st.Style = l.str(n, "style") }}
+	fieldTemplate    = stepField{"whatsapp_template", "`whatsapp_template`", func(l *loader, st *Step, n *yaml.Node) {
 		if st.Templates == nil {
 			st.Templates = map[string]*ChannelTemplate{}
 		}
@@ -86,8 +88,8 @@ var stepKindSpecs = []stepKind{
 			{"goal", "with `ab`: `goal` and `window` (see [Experiments](#experiments))", func(l *loader, st *Step, n *yaml.Node) { st.GoalSrc = l.goal(n) }},
 			{"window", "", func(l *loader, st *Step, n *yaml.Node) { st.WindowSrc = l.duration(n, "window") }},
 			{fieldSave.key, "`save: FIELD` (a pressed button's value)", fieldSave.read},
-			{"personalize", "`personalize: true`", func(l *loader, st *Step, n *yaml.Node) { st.Personalize = l.boolean(n, "personalize") }},
-			{"style", "`style`", func(l *loader, st *Step, n *yaml.Node) { st.Style = l.str(n, "style") }},
+			fieldPersonalize,
+			fieldStyle,
 			fieldTemplate,
 		},
 		check: func(c *linter, f *Flow, st *Step, ref func(Pos, string, string)) {
@@ -240,6 +242,9 @@ var stepKindSpecs = []stepKind{
 				e.Holdout, e.HoldoutPos = l.share(n, "holdout"), l.pos(n)
 			}},
 			fieldButtons,
+			fieldPersonalize,
+			fieldStyle,
+			fieldTemplate,
 		},
 		check: func(c *linter, f *Flow, st *Step, ref func(Pos, string, string)) { c.experiment(f, st) },
 	},
