@@ -51,6 +51,7 @@ func unit(parts ...string) float64 {
 func (x *run) assign(e *Experiment) *Variant {
 	a, ok := x.j.Experiments[e.ID]
 	name := a.Variant
+	defer func() { x.cover(Hit{Flow: e.Flow, Step: e.Step, Arm: "v:" + name}) }()
 	if !ok {
 		name = Assign(x.j.ID, e)
 		if x.j.Experiments == nil {
