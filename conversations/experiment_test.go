@@ -260,6 +260,8 @@ flows:
           - {name: one, say: {pt-BR: "Dois", en: "Two"}, share: 0}
           - {name: holdout, say: {pt-BR: "Três", en: "Three"}}
           - {name: empty}
+          - {name: coupon, say: {pt-BR: "{{ coupon }} até {{ coupon_expires }}", en: "{{ coupon }}"}, offer: {code: C, expires: 1d}}
+          - {name: nocoupon, say: {pt-BR: "{{ coupon }}", en: "{{ coupon }}"}}
   - id: b
     triggers: [{intent: b}]
     steps:
@@ -287,6 +289,11 @@ flows:
 	for _, p := range probs {
 		got = append(got, p.String())
 	}
+	for _, p := range got {
+		if strings.Contains(p, `variant "coupon"`) {
+			t.Errorf("a variant's text may use its own offer's coupon: %s", p)
+		}
+	}
 	for _, want := range []string{
 		`x.yaml:13:15: goal: event type "order.payed" is not one the bot knows (did you mean "order.paid"?); a store's own type must be listed in settings.events`,
 		`x.yaml:14:18: holdout must be a share from 0 up to (not including) 100%, e.g. 10%`,
@@ -296,13 +303,14 @@ flows:
 		`x.yaml:18:13: variant name "holdout" is the holdout's: give the variant another name, and the holdout share with holdout:`,
 		`x.yaml:19:13: variant "empty" needs say (a text), offer, or both`,
 		`x.yaml:11:9: warning: experiment "gift" holds customers out at this step, but step "1" before it already sends them something: put the experiment first so the holdout gets nothing from flow "a"`,
-		`x.yaml:24:21: duplicate experiment id "gift" (also at x.yaml:12:21): results would mix`,
-		`x.yaml:25:15: goal: stage "vip" does not exist`,
-		`x.yaml:23:9: experiment "gift" compares nothing: give it two variants or more, or one and a holdout`,
-		`x.yaml:28:21: experiment id "bad goal" may not contain spaces or ':'`,
-		`x.yaml:29:15: goal "nps>=11": no survey step saves "nps"`,
-		`x.yaml:34:9: goal and window go with pick: ab (or an experiment step)`,
-		`x.yaml:39:15: goal "csat>=4": no survey step saves "csat"`,
+		`x.yaml:21:43: warning: variant "nocoupon" say: {{ coupon }} may have no data; add | default "..." or wrap it in {{ if coupon }}`,
+		`x.yaml:26:21: duplicate experiment id "gift" (also at x.yaml:12:21): results would mix`,
+		`x.yaml:27:15: goal: stage "vip" does not exist`,
+		`x.yaml:25:9: experiment "gift" compares nothing: give it two variants or more, or one and a holdout`,
+		`x.yaml:30:21: experiment id "bad goal" may not contain spaces or ':'`,
+		`x.yaml:31:15: goal "nps>=11": no survey step saves "nps"`,
+		`x.yaml:36:9: goal and window go with pick: ab (or an experiment step)`,
+		`x.yaml:41:15: goal "csat>=4": no survey step saves "csat"`,
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("missing problem:\n  %s\ngot:\n  %s", want, strings.Join(got, "\n  "))

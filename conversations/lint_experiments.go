@@ -49,7 +49,15 @@ func (c *linter) experiment(f *Flow, st *Step) {
 		if v.Say == nil && v.Offer == nil {
 			c.errorf(v.Pos, "%s needs say (a text), offer, or both", what)
 		}
+		guarded := c.guarded
+		if v.Offer != nil { // the variant's own offer gives its text the coupon
+			c.guarded = append(slices.Clone(guarded), "coupon")
+			if v.Offer.Expires > 0 {
+				c.guarded = append(c.guarded, "coupon_expires")
+			}
+		}
 		c.text(v.Say, what+" say")
+		c.guarded = guarded
 		if v.Offer != nil && v.Offer.OnExpiry != "" {
 			c.flowRef(v.Offer.Pos, v.Offer.OnExpiry, "on_expiry", c.started)
 		}
