@@ -317,3 +317,61 @@ flows:
 		}
 	}
 }
+
+// An experiment step with buttons waits for a press like a say step, for
+// every variant; the press (a button or its typed label) goes on.
+func TestExperimentStepWithButtons(t *testing.T) {
+	src := `settings: {languages: [en], fallback: fallback}
+stages: [{id: new, initial: true}]
+intents: [{id: deal, keywords: [deal]}]
+flows:
+  - id: fallback
+    steps: [{say: "?"}]
+  - id: deal
+    triggers: [{intent: deal}]
+    steps:
+      - id: offer
+        experiment: deal_text
+        goal: coupon.redeemed
+        variants:
+          - {name: plain, say: "A deal", offer: {code: PLAIN, expires: 2d}}
+          - {name: fancy, say: "A fancy deal", offer: {code: FANCY, expires: 2d}}
+        buttons:
+          - {label: "Show me", goto: show}
+        end: true
+      - id: show
+        say: "Your code: {{ coupon }}"
+`
+	s, probs := Load(map[string][]byte{"d.yaml": []byte(src)})
+	if errs := probs.Errors(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	e := NewEngine(s, DefaultOptions())
+	now := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	for i := range 20 {
+		j := journey.New(fmt.Sprintf("b%d", i), now)
+		r := e.Handle(j, Input{Kind: InText, Text: "deal"}, now)
+		v := j.Experiments["deal_text"].Variant
+		seen[v] = true
+		if len(r.Messages) != 1 || len(r.Messages[0].Buttons) != 1 || !j.Conv.Waiting {
+			t.Fatalf("%s (%s): %+v, waiting %v; want one message with the button, waiting", j.ID, v, r.Messages, j.Conv.Waiting)
+		}
+		in := Input{Kind: InButton, Data: r.Messages[0].Buttons[0].Data}
+		if i%2 == 1 {
+			in = Input{Kind: InText, Text: "show me"}
+		}
+		r = e.Handle(j, in, now.Add(time.Minute))
+		want := "Your code: " + strings.ToUpper(v)
+		if got := texts(r); len(got) != 1 || got[0] != want {
+			t.Fatalf("%s pressed: %q, want %q", j.ID, got, want)
+		}
+		r = e.Handle(j, Input{Kind: InEvent, Event: &journey.Event{ID: "r", Type: "coupon.redeemed", Coupon: strings.ToUpper(v)}}, now.Add(time.Hour))
+		if len(r.Experiments) != 1 || !r.Experiments[0].Converted {
+			t.Fatalf("%s redeemed: %+v, want a conversion", j.ID, r.Experiments)
+		}
+	}
+	if !seen["plain"] || !seen["fancy"] {
+		t.Fatalf("20 customers saw only %v", seen)
+	}
+}
