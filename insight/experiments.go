@@ -131,6 +131,9 @@ func ReadExperiments(ctx context.Context, rdb redis.UniversalClient, prefix stri
 	if last.Sub(first) > 3700*24*time.Hour {
 		return nil, fmt.Errorf("experiments: a range of more than ten years (%s to %s)", first.Format(time.DateOnly), last.Format(time.DateOnly))
 	}
+	if scripts == nil || len(scripts.Experiments) == 0 {
+		return []Experiment{}, nil
+	}
 	pipe := rdb.Pipeline()
 	cmds := make([][]*redis.MapStringStringCmd, len(scripts.Experiments))
 	for i, e := range scripts.Experiments {
@@ -138,10 +141,8 @@ func ReadExperiments(ctx context.Context, rdb redis.UniversalClient, prefix stri
 			cmds[i] = append(cmds[i], pipe.HGetAll(ctx, ExperimentKey(prefix, e.ID, d)))
 		}
 	}
-	if len(scripts.Experiments) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return nil, fmt.Errorf("experiments: %w", err)
-		}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, fmt.Errorf("experiments: %w", err)
 	}
 	out := make([]Experiment, 0, len(scripts.Experiments))
 	for i, e := range scripts.Experiments {

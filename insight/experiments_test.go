@@ -78,6 +78,9 @@ func testRecorderSumsProcessesByExposureDay(t *testing.T, r *redistest.Redis) {
 	if ttl := r.Client.TTL(ctx, ExperimentKey(r.Prefix, "gift", monday)).Val(); ttl < 399*24*time.Hour {
 		t.Errorf("a day's counts expire in %v, want 400 days", ttl)
 	}
+	if none, err := ReadExperiments(ctx, r.Client, r.Prefix, &conversations.Scripts{}, monday, tuesday); err != nil || none == nil || len(none) != 0 {
+		t.Errorf("scripts without experiments: %v, %v; want an empty list (JSON [])", none, err)
+	}
 	if _, err := ReadExperiments(ctx, r.Client, r.Prefix, scripts, tuesday, monday); err == nil || !strings.Contains(err.Error(), "ends (2026-03-02) before it starts (2026-03-03)") {
 		t.Errorf("a reversed range: %v", err)
 	}
