@@ -198,6 +198,7 @@ func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 	if in.Order != nil {
 		j.UpsertOrder(*in.Order)
 	}
+	x.forgetExperiments()
 	switch in.Kind {
 	case InText:
 		x.customerSaid()

@@ -110,3 +110,22 @@ func compareScore(n int, op string, v int) bool {
 	}
 	return n == v
 }
+
+// keepAssignment is how long the assignment to an experiment the scripts no
+// longer have is kept (as long as its counts): the experiment may come back
+// in a later version of the scripts, and its customers must keep their variant.
+const keepAssignment = 400 * 24 * time.Hour
+
+// forgetExperiments drops the assignments to experiments gone from the
+// scripts for longer than keepAssignment, so journeys do not grow with
+// every experiment ever run.
+func (x *run) forgetExperiments() {
+	for id, a := range x.j.Experiments {
+		if x.now.Unix()-a.At > int64(keepAssignment/time.Second) && x.s.Experiment(id) == nil {
+			delete(x.j.Experiments, id)
+		}
+	}
+	if len(x.j.Experiments) == 0 {
+		x.j.Experiments = nil
+	}
+}

@@ -375,3 +375,21 @@ flows:
 		t.Fatalf("20 customers saw only %v", seen)
 	}
 }
+
+// Assignments to experiments gone from the scripts are dropped once as old
+// as their counts; current ones, and recent ones of a removed experiment, stay.
+func TestOldAssignmentsAreForgotten(t *testing.T) {
+	e := experimentEngine(t)
+	now := time.Date(2027, 6, 1, 13, 0, 0, 0, time.UTC)
+	old := now.Add(-401 * 24 * time.Hour).Unix()
+	j := journey.New("f1", now)
+	j.Experiments = map[string]journey.Assignment{
+		"gift_test": {Variant: "ten", At: old},                           // still in the scripts
+		"gone_old":  {Variant: "a", At: old},                             // removed long ago
+		"gone_new":  {Variant: "a", At: now.Add(-24 * time.Hour).Unix()}, // removed lately: may come back
+	}
+	e.Handle(j, Input{Kind: InText, Text: "oi"}, now)
+	if _, ok := j.Experiments["gone_old"]; ok || len(j.Experiments) != 3 {
+		t.Fatalf("assignments after a turn: %v; want gift_test, gone_new and hi.greet", j.Experiments)
+	}
+}
