@@ -93,6 +93,15 @@ type Options struct {
 	// Metrics' daily stats (default: days in the stats' zone, steps
 	// abandoned after insight.DefaultAbandonAfter).
 	Figures *insight.Recorder
+	// Experiments counts the experiments' exposures and conversions that
+	// commits report (insight.ExperimentCounter; nil: not counted).
+	Experiments ExperimentRecorder
+}
+
+// ExperimentRecorder counts what the engine reports of experiments, after
+// the commit that made it so.
+type ExperimentRecorder interface {
+	Record(conversations.ExperimentHit)
 }
 
 // IntakeLimit is the per-chat inbound limit.
@@ -102,30 +111,31 @@ type IntakeLimit struct {
 
 // Bot is the runtime. Safe for concurrent use.
 type Bot struct {
-	store      *journey.Store
-	engine     *conversations.Engine
-	log        *slog.Logger
-	now        func() time.Time
-	staff      Staff
-	llm        Personalizer
-	orders     OrderLookup
-	metrics    *Metrics
-	router     IntentRouter
-	lease      time.Duration
-	mu         sync.RWMutex
-	channels   map[string]channels.Sender
-	order      []string // channel preference for proactive messages
-	locks      keyedLocks
-	linkKeys   keys.Set
-	usernames  *lru.Cache[string, struct{}] // "channel:username:id" already indexed by this process
-	failing    *lru.Cache[string, int]      // inbox updates that failed, and how often
-	sender     *delivery.Sender
-	background bool
-	intake     IntakeLimit
-	hold       time.Duration
-	intakeWake chan struct{}
-	retention  time.Duration
-	figures    *insight.Recorder
+	store       *journey.Store
+	engine      *conversations.Engine
+	log         *slog.Logger
+	now         func() time.Time
+	staff       Staff
+	llm         Personalizer
+	orders      OrderLookup
+	metrics     *Metrics
+	router      IntentRouter
+	lease       time.Duration
+	mu          sync.RWMutex
+	channels    map[string]channels.Sender
+	order       []string // channel preference for proactive messages
+	locks       keyedLocks
+	linkKeys    keys.Set
+	usernames   *lru.Cache[string, struct{}] // "channel:username:id" already indexed by this process
+	failing     *lru.Cache[string, int]      // inbox updates that failed, and how often
+	sender      *delivery.Sender
+	background  bool
+	intake      IntakeLimit
+	hold        time.Duration
+	intakeWake  chan struct{}
+	retention   time.Duration
+	experiments ExperimentRecorder
+	figures     *insight.Recorder
 }
 
 // New returns a bot.
@@ -162,7 +172,7 @@ func New(o Options) *Bot {
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
 		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Sender{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
-		retention: o.Retention, figures: o.Figures,
+		retention: o.Retention, figures: o.Figures, experiments: o.Experiments,
 	}
 	b.usernames, _ = lru.New[string, struct{}](10000)
 	b.failing, _ = lru.New[string, int](10000)

@@ -18,6 +18,11 @@ func (b *Bot) after(ctx context.Context, j *journey.Journey, res *handled, chann
 		b.metrics.note(n)
 	}
 	b.metrics.stats.AddCounts(res.counts)
+	if b.experiments != nil {
+		for _, h := range res.Experiments {
+			b.experiments.Record(h)
+		}
+	}
 	if res.Escalated != "" {
 		b.openCase(ctx, j, channel, res.Escalated)
 	} else if res.Mirror && in != nil && j.Case != nil && j.Case.Ref != "" {

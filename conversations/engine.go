@@ -141,11 +141,26 @@ type Result struct {
 	// after the commit, sending what this input queued as the last message.
 	Erase bool
 	// Notes are countable happenings for metrics: "survey.nps", "nudge.dropped_late", ...
-	Notes   []string
-	History []journey.HistoryEntry
+	Notes []string
+	// Experiments are exposures (a customer assigned and shown a variant,
+	// or held out) and conversions (the goal reached within the window),
+	// each once per customer and experiment, for the runtime to count.
+	Experiments []ExperimentHit
+	History     []journey.HistoryEntry
 	// Marks are what the flows did, in order, for the marketers' figures
 	// (package insight counts them; the engine only reports).
 	Marks []Mark
+}
+
+// ExperimentHit is one customer's exposure to, or conversion in, an
+// experiment. Both count on the day of the exposure (Exposed), so a
+// variant's rate is over the customers exposed in a range of days.
+type ExperimentHit struct {
+	Experiment string
+	Variant    string
+	Converted  bool      // false: an exposure
+	Exposed    time.Time // when the customer was first exposed
+	At         time.Time // when it happened
 }
 
 // Mark is one thing a flow did while handling an input.
@@ -213,6 +228,7 @@ func (e *Engine) Handle(j *journey.Journey, in Input, now time.Time) *Result {
 	if in.Order != nil {
 		j.UpsertOrder(*in.Order)
 	}
+	x.forgetExperiments()
 	switch in.Kind {
 	case InText:
 		x.customerSaid()
@@ -326,7 +342,7 @@ func (x *run) text(raw string) {
 				if x.badAnswer(f, st, norm) {
 					return
 				}
-			case KindSay:
+			case KindSay, KindExperiment:
 				if i := x.buttonByLabel(st, raw); i >= 0 {
 					x.press(f, st, i)
 					return
@@ -676,17 +692,20 @@ func (x *run) continueAfter(f *Flow, st *Step) {
 func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 	switch st.Kind {
 	case KindSay:
-		m := Message{Text: x.say(x.variant(f, st)), Personalize: st.Personalize, Style: st.Style, Flow: f.ID, Templates: x.templates(st)}
-		if len(st.Buttons) > 0 {
-			for _, b := range st.Buttons {
-				m.Buttons = append(m.Buttons, channels.Button{Label: x.say(b.Label), Data: ButtonData(f.ID, st.ID, b)})
-			}
-			x.emit(m)
-			x.j.Conv.Waiting = true
-			x.mark(Mark{Kind: MarkWait, Flow: f.ID, Step: st.ID})
+		if x.sayText(f, st, x.variant(f, st)) {
 			return nil, true
 		}
-		x.emit(m)
+	case KindExperiment:
+		v := x.assign(st.Experiment)
+		if v == nil { // held out: nothing more from this flow
+			return nil, false
+		}
+		if v.Offer != nil {
+			x.offer(f, st, v.Offer)
+		}
+		if v.Say != nil && x.sayText(f, st, v.Say) {
+			return nil, true
+		}
 	case KindAsk:
 		x.emit(Message{Text: x.say(st.Ask), Flow: f.ID, Templates: x.templates(st)})
 		x.j.Conv.Waiting = true
@@ -726,15 +745,7 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 	case KindEscalate:
 		x.escalate(st.Escalate)
 	case KindOffer:
-		o := st.Offer
-		x.setAnswer("coupon", o.Code)
-		if o.Expires > 0 {
-			exp := x.now.Add(o.Expires)
-			x.setAnswer("coupon_expires_at", strconv.FormatInt(exp.Unix(), 10))
-			x.j.SetTimer(journey.Timer{Key: "o:" + o.Code, Due: exp.Unix(), Flow: o.OnExpiry})
-		}
-		x.r.note("offer.%s", o.Code)
-		x.mark(Mark{Kind: MarkOffer, Flow: f.ID, Step: st.ID, Value: o.Code})
+		x.offer(f, st, st.Offer)
 	case KindGoto:
 		if g := x.s.Flow(st.Goto); g != nil && len(g.Steps) > 0 {
 			return &position{g, 0}, false
@@ -744,6 +755,34 @@ func (x *run) step(f *Flow, st *Step, i int) (next *position, stop bool) {
 		return nil, false
 	}
 	return after(f, st, i), false
+}
+
+// sayText sends t as step st's message, with the step's buttons; true when
+// the flow waits for a press.
+func (x *run) sayText(f *Flow, st *Step, t *Text) (wait bool) {
+	m := Message{Text: x.say(t), Personalize: st.Personalize, Style: st.Style, Flow: f.ID, Templates: x.templates(st)}
+	for _, b := range st.Buttons {
+		m.Buttons = append(m.Buttons, channels.Button{Label: x.say(b.Label), Data: ButtonData(f.ID, st.ID, b)})
+	}
+	x.emit(m)
+	if len(st.Buttons) > 0 {
+		x.j.Conv.Waiting = true
+		x.mark(Mark{Kind: MarkWait, Flow: f.ID, Step: st.ID})
+		return true
+	}
+	return false
+}
+
+// offer gives the customer o's coupon until it expires.
+func (x *run) offer(f *Flow, st *Step, o *Offer) {
+	x.setAnswer("coupon", o.Code)
+	if o.Expires > 0 {
+		exp := x.now.Add(o.Expires)
+		x.setAnswer("coupon_expires_at", strconv.FormatInt(exp.Unix(), 10))
+		x.j.SetTimer(journey.Timer{Key: "o:" + o.Code, Due: exp.Unix(), Flow: o.OnExpiry})
+	}
+	x.r.note("offer.%s", o.Code)
+	x.mark(Mark{Kind: MarkOffer, Flow: f.ID, Step: st.ID, Value: o.Code})
 }
 
 // templates renders a step's channel templates for this customer.
@@ -775,10 +814,10 @@ func (x *run) variant(f *Flow, st *Step) *Text {
 	if len(st.Say) == 1 {
 		return st.Say[0]
 	}
-	if st.Pick == "ab" {
-		g := x.abGroup()
-		x.r.note("ab.%s.%s.%s", f.ID, st.ID, g)
-		return st.Say[int(g[0]-'A')%len(st.Say)]
+	if st.Pick == "ab" && st.Experiment != nil {
+		v := x.assign(st.Experiment)
+		x.r.note("ab.%s.%s.%s", f.ID, st.ID, v.Name)
+		return v.Say
 	}
 	return st.Say[hash(x.j.ID, f.ID, st.ID, strconv.Itoa(x.j.Counters.Outbound))%uint32(len(st.Say))]
 }
@@ -833,6 +872,7 @@ func (x *run) survey(f *Flow, st *Step, n int) bool {
 	x.r.note("survey.%s=%d", st.Survey, n)
 	x.mark(Mark{Kind: MarkResume, Flow: f.ID, Step: st.ID})
 	x.mark(Mark{Kind: MarkSurvey, Flow: f.ID, Step: st.ID, Value: st.Survey, Score: n})
+	x.reached(func(g *Goal) bool { return g.Survey == surveyName(st) && compareScore(n, g.Op, g.Score) }, x.now)
 	x.j.Conv.Waiting = false
 	x.j.Conv.Retries = 0
 	var target string
@@ -918,6 +958,7 @@ func (x *run) setStage(to string) {
 	}
 	x.j.Stage = to
 	x.j.StageSince = x.now.Unix()
+	x.reached(func(g *Goal) bool { return g.Stage == to }, x.now)
 	// Timers of the stage left behind are moot now.
 	x.j.CancelTimers(func(t journey.Timer) bool { return t.Stage != "" && t.Stage != to })
 	x.r.note("stage.%s", to)
@@ -1033,6 +1074,8 @@ func (x *run) event(ev *journey.Event) {
 		x.setAnswer("event."+k, v)
 	}
 	x.r.note("event.%s", ev.Type)
+	// An imported or late event converts too, by its own time.
+	x.reached(func(g *Goal) bool { return g.Event == ev.Type }, at)
 	if stale {
 		x.r.note("event.stale")
 		return

@@ -636,5 +636,5 @@ func (t *Template) unknownOrUnguarded() []fieldUse {
 // waits reports whether a conversation can stop at this step (a question,
 // buttons, a wait).
 func (st *Step) waits() bool {
-	return st.Kind == KindAsk || st.Kind == KindSurvey || st.Kind == KindWait || st.Kind == KindSay && len(st.Buttons) > 0
+	return st.Kind == KindAsk || st.Kind == KindSurvey || st.Kind == KindWait || (st.Kind == KindSay || st.Kind == KindExperiment) && len(st.Buttons) > 0
 }

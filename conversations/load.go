@@ -748,3 +748,67 @@ func (l *loader) product(n *yaml.Node) {
 	}
 	l.s.Catalog = append(l.s.Catalog, p)
 }
+
+// goalOps are the comparisons a survey goal may use, longest first.
+var goalOps = []string{">=", "<=", "==", ">", "<"}
+
+// goal reads an experiment's goal: an event type (order.paid), stage.ID
+// (entering the stage) or SURVEY OP N (nps>=9: the survey's answer name).
+func (l *loader) goal(n *yaml.Node) *Goal {
+	g := &Goal{Pos: l.pos(n), Raw: strings.TrimSpace(l.str(n, "goal"))}
+	for _, op := range goalOps {
+		name, score, ok := strings.Cut(g.Raw, op)
+		if !ok {
+			continue
+		}
+		g.Survey, g.Op = strings.TrimPrefix(strings.TrimSpace(name), "answers."), op
+		v, err := strconv.Atoi(strings.TrimSpace(score))
+		if err != nil || g.Survey == "" {
+			l.errorf(n, "goal %q: a survey goal is NAME%sSCORE, e.g. nps>=9 or csat>=4", g.Raw, op)
+		}
+		g.Score = v
+		return g
+	}
+	if st, ok := strings.CutPrefix(g.Raw, "stage."); ok {
+		g.Stage = st
+		return g
+	}
+	g.Event = g.Raw
+	if g.Raw == "" {
+		l.errorf(n, "goal is empty: give an event type (order.paid), stage.ID or a survey score (nps>=9)")
+	}
+	return g
+}
+
+// share reads a share of customers: 10% or 0.1.
+func (l *loader) share(n *yaml.Node, what string) float64 {
+	s := strings.TrimSpace(l.str(n, what))
+	pct := strings.HasSuffix(s, "%")
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		l.errorf(n, "%s must be a share: 10%% or 0.1", what)
+		return 0
+	}
+	if pct {
+		v /= 100
+	}
+	return v
+}
+
+// variant reads one arm of an experiment step.
+func (l *loader) variant(n *yaml.Node) *Variant {
+	v := &Variant{Pos: l.pos(n), Share: 1}
+	for _, kv := range l.mapping(n, "a variant", "name", "say", "offer", "share") {
+		switch kv.key {
+		case "name":
+			v.Name = l.str(kv.val, "name")
+		case "say":
+			v.Say = l.text(kv.val, "say")
+		case "offer":
+			v.Offer = l.offer(kv.val)
+		case "share":
+			v.Share = l.share(kv.val, "share")
+		}
+	}
+	return v
+}

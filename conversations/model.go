@@ -38,6 +38,9 @@ type Scripts struct {
 	// Events are the store's own event types the scripts wait for, besides
 	// the known ones (settings.events).
 	Events []string
+	// Experiments are the experiments of the flows' steps (experiment
+	// steps, and say steps with pick: ab), in file order.
+	Experiments []*Experiment
 
 	stages  map[string]*Stage
 	flows   map[string]*Flow
@@ -149,6 +152,8 @@ const (
 	KindOffer    = "offer"
 	KindGoto     = "goto"
 	KindEnd      = "end"
+	// KindExperiment sends one of several variants (texts and/or offers).
+	KindExperiment = "experiment"
 )
 
 // Step is one thing a flow does.
@@ -160,6 +165,13 @@ type Step struct {
 	Say     []*Text // variants; one is picked
 	Pick    string  // random (default) or ab
 	Buttons []*ButtonDef
+	// Experiment is the step's experiment: an experiment step's, or a
+	// pick: ab step's (named FLOW.STEP, variants A, B, C...).
+	Experiment *Experiment
+	// GoalSrc and WindowSrc are a pick: ab step's goal and window as
+	// written (the experiment is built by lint, which knows the step's id).
+	GoalSrc   *Goal
+	WindowSrc time.Duration
 
 	Ask        *Text
 	Save       string
@@ -303,4 +315,72 @@ type Product struct {
 	SKU     string
 	Name    string
 	Related []string
+}
+
+// Experiment compares a step's variants (texts and/or offers) on a goal:
+// each customer is assigned one variant, sticky, by a hash of their id and
+// the experiment's id (so experiments are independent of each other); a
+// holdout share gets nothing from the flow from that step on. A conversion
+// is the goal happening within Window after the customer's first exposure.
+type Experiment struct {
+	Pos  Pos
+	ID   string
+	Flow string // where it runs
+	Step string
+	// Goal is nil for a pick: ab step without one: exposures only.
+	Goal     *Goal
+	Window   time.Duration
+	Holdout  float64 // share of customers, 0 <= Holdout < 1
+	Variants []*Variant
+	// HoldoutPos, WindowPos are where they are written.
+	HoldoutPos Pos
+}
+
+// HoldoutName is the name the results of an experiment's holdout go by.
+const HoldoutName = "holdout"
+
+// DefaultWindow is an experiment's window when the script gives none.
+const DefaultWindow = 7 * 24 * time.Hour
+
+// Variant is one arm of an experiment.
+type Variant struct {
+	Pos   Pos
+	Name  string
+	Share float64 // relative weight among the variants (default 1)
+	Say   *Text   // nil: the variant sends nothing itself (an offer alone)
+	Offer *Offer
+}
+
+// Variant returns the variant named name, or nil.
+func (e *Experiment) Variant(name string) *Variant {
+	for _, v := range e.Variants {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// Goal is what an experiment counts as a conversion: an event of a type, the
+// customer entering a stage, or a survey answered with a score.
+type Goal struct {
+	Pos   Pos
+	Raw   string // as written: order.paid, stage.loyalty, nps>=9
+	Event string
+	Stage string
+	// Survey is the survey's answer name (its save, default nps or csat)
+	// and Op, Score the comparison (>=, >, ==, <=, <).
+	Survey string
+	Op     string
+	Score  int
+}
+
+// Experiment returns the experiment with id, or nil.
+func (s *Scripts) Experiment(id string) *Experiment {
+	for _, e := range s.Experiments {
+		if e.ID == id {
+			return e
+		}
+	}
+	return nil
 }

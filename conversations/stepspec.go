@@ -46,10 +46,17 @@ func readEnd(l *loader, st *Step, n *yaml.Node) {
 
 // Fields several kinds share.
 var (
-	fieldSave     = stepField{"save", "`save: FIELD`", func(l *loader, st *Step, n *yaml.Node) { st.Save = l.str(n, "save") }}
-	fieldText     = stepField{"text", "`text`", func(l *loader, st *Step, n *yaml.Node) { st.Ask = l.text(n, "text") }}
-	fieldRetry    = stepField{"retry", "`retry` (a text)", func(l *loader, st *Step, n *yaml.Node) { st.Retry = l.text(n, "retry") }}
-	fieldTemplate = stepField{"whatsapp_template", "`whatsapp_template`", func(l *loader, st *Step, n *yaml.Node) {
+	fieldSave    = stepField{"save", "`save: FIELD`", func(l *loader, st *Step, n *yaml.Node) { st.Save = l.str(n, "save") }}
+	fieldText    = stepField{"text", "`text`", func(l *loader, st *Step, n *yaml.Node) { st.Ask = l.text(n, "text") }}
+	fieldRetry   = stepField{"retry", "`retry` (a text)", func(l *loader, st *Step, n *yaml.Node) { st.Retry = l.text(n, "retry") }}
+	fieldButtons = stepField{"buttons", "`buttons`", func(l *loader, st *Step, n *yaml.Node) {
+		for _, bn := range l.seq(n, "buttons") {
+			st.Buttons = append(st.Buttons, l.button(bn))
+		}
+	}}
+	fieldPersonalize = stepField{"personalize", "`personalize: true`", func(l *loader, st *Step, n *yaml.Node) { st.Personalize = l.boolean(n, "personalize") }}
+	fieldStyle       = stepField{"style", "`style`", func(l *loader, st *Step, n *yaml.Node) { st.Style = l.str(n, "style") }}
+	fieldTemplate    = stepField{"whatsapp_template", "`whatsapp_template`", func(l *loader, st *Step, n *yaml.Node) {
 		if st.Templates == nil {
 			st.Templates = map[string]*ChannelTemplate{}
 		}
@@ -60,7 +67,7 @@ var (
 var stepKindSpecs = []stepKind{
 	{
 		kind: KindSay,
-		doc:  "sends a message. Variants are picked at random (deterministic per customer and message) or by the customer's A/B group. With buttons the flow waits for a press; a typed label counts as the press",
+		doc:  "sends a message. Variants are picked at random (deterministic per customer and message) or, with `ab`, as an experiment named `FLOW.STEP` (variants `A`, `B`, `C`..., sticky per customer). With buttons the flow waits for a press; a typed label counts as the press",
 		fields: []stepField{
 			{"say", "a text, or a list of texts (variants)", func(l *loader, st *Step, n *yaml.Node) {
 				if n.Kind == yaml.SequenceNode {
@@ -77,14 +84,12 @@ var stepKindSpecs = []stepKind{
 					l.errorf(n, "pick must be random or ab")
 				}
 			}},
-			{"buttons", "`buttons`", func(l *loader, st *Step, n *yaml.Node) {
-				for _, bn := range l.seq(n, "buttons") {
-					st.Buttons = append(st.Buttons, l.button(bn))
-				}
-			}},
+			fieldButtons,
+			{"goal", "with `ab`: `goal` and `window` (see [Experiments](#experiments))", func(l *loader, st *Step, n *yaml.Node) { st.GoalSrc = l.goal(n) }},
+			{"window", "", func(l *loader, st *Step, n *yaml.Node) { st.WindowSrc = l.duration(n, "window") }},
 			{fieldSave.key, "`save: FIELD` (a pressed button's value)", fieldSave.read},
-			{"personalize", "`personalize: true`", func(l *loader, st *Step, n *yaml.Node) { st.Personalize = l.boolean(n, "personalize") }},
-			{"style", "`style`", func(l *loader, st *Step, n *yaml.Node) { st.Style = l.str(n, "style") }},
+			fieldPersonalize,
+			fieldStyle,
 			fieldTemplate,
 		},
 		check: func(c *linter, f *Flow, st *Step, ref func(Pos, string, string)) {
@@ -94,6 +99,7 @@ var stepKindSpecs = []stepKind{
 			for _, t := range st.Say {
 				c.text(t, "say")
 			}
+			c.abExperiment(f, st)
 		},
 	},
 	{
@@ -216,6 +222,33 @@ var stepKindSpecs = []stepKind{
 		},
 	},
 	{
+		kind: KindExperiment,
+		doc:  "sends the customer's variant of the experiment (its text and/or offer; a text with the step's buttons waits for a press); a customer in the holdout gets nothing more from the flow. See [Experiments](#experiments)",
+		fields: []stepField{
+			{"experiment", "id", func(l *loader, st *Step, n *yaml.Node) {
+				e := stepExperiment(st)
+				e.ID, e.Pos = l.str(n, "experiment"), l.pos(n)
+			}},
+			{"variants", "`variants: [{name, say, offer, share}]`", func(l *loader, st *Step, n *yaml.Node) {
+				e := stepExperiment(st)
+				for _, vn := range l.seq(n, "variants") {
+					e.Variants = append(e.Variants, l.variant(vn))
+				}
+			}},
+			{"goal", "`goal: EVENT\\|stage.ID\\|SURVEY>=N`", func(l *loader, st *Step, n *yaml.Node) { stepExperiment(st).Goal = l.goal(n) }},
+			{"window", "`window` (7d)", func(l *loader, st *Step, n *yaml.Node) { stepExperiment(st).Window = l.duration(n, "window") }},
+			{"holdout", "`holdout` (a share: `10%` or `0.1`)", func(l *loader, st *Step, n *yaml.Node) {
+				e := stepExperiment(st)
+				e.Holdout, e.HoldoutPos = l.share(n, "holdout"), l.pos(n)
+			}},
+			fieldButtons,
+			fieldPersonalize,
+			fieldStyle,
+			fieldTemplate,
+		},
+		check: func(c *linter, f *Flow, st *Step, ref func(Pos, string, string)) { c.experiment(f, st) },
+	},
+	{
 		kind: KindGoto,
 		doc:  "jumps to another flow",
 		fields: []stepField{
@@ -230,6 +263,14 @@ var stepKindSpecs = []stepKind{
 		doc:    "ends the flow",
 		fields: []stepField{{"end", "`true`", readEnd}},
 	},
+}
+
+// stepExperiment is the experiment an experiment step's fields fill in.
+func stepExperiment(st *Step) *Experiment {
+	if st.Experiment == nil {
+		st.Experiment = &Experiment{Pos: st.Pos}
+	}
+	return st.Experiment
 }
 
 // stepKinds are the kinds, in the table's order.

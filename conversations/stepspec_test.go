@@ -22,11 +22,11 @@ func TestREADMEStepReferenceIsTheTable(t *testing.T) {
 // error that says where it goes.
 func TestMisplacedStepKeys(t *testing.T) {
 	cases := []struct{ step, want string }{
-		{`{wait: 1d, personalize: true}`, `personalize does not belong to a wait step (it goes with say)`},
+		{`{wait: 1d, personalize: true}`, `personalize does not belong to a wait step (it goes with say, experiment)`},
 		{`{escalate: help, validate: email}`, `validate does not belong to an escalate step (it goes with ask)`},
-		{`{set_stage: purchase, whatsapp_template: {name: x}}`, `whatsapp_template does not belong to a set_stage step (it goes with say, ask, survey)`},
+		{`{set_stage: purchase, whatsapp_template: {name: x}}`, `whatsapp_template does not belong to a set_stage step (it goes with say, ask, survey, experiment)`},
 		{`{say: {pt-BR: "Oi", en: "Hi"}, buttons: [{label: {pt-BR: "a", en: "a"}, goto: x}], id: x}`, ``},
-		{`{ask: {pt-BR: "Oi", en: "Hi"}, buttons: [{label: {pt-BR: "a", en: "a"}, goto: x}], save: a, id: x}`, `buttons does not belong to an ask step (it goes with say)`},
+		{`{ask: {pt-BR: "Oi", en: "Hi"}, buttons: [{label: {pt-BR: "a", en: "a"}, goto: x}], save: a, id: x}`, `buttons does not belong to an ask step (it goes with say, experiment)`},
 	}
 	for _, tc := range cases {
 		src := meaningBase + "  - id: x\n    triggers: [{command: x}]\n    steps:\n      - " + tc.step + "\n"

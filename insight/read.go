@@ -109,6 +109,9 @@ func (r *Reader) Report(ctx context.Context, from, to time.Time) (*Report, error
 	b.customers(rep)
 	b.cases(rep)
 	b.daily(rep)
+	if rep.Experiments, err = ReadExperiments(ctx, r.rdb, r.opt.Prefix, b.scripts, first, last); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

@@ -53,7 +53,10 @@ type Journey struct {
 	Merged []string `json:"mg,omitempty"`
 	// Figures is what the marketers' figures remember of this customer
 	// (package insight); nil until something counted needs it.
-	Figures *Figures `json:"x,omitempty"`
+	Figures *Figures `json:"fg,omitempty"`
+	// Experiments holds the customer's assignment in each experiment they
+	// reached, by experiment id: sticky, and the time conversions count from.
+	Experiments map[string]Assignment `json:"x,omitempty"`
 }
 
 // Figures is per-customer state the figures need to count each thing once:
@@ -74,6 +77,13 @@ type Figures struct {
 	// Unstage are the stages of journeys merged into this one that the
 	// figures still count (MergeJourney): taken out at the next update.
 	Unstage []string `json:"us,omitempty"`
+}
+
+// Assignment is a customer's variant in one experiment.
+type Assignment struct {
+	Variant string `json:"v"`           // a variant's name, or "holdout"
+	At      int64  `json:"t"`           // first exposure, Unix seconds
+	Won     int64  `json:"c,omitempty"` // when the goal was reached (converted), Unix seconds
 }
 
 // Profile is what we know about the person.
@@ -191,6 +201,7 @@ func (j *Journey) Clone() *Journey {
 	c.Seen = maps.Clone(j.Seen)
 	c.Fired = slices.Clone(j.Fired)
 	c.Merged = slices.Clone(j.Merged)
+	c.Experiments = maps.Clone(j.Experiments)
 	if j.Case != nil {
 		k := *j.Case
 		c.Case = &k

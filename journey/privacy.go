@@ -351,10 +351,13 @@ var journeyNames = map[string]string{
 	"in": "inbound", "out": "outbound", "ref": "thread", "sid": "staff_id", "rr": "reraised",
 	"ws": "waiting_since",
 	// what the figures remember (package insight)
-	"x": "figures", "nf": "last_nudge_flow", "nr": "replied_to_last_nudge", "fb": "first_purchase",
+	"fg": "figures", "x": "experiments", "nf": "last_nudge_flow", "nr": "replied_to_last_nudge", "fb": "first_purchase",
 	"nb": "purchases", "bd": "last_purchase_day", "bm": "last_purchase_month", "sv": "spent_cents",
 	"us": "merged_stages_still_counted",
 }
+
+// assignmentNames are the fields of an experiment assignment.
+var assignmentNames = map[string]string{"v": "variant", "t": "exposed", "c": "converted"}
 
 func rename(v any, names map[string]string) map[string]any {
 	m, _ := v.(map[string]any)
@@ -368,6 +371,12 @@ func rename(v any, names map[string]string) map[string]any {
 		case map[string]any:
 			if k == "ad" || k == "fd" || k == "a" || k == "sn" {
 				out[name] = y // data keys, not field names
+			} else if k == "x" { // experiment ids -> assignments
+				ex := make(map[string]any, len(y))
+				for id, a := range y {
+					ex[id] = rename(a, assignmentNames)
+				}
+				out[name] = ex
 			} else {
 				out[name] = rename(y, names)
 			}

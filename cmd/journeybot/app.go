@@ -20,15 +20,17 @@ import (
 
 // app is the assembled bot: configuration, Redis, store, scripts, runtime.
 type app struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	rdb     redis.UniversalClient
-	close   func()
-	store   *journey.Store
-	engine  *conversations.Engine
-	bot     *bot.Bot
-	stats   *bot.Stats
-	metrics *bot.Metrics
+	cfg    *config.Config
+	log    *slog.Logger
+	rdb    redis.UniversalClient
+	close  func()
+	store  *journey.Store
+	engine *conversations.Engine
+	bot    *bot.Bot
+	stats  *bot.Stats
+	// experiments counts exposures and conversions (flushed by run).
+	experiments *insight.ExperimentCounter
+	metrics     *bot.Metrics
 	// limiter shares the channels' rate limits among processes.
 	limiter *ratelimit.Limiter
 }
@@ -85,13 +87,14 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 	a.engine = conversations.NewEngine(scripts, botEngineOptions(c))
 	a.stats = bot.NewStats(rdb, c.RedisPrefix, nil).InZone(c.Send.DefaultTimezone)
 	a.metrics = bot.NewMetrics(a.stats)
+	a.experiments = insight.NewExperimentCounter(rdb, c.RedisPrefix, c.Send.DefaultTimezone)
 	a.limiter = ratelimit.New(rdb, c.RedisPrefix)
 	opts := bot.Options{
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
-		Retention: c.Retention,
-		Figures:   insight.NewRecorder(c.Send.DefaultTimezone, c.AbandonAfter),
+		Retention: c.Retention, Experiments: a.experiments,
+		Figures: insight.NewRecorder(c.Send.DefaultTimezone, c.AbandonAfter),
 	}
 	if c.LLM.Enabled() {
 		l, err := llm.New(llm.Config{

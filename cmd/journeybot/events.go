@@ -105,6 +105,10 @@ func eventsCmd(g *globals) *cobra.Command {
 				err = fmt.Errorf("writing the figures: %w", ferr)
 			}
 			printSummary(cmd.OutOrStdout(), sum)
+			// Conversions the imported events made count in the experiments.
+			if ferr := a.experiments.Flush(context.WithoutCancel(cmd.Context())); ferr != nil && err == nil {
+				err = ferr
+			}
 			if err != nil {
 				return fmt.Errorf("events import stopped: %w (applied events are kept; run the import again to go on)", err)
 			}

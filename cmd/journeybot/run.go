@@ -126,6 +126,8 @@ func runCmd(g *globals) *cobra.Command {
 			}
 			go func() { defer wg.Done(); a.bot.RunScheduler(runCtx, c.Schedule.Interval) }()
 			go func() { defer wg.Done(); a.stats.Run(runCtx, time.Second) }()
+			wg.Add(1)
+			go func() { defer wg.Done(); a.experiments.Run(runCtx, time.Second) }()
 			go func() { defer wg.Done(); conversations.Watch(runCtx, c.ScriptsDir, a.engine, log) }()
 			for _, ch := range chans {
 				wg.Add(1)

@@ -12,8 +12,8 @@ import (
 
 // Coverage is what the script tests exercised of the scripts: flows that
 // ran, steps that ran, buttons pressed, branch arms taken (a branch's cases,
-// its else or its fall-through; a survey's promoter, passive and detractor
-// follow-ups), per file.
+// its else or its fall-through; an experiment's variants and holdout; a
+// survey's promoter, passive and detractor follow-ups), per file.
 type Coverage struct {
 	Files []*FileCoverage
 	Total FileCoverage
@@ -128,6 +128,16 @@ func (h *hits) coverage(s *conversations.Scripts) *Coverage {
 					arm(st.Pos, "else", "else")
 				} else {
 					arm(st.Pos, "none", "the way past every case")
+				}
+			case conversations.KindExperiment, conversations.KindSay:
+				// An experiment's arms: each variant, and its holdout.
+				if e := st.Experiment; e != nil {
+					for _, v := range e.Variants {
+						arm(v.Pos, "v:"+v.Name, "variant "+v.Name)
+					}
+					if e.Holdout > 0 {
+						arm(st.Pos, "v:"+conversations.HoldoutName, "the holdout")
+					}
 				}
 			case conversations.KindSurvey:
 				for _, cl := range []struct{ name, target string }{{"promoter", st.Promoter}, {"passive", st.Passive}, {"detractor", st.Detractor}} {
