@@ -339,6 +339,25 @@ func stepDetail(st *conversations.Step) string {
 		}
 	case conversations.KindGoto:
 		return "goto " + st.Goto
+	case conversations.KindExperiment:
+		if e := st.Experiment; e != nil {
+			var arms []string
+			for _, v := range e.Variants {
+				arm := v.Name
+				if v.Offer != nil {
+					arm += " (" + v.Offer.Code + ")"
+				}
+				arms = append(arms, arm)
+			}
+			if e.Holdout > 0 {
+				arms = append(arms, fmt.Sprintf("holdout %.0f%%", e.Holdout*100))
+			}
+			d := "experiment " + e.ID + ": " + strings.Join(arms, " | ")
+			if e.Goal != nil {
+				d += " → " + e.Goal.Raw + " in " + durationText(e.Window)
+			}
+			return d
+		}
 	}
 	return st.Kind
 }
