@@ -226,6 +226,17 @@ func BuildMap(s *conversations.Scripts, r *Report) *Map {
 				if st.Offer != nil && st.Offer.OnExpiry != "" {
 					toFlow(from, st.Offer.OnExpiry, "expired after "+durationText(st.Offer.Expires))
 				}
+			case conversations.KindExperiment:
+				// Every variant's offer may run a flow when it expires; the
+				// holdout gets nothing more from the flow (said in the box).
+				if e := st.Experiment; e != nil {
+					for _, v := range e.Variants {
+						if v.Offer != nil && v.Offer.OnExpiry != "" {
+							toFlow(from, v.Offer.OnExpiry, v.Name+": expired after "+durationText(v.Offer.Expires))
+						}
+					}
+				}
+				fallthrough // buttons as a say's
 			case conversations.KindSay:
 				// A say with buttons waits for a press: each button leads
 				// somewhere; only a value no flow is triggered by goes on.

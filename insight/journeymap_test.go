@@ -201,3 +201,54 @@ func writeScript(t *testing.T, dir, name, text string) {
 		t.Fatal(err)
 	}
 }
+
+// An experiment step: its variants and holdout in its box, each variant
+// offer's on_expiry an edge into that flow.
+func TestMapExperimentStep(t *testing.T) {
+	dir := t.TempDir()
+	writeScript(t, dir, "j.yaml", `
+settings: {languages: [en], fallback: fb}
+stages:
+  - {id: new, initial: true}
+flows:
+  - id: fb
+    steps:
+      - say: {en: "?"}
+  - id: again
+    steps:
+      - say: {en: "Still there?"}
+  - id: gift
+    triggers: [{event: order.paid}]
+    steps:
+      - id: pick
+        experiment: gift_test
+        goal: order.paid
+        window: 7d
+        holdout: 10%
+        variants:
+          - name: ten
+            offer: {code: TEN, expires: 7d, on_expiry: again}
+            say: {en: "10% off: {{ coupon }}"}
+          - name: plain
+            say: {en: "Come back!"}
+      - id: bye
+        say: {en: "Bye"}
+`)
+	s, probs, err := conversations.LoadDir(dir)
+	if err != nil {
+		t.Fatalf("%v %v", err, probs)
+	}
+	m := BuildMap(s, nil)
+	if got := m.Flows[2].Steps[0].Label; got != "pick · experiment gift_test: ten (TEN) | plain | holdout 10% → order.paid in 7d" {
+		t.Errorf("label %q", got)
+	}
+	got := map[string]bool{}
+	for _, e := range m.Edges {
+		got[e.From+" "+e.Kind+" "+e.Label+" "+e.To] = true
+	}
+	for _, want := range []string{"f2_s0 flow ten: expired after 7d f1_start", "f2_s0 next  f2_s1"} {
+		if !got[want] {
+			t.Errorf("no edge %q: %v", want, m.Edges)
+		}
+	}
+}
