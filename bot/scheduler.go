@@ -17,6 +17,7 @@ import (
 // messages it sends), one to finish them.
 func (b *Bot) Tick(ctx context.Context) (int, error) {
 	woken := 0
+	seen := map[string]struct{}{}
 	for ctx.Err() == nil {
 		now := b.now()
 		lease := now.Add(b.lease).Unix()
@@ -41,10 +42,21 @@ func (b *Bot) Tick(ctx context.Context) (int, error) {
 			// The leases run out and the customers are looked at again.
 			b.log.Warn("scheduler: finishing a batch failed", "err", err)
 		}
-		if len(ids) > 0 {
-			b.deliver(wctx)
+		if len(ids) == 0 {
+			break
 		}
-		if len(ids) < b.batch {
+		b.deliver(wctx)
+		// A short batch is not the end: another process may have claimed
+		// some of what this one counted ready. A batch of none but
+		// customers woken in this tick (due again at once) is.
+		again := true
+		for _, id := range ids {
+			if _, ok := seen[id]; !ok {
+				again = false
+			}
+			seen[id] = struct{}{}
+		}
+		if again {
 			break
 		}
 	}
