@@ -43,18 +43,17 @@ func (s *Store) CommitBatch(ctx context.Context, now time.Time, items []Batched)
 		}
 	}
 	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			// Commit reads each one again and says what failed.
-			for i := range items {
-				alone[i] = alone[i] || loads[i] != nil
-			}
-		}
+		pipe.Exec(ctx) // each read's error is its own
 	}
 	for i, it := range items {
-		if alone[i] || loads[i] == nil {
+		if loads[i] == nil {
 			continue
 		}
-		vals := loads[i].Val()
+		vals, err := loads[i].Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			alone[i] = true // Commit reads it again and says what failed
+			continue
+		}
 		if mv, _ := vals[2].(string); mv != "" {
 			alone[i] = true // merged: Commit follows the forward
 			continue
