@@ -89,7 +89,7 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
-		Retention: c.Retention,
+		Retention: c.Retention, Batch: c.Schedule.Batch,
 	}
 	if c.LLM.Enabled() {
 		l, err := llm.New(llm.Config{
