@@ -2,7 +2,10 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"journeybot/conversations"
@@ -14,16 +17,57 @@ import (
 // (Options.Batch customers) costs a few round trips in all, not a few per
 // customer: two to claim it, one to read the journeys not cached, one to
 // commit them all (each customer's commit atomic on its own, with the
-// messages it sends), one to finish them.
+// messages it sends), one to finish them. Two batches are under way at a
+// time, so the bot's work on one overlaps Redis's on the other.
 func (b *Bot) Tick(ctx context.Context) (int, error) {
-	woken := 0
-	seen := map[string]struct{}{}
+	const lanes = 2
+	t := &tick{seen: map[string]struct{}{}}
+	var wg sync.WaitGroup
+	errs := make([]error, lanes)
+	for i := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.tickLane(ctx, t)
+		}()
+	}
+	wg.Wait()
+	return int(t.woken.Load()), errors.Join(errs...)
+}
+
+// tick is what the lanes of one Tick share.
+type tick struct {
+	woken atomic.Int64
+	mu    sync.Mutex
+	seen  map[string]struct{} // customers claimed in this tick
+}
+
+// again records ids as claimed in this tick and reports whether all of them
+// were already (due again at once: the tick is over).
+func (t *tick) again(ids []string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	again := true
+	for _, id := range ids {
+		if _, ok := t.seen[id]; !ok {
+			again = false
+		}
+		t.seen[id] = struct{}{}
+	}
+	return again
+}
+
+// tickLane claims and wakes batches until none is due.
+func (b *Bot) tickLane(ctx context.Context, t *tick) error {
 	for ctx.Err() == nil {
 		now := b.now()
 		lease := now.Add(b.lease).Unix()
 		ids, err := b.store.Claim(ctx, now.Unix(), lease, b.batch)
 		if err != nil {
-			return woken, err
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
 		}
 		// What fires is committed together with its messages, so a shutdown
 		// after the commit loses nothing; a batch not started yet is given
@@ -36,31 +80,20 @@ func (b *Bot) Tick(ctx context.Context) (int, error) {
 			}
 		} else {
 			done = b.wakeAll(wctx, ids, lease)
-			woken += len(done)
+			t.woken.Add(int64(len(done)))
 		}
 		if err := b.store.FinishAll(wctx, done); err != nil {
 			// The leases run out and the customers are looked at again.
 			b.log.Warn("scheduler: finishing a batch failed", "err", err)
 		}
-		if len(ids) == 0 {
-			break
-		}
 		b.deliver(wctx)
 		// A short batch is not the end: another process may have claimed
-		// some of what this one counted ready. A batch of none but
-		// customers woken in this tick (due again at once) is.
-		again := true
-		for _, id := range ids {
-			if _, ok := seen[id]; !ok {
-				again = false
-			}
-			seen[id] = struct{}{}
-		}
-		if again {
-			break
+		// some of what this one counted ready.
+		if t.again(ids) {
+			return nil
 		}
 	}
-	return woken, nil
+	return nil
 }
 
 // wakeAll fires the due timers of the customers ids, claimed until lease,
