@@ -190,3 +190,51 @@ func testCommitBatchItemsThatNeedMore(t *testing.T, r *redistest.Redis) {
 		t.Fatalf("broken, mended: %+v, %v", js[0], errs[0])
 	}
 }
+
+// A Redis that forgot the scripts (a restart) is handled by loading them
+// again: a claim over several shards and a batch of commits.
+func TestBatchAfterScriptFlush(t *testing.T) { redistest.Each(t, testBatchAfterScriptFlush) }
+
+func testBatchAfterScriptFlush(t *testing.T, r *redistest.Redis) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	s := newStore(t, r)
+	var ids []string
+	for i := range 40 {
+		id := fmt.Sprintf("c%d", i)
+		ids = append(ids, id)
+		if err := s.Schedule(ctx, id, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, 100, 1000, 40)
+	if err != nil || len(got) != 40 {
+		t.Fatalf("claim after SCRIPT FLUSH: %d, %v; want 40", len(got), err)
+	}
+	if err := r.Client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	items := make([]journey.Batched, len(got))
+	for i, id := range got {
+		items[i] = journey.Batched{ID: id, Fn: func(j *journey.Journey) (journey.Change, error) {
+			return journey.Change{Outbox: []journey.Outgoing{msg("to " + id)}}, nil
+		}}
+	}
+	_, errs := s.CommitBatch(ctx, now, items)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s after SCRIPT FLUSH: %v", got[i], err)
+		}
+	}
+	for _, id := range ids {
+		if out := fmt.Sprint(outboxTexts(t, s, id)); out != "[to "+id+"]" {
+			t.Fatalf("%s outbox %s", id, out)
+		}
+	}
+	if n, err := s.OutboxBacklog(ctx); err != nil || n != 40 {
+		t.Fatalf("%d outboxes queued, %v; want 40", n, err)
+	}
+}
