@@ -287,10 +287,9 @@ func BenchmarkSchedulerBatch(b *testing.B) {
 // schFloor is the least Redis and JSON work a fired item needs, on the
 // customers of a schBench: the due set is one sorted set of its own.
 type schFloor struct {
-	e        *schBench
-	due      string
-	msg      []byte
-	journeys []string
+	e   *schBench
+	due string
+	msg []byte
 }
 
 func newSchFloor(b *testing.B, e *schBench, n int) *schFloor {
