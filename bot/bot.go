@@ -68,6 +68,9 @@ type Options struct {
 	Router  IntentRouter // sorts texts no keyword matched into an intent (see understand.go)
 	// Lease is how long a claimed due customer is reserved (default 1m).
 	Lease time.Duration
+	// Batch is how many due customers the scheduler claims, reads and
+	// commits together (default 100).
+	Batch int
 
 	// Background: senders (RunSenders) deliver what commits queue, and calls
 	// return once the commit is in Redis. Without it (the default: script
@@ -121,6 +124,7 @@ type Bot struct {
 	metrics     *Metrics
 	router      IntentRouter
 	lease       time.Duration
+	batch       int
 	mu          sync.RWMutex
 	channels    map[string]channels.Sender
 	order       []string // channel preference for proactive messages
@@ -152,6 +156,9 @@ func New(o Options) *Bot {
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
 	}
+	if o.Batch <= 0 {
+		o.Batch = 100
+	}
 	if o.Intake.PerMinute <= 0 {
 		o.Intake.PerMinute = 60
 	}
@@ -170,7 +177,7 @@ func New(o Options) *Bot {
 	}
 	b := &Bot{
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
-		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Sender{}, router: o.Router,
+		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, batch: o.Batch, channels: map[string]channels.Sender{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 		retention: o.Retention, figures: o.Figures, experiments: o.Experiments,
 	}

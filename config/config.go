@@ -93,6 +93,7 @@ var defaults = map[string]any{
 	"intake.burst":               20,
 	"schedule.grace":             "12h",
 	"schedule.interval":          "1s",
+	"schedule.batch":             100,
 }
 
 // Config is the validated configuration. Secrets are plain strings here;
@@ -215,7 +216,17 @@ type Send struct {
 	MaxAge time.Duration
 }
 
-type Schedule struct{ Grace, Interval time.Duration }
+// maxScheduleBatch bounds schedule.batch: on one Redis node a batch's
+// commits run as one MULTI/EXEC (about 30 µs each), so a thousand hold
+// Redis for some 30 ms.
+const maxScheduleBatch = 1000
+
+type Schedule struct {
+	Grace, Interval time.Duration
+	// Batch is how many due customers the scheduler claims, reads and
+	// commits together.
+	Batch int
+}
 
 // Error is a configuration problem, naming the key and the file.
 type Error struct {
@@ -614,7 +625,10 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	} else {
 		c.Send.DefaultTimezone = loc
 	}
-	c.Schedule = Schedule{Grace: b.dur("schedule.grace"), Interval: b.dur("schedule.interval")}
+	c.Schedule = Schedule{Grace: b.dur("schedule.grace"), Interval: b.dur("schedule.interval"), Batch: b.integer("schedule.batch", 1)}
+	if !b.failed("schedule.batch") && c.Schedule.Batch > maxScheduleBatch {
+		b.fail("schedule.batch", "%d is too many: a batch is one transaction in Redis, which serves no one else while it runs; at most %d", c.Schedule.Batch, maxScheduleBatch)
+	}
 	if !b.failed("schedule.interval") && c.Schedule.Interval <= 0 {
 		b.fail("schedule.interval", "must be more than 0")
 	}

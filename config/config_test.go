@@ -63,6 +63,8 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"staff from a channel by name", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n  staff_from_channel: true\n", nil, []string{"slack.support_channel", "id"}},
 		{"weak events secret", "events:\n  secret: shop-secret-token\n", nil, []string{"events.secret", "openssl rand -hex 32"}},
 		{"weak second secret", "", []string{"JOURNEYBOT_EVENTS_SECRET=" + strongSecret + ",old-secret-token"}, []string{"events.secret", "secret number 2", "JOURNEYBOT_EVENTS_SECRET"}},
+		{"scheduler batch too big", "schedule:\n  batch: 5000\n", nil, []string{"schedule.batch", "at most 1000"}},
+		{"scheduler batch of none", "schedule:\n  batch: 0\n", nil, []string{"schedule.batch", ">= 1"}},
 		{"metrics on the webhooks' port", "http:\n  addr: 127.0.0.1:8080\nmetrics:\n  addr: 127.0.0.1:8080\n", nil, []string{"metrics.addr", "differ from http.addr"}},
 	}
 	for _, c := range cases {

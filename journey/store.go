@@ -240,31 +240,12 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(next)
-		if err != nil {
-			return nil, fmt.Errorf("journey %s: encode: %w", id, err)
-		}
-		args := make([]any, 0, 7+len(ch.History)+len(ch.Outbox))
-		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History))
-		for _, h := range ch.History {
-			b, _ := json.Marshal(h)
-			args = append(args, b)
-		}
-		for _, m := range ch.Outbox {
-			if m.At == 0 {
-				m.At = now.UnixMilli()
-			}
-			b, _ := json.Marshal(m)
-			args = append(args, b)
-		}
 		pipe := s.pipeline()
-		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
-		s.besideCommit(ctx, pipe, id, cur, next, now)
-		queued := len(ch.Outbox) > 0
-		// A timer brought forward needs the due index moved (a later one is
-		// found when the customer is woken for the earlier).
-		due, before := next.NextDue(), cur.NextDue()
-		moved := due != 0 && (before == 0 || due < before)
+		pc, err := s.queueCommit(ctx, pipe, id, msgID, ver, cur, next, ch, now)
+		if err != nil {
+			return nil, err
+		}
+		commit := pc.cmd
 		// The queue entries go with the commit, after it: on a single node
 		// MULTI/EXEC keeps that order. A cluster runs a pipeline's slots on
 		// their nodes side by side, so a mark could land before the message
@@ -275,14 +256,9 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if s.cluster {
 			marks = s.rdb.Pipeline()
 		}
-		if queued {
-			s.outq.mark(ctx, marks, id, now.UnixMilli())
-		}
-		if moved {
-			s.dueq.mark(ctx, marks, id, due)
-		}
+		s.queueMarks(ctx, marks, id, pc, now)
 		_, err = pipe.Exec(ctx)
-		if s.cluster && err == nil && (queued || moved) {
+		if s.cluster && err == nil && (pc.queued || pc.moved) {
 			if res, _ := commit.Slice(); len(res) > 0 && res[0] == int64(1) {
 				_, err = marks.Exec(ctx)
 			}
@@ -302,13 +278,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			// Committed, but a queue entry beside it failed (a script Redis
 			// forgot, a cluster node): write those again, on their own.
-			if queued {
-				err = s.MarkOutbox(ctx, id, now)
-			}
-			if moved && err == nil {
-				err = s.Schedule(ctx, id, due)
-			}
-			if err != nil {
+			if err := s.requeue(ctx, id, pc, now); err != nil {
 				s.cache.drop(id)
 				return nil, fmt.Errorf("journey %s: committed, but queueing its work failed: %w", id, err)
 			}
@@ -368,6 +338,69 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			time.Sleep(time.Duration(rand.IntN(min(attempt, 20))+1) * 100 * time.Microsecond)
 		}
 	}
+}
+
+// pendingCommit is one commit queued on a pipeline: its script call and
+// the queue entries its work needs.
+type pendingCommit struct {
+	cmd           *redis.Cmd
+	queued, moved bool  // messages to announce; a timer brought forward
+	due           int64 // the journey's next timer
+}
+
+// queueCommit queues on pipe the commit of next over cur (read at version
+// ver) and the writes beside it; queueMarks then queues what announces its
+// work. Commit and CommitBatch (batch.go) both write through it.
+func (s *Store) queueCommit(ctx context.Context, pipe redis.Pipeliner, id, msgID string, ver int64, cur, next *Journey, ch Change, now time.Time) (pendingCommit, error) {
+	data, err := json.Marshal(next)
+	if err != nil {
+		return pendingCommit{}, fmt.Errorf("journey %s: encode: %w", id, err)
+	}
+	args := make([]any, 0, 7+len(ch.History)+len(ch.Outbox))
+	args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History))
+	for _, h := range ch.History {
+		b, _ := json.Marshal(h)
+		args = append(args, b)
+	}
+	for _, m := range ch.Outbox {
+		if m.At == 0 {
+			m.At = now.UnixMilli()
+		}
+		b, _ := json.Marshal(m)
+		args = append(args, b)
+	}
+	pc := pendingCommit{cmd: commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)}
+	s.besideCommit(ctx, pipe, id, cur, next, now)
+	pc.queued = len(ch.Outbox) > 0
+	// A timer brought forward needs the due index moved (a later one is
+	// found when the customer is woken for the earlier).
+	due, before := next.NextDue(), cur.NextDue()
+	pc.due, pc.moved = due, due != 0 && (before == 0 || due < before)
+	return pc, nil
+}
+
+// queueMarks queues on marks the queue entries of a commit queued with queueCommit.
+func (s *Store) queueMarks(ctx context.Context, marks redis.Pipeliner, id string, pc pendingCommit, now time.Time) {
+	if pc.queued {
+		s.outq.mark(ctx, marks, id, now.UnixMilli())
+	}
+	if pc.moved {
+		s.dueq.mark(ctx, marks, id, pc.due)
+	}
+}
+
+// requeue writes a commit's queue entries again, on their own: for one
+// committed whose entries beside it failed (a script Redis forgot, a
+// cluster node).
+func (s *Store) requeue(ctx context.Context, id string, pc pendingCommit, now time.Time) error {
+	var err error
+	if pc.queued {
+		err = s.MarkOutbox(ctx, id, now)
+	}
+	if pc.moved && err == nil {
+		err = s.Schedule(ctx, id, pc.due)
+	}
+	return err
 }
 
 // Get reads the current journey from Redis (not the cache). found is false

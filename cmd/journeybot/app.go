@@ -93,7 +93,7 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
-		Retention: c.Retention, Experiments: a.experiments,
+		Retention: c.Retention, Experiments: a.experiments, Batch: c.Schedule.Batch,
 		Figures: insight.NewRecorder(c.Send.DefaultTimezone, c.AbandonAfter),
 	}
 	if c.LLM.Enabled() {
