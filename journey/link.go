@@ -71,12 +71,9 @@ func (s *Store) ResolveFresh(ctx context.Context, channel, address string) (stri
 	// Cached, "not linked" included, so the hot path needs no extra round
 	// trip. A stale entry is caught by the commit: a merged journey
 	// forwards, and a journey whose address moved says so (see bot).
-	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
+	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(s.opt.AddressTTL)})
 	return id, nil
 }
-
-// addrTTL bounds how long a process keeps an address lookup.
-const addrTTL = time.Minute
 
 type addrEntry struct {
 	id    string
@@ -184,7 +181,7 @@ func (s *Store) link(ctx context.Context, channel, address, id string, now time.
 	if err := s.rdb.Set(ctx, s.addrKey(channel, address), id, 0).Err(); err != nil {
 		return out, fmt.Errorf("link %s address: %w", channel, err)
 	}
-	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
+	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(s.opt.AddressTTL)})
 	if out.Previous != "" {
 		// The old chat no longer reads this customer's orders, nor gets
 		// their messages: its address key and its forward go.

@@ -27,6 +27,9 @@ type Options struct {
 	HistoryCap int           // history entries kept per customer (50)
 	SeenTTL    time.Duration // how long handled message ids are remembered (48h)
 	CacheSize  int           // journeys cached in process (10000)
+	// AddressTTL is how long a process trusts an address lookup it cached
+	// (1m); a link made elsewhere is seen at once anyway (see Resolve).
+	AddressTTL time.Duration
 }
 
 // Store keeps journeys in Redis. All keys of one customer share the hash tag
@@ -36,7 +39,7 @@ type Store struct {
 	opt   Options
 	cache *lru
 	// addrs caches address lookups ("channel\x00address" -> customer id, ""
-	// for not linked) for addrTTL, bounded like the journey cache.
+	// for not linked) for Options.AddressTTL, bounded like the journey cache.
 	addrs *lru2.Cache[string, addrEntry]
 	// outq, inq and dueq say which outboxes, inboxes and timers have work
 	// waiting (queue.go).
@@ -62,6 +65,9 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 	}
 	if opt.CacheSize <= 0 {
 		opt.CacheSize = 10000
+	}
+	if opt.AddressTTL <= 0 {
+		opt.AddressTTL = time.Minute
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Store{
