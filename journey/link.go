@@ -2,7 +2,6 @@ package journey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -343,7 +342,7 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 	for attempt := 0; attempt < 1000; attempt++ {
 		next := cur.Clone()
 		MergeJourney(next, sj)
-		data, err := json.Marshal(next)
+		data, err := encodeJourney(next)
 		if err != nil {
 			return "", fmt.Errorf("merge %s: encode: %w", src, err)
 		}
@@ -380,7 +379,7 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 		cur = New(id, now)
 		if raw, ok := res[2].(string); ok {
 			cur = &Journey{}
-			if err := json.Unmarshal([]byte(raw), cur); err != nil {
+			if err := decodeDoc([]byte(raw), cur); err != nil {
 				return "", fmt.Errorf("journey %s: decode: %w", id, err)
 			}
 		}

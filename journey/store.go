@@ -153,18 +153,25 @@ func (s *Store) seenKey(id string) string { return s.jkey(id) + ":seen" }
 // id, appends capped history and appends the messages to send to the outbox.
 // KEYS journey, history, seen, outbox. ARGV version, document, message id,
 // now, seen TTL, history cap, number of history lines, the lines, the
-// outbox messages. It answers the outbox length too, so a caller can tell
-// that messages are waiting. A journey merged into another (link.go) keeps
+// outbox messages. It answers the outbox's length after its messages (0
+// when it queued none). A journey merged into another (link.go) keeps
 // only its forward ("mv"): the script answers it, and the caller commits
 // there instead.
+//
+// It runs on every message, so it does the least that keeps it correct:
+// the seen set's ids older than the TTL go only on every 16th version (an
+// id kept a little longer is still a duplicate, which is all it is for),
+// and the set's expiry, twice the TTL, is renewed only once less than one
+// TTL of it is left (so it never lapses before its newest id's TTL has);
+// one RPUSH per list, whose answer says whether the cap needs a trim.
 var commitScript = redis.NewScript(`
-local mv = redis.call('HGET', KEYS[1], 'mv')
-if mv then return {-2, mv} end
+local head = redis.call('HMGET', KEYS[1], 'v', 'mv')
+if head[2] then return {-2, head[2]} end
 local now = tonumber(ARGV[4])
 if ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[3]) then
   return {-1, redis.call('LLEN', KEYS[4])}
 end
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local v = tonumber(head[1] or '0')
 if v ~= tonumber(ARGV[1]) then
   return {0, v, redis.call('HGET', KEYS[1], 'd')}
 end
@@ -172,18 +179,21 @@ redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 if ARGV[3] ~= '' then
   local ttl = tonumber(ARGV[5])
   redis.call('ZADD', KEYS[3], now, ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
-  redis.call('EXPIRE', KEYS[3], ttl)
+  if v % 16 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl) end
+  if redis.call('TTL', KEYS[3]) < ttl then redis.call('EXPIRE', KEYS[3], 2 * ttl) end
 end
 local nh = tonumber(ARGV[7])
 if nh > 0 then
-  for i = 8, 7 + nh do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+  local cap = tonumber(ARGV[6])
+  if redis.call('RPUSH', KEYS[2], unpack(ARGV, 8, 7 + nh)) > cap then
+    redis.call('LTRIM', KEYS[2], -cap, -1)
+  end
 end
+local queued = 0
 if #ARGV > 7 + nh then
-  for i = 8 + nh, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+  queued = redis.call('RPUSH', KEYS[4], unpack(ARGV, 8 + nh, #ARGV))
 end
-return {1, v + 1, redis.call('LLEN', KEYS[4])}
+return {1, v + 1, queued}
 `)
 
 // Mutation changes a journey in place and returns history lines to append.
@@ -246,7 +256,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(next)
+		data, err := encodeJourney(next)
 		if err != nil {
 			return nil, fmt.Errorf("journey %s: encode: %w", id, err)
 		}
@@ -360,7 +370,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		ver = res[1].(int64)
 		if raw, ok := res[2].(string); ok {
 			cur = &Journey{}
-			if err := json.Unmarshal([]byte(raw), cur); err != nil {
+			if err := decodeDoc([]byte(raw), cur); err != nil {
 				return nil, fmt.Errorf("journey %s: decode: %w", id, err)
 			}
 		} else {
@@ -427,7 +437,7 @@ func decodeJourney(id string, vals []any) (int64, *Journey, error) {
 		return 0, nil, fmt.Errorf("journey %s: bad version %q", id, vs)
 	}
 	j := &Journey{}
-	if err := json.Unmarshal([]byte(ds), j); err != nil {
+	if err := decodeDoc([]byte(ds), j); err != nil {
 		return 0, nil, fmt.Errorf("journey %s: decode: %w", id, err)
 	}
 	return ver, j, nil
