@@ -237,7 +237,7 @@ func (k *keyedLocks) lock(id string) func() {
 // CustomerID returns the customer linked to a channel address; an address
 // not linked to a store customer is a customer of its own ("telegram:42").
 func (b *Bot) CustomerID(ctx context.Context, channel, address string) (string, error) {
-	id, err := b.store.Resolve(ctx, channel, address)
+	id, err := b.store.ResolveChat(ctx, channel, address, b.now())
 	if err != nil || id != "" {
 		return id, err
 	}

@@ -57,6 +57,47 @@ func (s *Store) Resolve(ctx context.Context, channel, address string) (string, e
 	return s.ResolveFresh(ctx, channel, address)
 }
 
+// ResolveChat is Resolve for a chat that is about to write: when the
+// address is not cached, the chat's own journey is read in the same round
+// trip, so that a chat nobody linked (the usual first message) costs one
+// read before its commit, not two.
+func (s *Store) ResolveChat(ctx context.Context, channel, address string, now time.Time) (string, error) {
+	ck := channel + "\x00" + address
+	if e, ok := s.addrs.Get(ck); ok && time.Now().Before(e.until) {
+		return e.id, nil
+	}
+	own := OwnID(channel, address)
+	if _, _, ok := s.cache.get(own); ok {
+		return s.ResolveFresh(ctx, channel, address)
+	}
+	pipe := s.rdb.Pipeline()
+	addr := pipe.Get(ctx, s.addrKey(channel, address))
+	head := pipe.HMGet(ctx, s.jkey(own), "v", "d", "mv")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("resolve %s address: %w", channel, err)
+	}
+	id, err := addr.Result()
+	if errors.Is(err, redis.Nil) {
+		id, err = "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve %s address: %w", channel, err)
+	}
+	s.addrs.Add(ck, addrEntry{id, time.Now().Add(s.opt.AddressTTL)})
+	if vals := head.Val(); id == "" && len(vals) == 3 && vals[2] == nil {
+		// Not a forward (a merge cut short is for the commit to finish):
+		// the journey as it is, or a new one at version 0, which the
+		// commit's version check guards like any cached copy.
+		if ver, j, err := decodeJourney(own, vals[:2]); err == nil {
+			if ver == 0 {
+				j = New(own, now)
+			}
+			s.cache.put(own, ver, j)
+		}
+	}
+	return id, nil
+}
+
 // ResolveFresh is Resolve without the process's cache: for a caller that
 // found the cached answer contradicted by the journey itself.
 func (s *Store) ResolveFresh(ctx context.Context, channel, address string) (string, error) {

@@ -206,7 +206,13 @@ type Mutation func(j *Journey) ([]HistoryEntry, error)
 type Change struct {
 	History []HistoryEntry
 	Outbox  []Outgoing
+	// Names are lookup names (see IndexName) to point at the customer in
+	// the commit's round trip.
+	Names []Name
 }
+
+// Name is a lookup name of a kind ("telegram_username").
+type Name struct{ Kind, Value string }
 
 // CommitFunc changes a journey in place and returns what else to write. Like
 // a Mutation it may run more than once and must not have side effects: what
@@ -276,6 +282,9 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		pipe := s.pipeline()
 		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
 		s.besideCommit(ctx, pipe, id, cur, next, now)
+		for _, n := range ch.Names {
+			pipe.Set(ctx, s.addrKey(n.Kind, n.Value), id, 0)
+		}
 		queued := len(ch.Outbox) > 0
 		// A timer brought forward needs the due index moved (a later one is
 		// found when the customer is woken for the earlier).
