@@ -46,6 +46,8 @@ type Store struct {
 	outq, inq, dueq *queue
 	// rot turns the shard a claim starts at.
 	rot atomic.Uint32
+	// hand, when set, takes the outboxes commits fill (outbox.go).
+	hand atomic.Pointer[handoff]
 	// cluster: a commit's writes span hash slots, so they go as one
 	// pipeline instead of one MULTI/EXEC transaction.
 	cluster bool
@@ -80,7 +82,7 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 // scripts are the Lua scripts a pipeline may call by SHA: pipelines cannot
 // fall back to EVAL by themselves, so they are loaded up front and again when
 // Redis forgot them (a restart).
-var scripts = []*redis.Script{commitScript, markScript, claimQueueScript, releaseScript, ackScript}
+var scripts = []*redis.Script{commitScript, markScript, handScript, claimQueueScript, releaseScript, ackScript}
 
 // Prepare readies Redis for this version of the store: the Lua scripts
 // loaded, and state kept by older versions moved.
@@ -151,10 +153,15 @@ func (s *Store) seenKey(id string) string { return s.jkey(id) + ":seen" }
 // before, refuses a stale version (optimistic concurrency: the caller retries
 // with the current value it returns), writes the journey, records the message
 // id, appends capped history and appends the messages to send to the outbox.
-// KEYS journey, history, seen, outbox. ARGV version, document, message id,
-// now, seen TTL, history cap, number of history lines, the lines, the
-// outbox messages. It answers the outbox's length after its messages (0
-// when it queued none). A journey merged into another (link.go) keeps
+// KEYS journey, history, seen, outbox, the outbox's pacing record and, on a
+// single node, the outbox queue's shard (ready, leases, dirty). ARGV
+// version, document, message id, now, seen TTL, history cap, number of
+// history lines, the queue operation ("": none, "m": mark the outbox ready,
+// "h": lease it to the caller's sender unless someone holds it; only once
+// the commit went in), now in ms, the lease's end, the customer id, the
+// lines, the outbox messages. It answers the outbox's length after its
+// messages (0 when it queued none), the pacing record and whether it leased
+// the outbox, for the sender it is handed to (Handoff). A journey merged into another (link.go) keeps
 // only its forward ("mv"): the script answers it, and the caller commits
 // there instead.
 //
@@ -185,15 +192,28 @@ end
 local nh = tonumber(ARGV[7])
 if nh > 0 then
   local cap = tonumber(ARGV[6])
-  if redis.call('RPUSH', KEYS[2], unpack(ARGV, 8, 7 + nh)) > cap then
+  if redis.call('RPUSH', KEYS[2], unpack(ARGV, 12, 11 + nh)) > cap then
     redis.call('LTRIM', KEYS[2], -cap, -1)
   end
 end
-local queued = 0
-if #ARGV > 7 + nh then
-  queued = redis.call('RPUSH', KEYS[4], unpack(ARGV, 8 + nh, #ARGV))
+local r = {1, v + 1, 0, {}, 0}
+if #ARGV > 11 + nh then
+  r[3] = redis.call('RPUSH', KEYS[4], unpack(ARGV, 12 + nh, #ARGV))
+  r[4] = redis.call('HGETALL', KEYS[5])
 end
-return {1, v + 1, queued}
+local op, id = ARGV[8], ARGV[11]
+if op ~= '' then
+  if redis.call('HEXISTS', KEYS[7], id) == 1 then
+    redis.call('ZADD', KEYS[8], 'LT', ARGV[9], id)
+  elseif op == 'h' then
+    redis.call('ZADD', KEYS[6], ARGV[10], id)
+    redis.call('HSET', KEYS[7], id, ARGV[10])
+    r[5] = 1
+  else
+    redis.call('ZADD', KEYS[6], 'LT', ARGV[9], id)
+  end
+end
+return r
 `)
 
 // Mutation changes a journey in place and returns history lines to append.
@@ -266,50 +286,86 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			return nil, fmt.Errorf("journey %s: encode: %w", id, err)
 		}
-		args := make([]any, 0, 7+len(ch.History)+len(ch.Outbox))
-		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History))
+		queued := len(ch.Outbox) > 0
+		// A timer brought forward needs the due index moved (a later one is
+		// found when the customer is woken for the earlier).
+		due, before := next.NextDue(), cur.NextDue()
+		moved := due != 0 && (before == 0 || due < before)
+		// With a sender running here, the outbox is leased to it outright
+		// (Handoff): no claim, no read back.
+		hand := s.hand.Load()
+		var lease Lease
+		op := ""
+		if queued {
+			op = "m"
+			if hand != nil {
+				op, lease = "h", Lease{ID: id, Until: hand.now().Add(hand.lease).UnixMilli()}
+			}
+		}
+		// On a single node the outbox's queue entry is written by the
+		// commit script itself, after the commit and only if it went in (one
+		// script call, not two). A cluster keeps it in another slot: there
+		// it follows in a second round trip, once the commit is in (a
+		// pipeline runs its slots side by side, so a mark could land before
+		// the message it announces; a sender that read the outbox empty in
+		// between would release it for good and strand the reply).
+		inScript := op != "" && !s.cluster
+		keys := []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id), s.metaKey(id)}
+		scriptOp := ""
+		if inScript {
+			keys = append(keys, s.outq.of(id).keys()...)
+			scriptOp = op
+		}
+		args := make([]any, 0, 11+len(ch.History)+len(ch.Outbox))
+		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History),
+			scriptOp, now.UnixMilli(), lease.Until, id)
 		for _, h := range ch.History {
 			b, _ := json.Marshal(h)
 			args = append(args, b)
 		}
+		raws := make([]string, 0, len(ch.Outbox))
 		for _, m := range ch.Outbox {
 			if m.At == 0 {
 				m.At = now.UnixMilli()
 			}
 			b, _ := json.Marshal(m)
 			args = append(args, b)
+			raws = append(raws, string(b))
 		}
 		pipe := s.pipeline()
-		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
+		commit := commitScript.EvalSha(ctx, pipe, keys, args...)
 		s.besideCommit(ctx, pipe, id, cur, next, now)
 		for _, n := range ch.Names {
 			pipe.Set(ctx, s.addrKey(n.Kind, n.Value), id, 0)
 		}
-		queued := len(ch.Outbox) > 0
-		// A timer brought forward needs the due index moved (a later one is
-		// found when the customer is woken for the earlier).
-		due, before := next.NextDue(), cur.NextDue()
-		moved := due != 0 && (before == 0 || due < before)
-		// The queue entries go with the commit, after it: on a single node
-		// MULTI/EXEC keeps that order. A cluster runs a pipeline's slots on
-		// their nodes side by side, so a mark could land before the message
-		// it announces; a sender that read the outbox empty in between would
-		// release it for good and strand the reply. There they follow in a
-		// second round trip, once the commit is in.
 		marks := pipe
 		if s.cluster {
 			marks = s.rdb.Pipeline()
 		}
-		if queued {
+		var handed *redis.Cmd
+		switch {
+		case op == "h" && !inScript:
+			handed = handScript.EvalSha(ctx, marks, s.outq.of(id).keys(), id, now.UnixMilli(), lease.Until)
+		case op == "m" && !inScript:
 			s.outq.mark(ctx, marks, id, now.UnixMilli())
 		}
 		if moved {
 			s.dueq.mark(ctx, marks, id, due)
 		}
 		_, err = pipe.Exec(ctx)
-		if s.cluster && err == nil && (queued || moved) {
+		if s.cluster && err == nil && (handed != nil || op == "m" || moved) {
 			if res, _ := commit.Slice(); len(res) > 0 && res[0] == int64(1) {
 				_, err = marks.Exec(ctx)
+			}
+		}
+		// Whether the commit leased the outbox to this process's sender.
+		handOK := false
+		if res, _ := commit.Slice(); len(res) > 4 && res[0] == int64(1) {
+			if inScript {
+				handOK = res[4] == int64(1)
+			} else if handed != nil {
+				got, _ := handed.Int64()
+				handOK = got == 1
 			}
 		}
 		if isNoScript(commit.Err()) && reloads < 3 {
@@ -327,7 +383,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			// Committed, but a queue entry beside it failed (a script Redis
 			// forgot, a cluster node): write those again, on their own.
-			if queued {
+			if queued && !handOK {
 				err = s.MarkOutbox(ctx, id, now)
 			}
 			if moved && err == nil {
@@ -372,6 +428,11 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		case 1:
 			ver = res[1].(int64)
 			s.cache.put(id, ver, next)
+			if handOK {
+				n, _ := res[2].(int64)
+				om, _ := res[3].([]any)
+				s.handOver(ctx, hand, lease, raws, n, om)
+			}
 			return next, nil
 		}
 		// Someone else wrote first: take their version and run fn again.
