@@ -88,6 +88,10 @@ type Options struct {
 	// Retention: the scheduler erases journeys with no activity for this
 	// long (0: never).
 	Retention time.Duration
+	// NameCache bounds the usernames this process remembers having indexed
+	// (state.address_cache; default 100000). A forgotten one is indexed
+	// again with its customer's next commit, at no extra round trip.
+	NameCache int
 }
 
 // IntakeLimit is the per-chat inbound limit.
@@ -151,7 +155,10 @@ func New(o Options) *Bot {
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 		retention: o.Retention,
 	}
-	b.usernames, _ = lru.New[string, struct{}](10000)
+	if o.NameCache <= 0 {
+		o.NameCache = 100000
+	}
+	b.usernames, _ = lru.New[string, struct{}](o.NameCache)
 	b.failing, _ = lru.New[string, int](10000)
 	b.sender = delivery.New(delivery.Options{
 		Store: o.Store, Log: o.Log, Now: o.Now, Limiter: o.Limiter, MaxAge: o.MaxAge,

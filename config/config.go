@@ -44,6 +44,9 @@ var defaults = map[string]any{
 	"scripts.dir":                "scripts",
 	"state.history_cap":          50,
 	"state.retention":            "730d",
+	"state.journey_cache":        100000,
+	"state.address_cache":        100000,
+	"state.address_ttl":          "1m",
 	"telegram.token":             "",
 	"telegram.api_url":           "https://api.telegram.org",
 	"telegram.mode":              "polling",
@@ -109,6 +112,11 @@ type Config struct {
 	HistoryCap  int
 	// Retention: journeys with no activity for this long are erased (0: never).
 	Retention time.Duration
+	// JourneyCache and AddressCache bound the journeys and the chat address
+	// lookups (and indexed usernames) a process keeps; AddressTTL is how
+	// long it trusts a cached lookup.
+	JourneyCache, AddressCache int
+	AddressTTL                 time.Duration
 
 	// MaxConns caps the HTTP server's open connections.
 	MaxConns int
@@ -483,6 +491,12 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	}
 	c.HistoryCap = b.integer("state.history_cap", 1)
 	c.Retention = b.days("state.retention")
+	c.JourneyCache = b.integer("state.journey_cache", 1)
+	c.AddressCache = b.integer("state.address_cache", 1)
+	c.AddressTTL = b.dur("state.address_ttl")
+	if !b.failed("state.address_ttl") && c.AddressTTL <= 0 {
+		b.fail("state.address_ttl", "%s: give a duration above 0 (1m)", c.AddressTTL)
+	}
 	if !b.failed("state.retention") && c.Retention != 0 && c.Retention < 24*time.Hour {
 		b.fail("state.retention", "%s is too short: give days (730d) or 0 to keep journeys for ever", c.Retention)
 	}

@@ -67,7 +67,7 @@ func (s *Store) ResolveChat(ctx context.Context, channel, address string, now ti
 		return e.id, nil
 	}
 	own := OwnID(channel, address)
-	if _, _, ok := s.cache.get(own); ok {
+	if s.cache.has(own) {
 		return s.ResolveFresh(ctx, channel, address)
 	}
 	pipe := s.rdb.Pipeline()

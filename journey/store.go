@@ -26,9 +26,13 @@ type Options struct {
 	Prefix     string        // key prefix ("jb")
 	HistoryCap int           // history entries kept per customer (50)
 	SeenTTL    time.Duration // how long handled message ids are remembered (48h)
-	CacheSize  int           // journeys cached in process (10000)
+	CacheSize  int           // journeys cached in process (100000; state.journey_cache)
+	// AddressCacheSize bounds the chat address lookups cached in process
+	// (100000; state.address_cache).
+	AddressCacheSize int
 	// AddressTTL is how long a process trusts an address lookup it cached
-	// (1m); a link made elsewhere is seen at once anyway (see Resolve).
+	// (1m; state.address_ttl); a link made elsewhere is seen at once anyway
+	// (see Resolve).
 	AddressTTL time.Duration
 }
 
@@ -66,7 +70,10 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 		opt.SeenTTL = 48 * time.Hour
 	}
 	if opt.CacheSize <= 0 {
-		opt.CacheSize = 10000
+		opt.CacheSize = 100000
+	}
+	if opt.AddressCacheSize <= 0 {
+		opt.AddressCacheSize = 100000
 	}
 	if opt.AddressTTL <= 0 {
 		opt.AddressTTL = time.Minute
@@ -74,7 +81,7 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Store{
 		rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize), cluster: cluster,
-		addrs: newAddrCache(opt.CacheSize),
+		addrs: newAddrCache(opt.AddressCacheSize),
 		outq:  newQueue(opt.Prefix, "out"), inq: newQueue(opt.Prefix, "in"), dueq: newQueue(opt.Prefix, "due"),
 	}
 }
@@ -427,7 +434,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			return cur, ErrDuplicate
 		case 1:
 			ver = res[1].(int64)
-			s.cache.put(id, ver, next)
+			s.cache.putDoc(id, ver, data)
 			if handOK {
 				n, _ := res[2].(int64)
 				om, _ := res[3].([]any)
@@ -548,12 +555,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // lru is the bounded cache of committed journeys. It only saves the read:
 // the commit script checks the version, so a stale entry costs a retry,
-// never a lost update.
+// never a lost update. It keeps the stored form (a few hundred bytes, a
+// fraction of the decoded struct's maps and slices), so that a cache of
+// every active customer fits in a small process; a hit decodes a fresh
+// copy, which the caller may change.
 type lru struct{ c *lru2.Cache[string, lruEntry] }
 
 type lruEntry struct {
 	ver int64
-	j   *Journey
+	doc []byte
 }
 
 func newLRU(max int) *lru {
@@ -563,10 +573,27 @@ func newLRU(max int) *lru {
 
 func (c *lru) get(id string) (int64, *Journey, bool) {
 	e, ok := c.c.Get(id)
-	return e.ver, e.j, ok
+	if !ok {
+		return 0, nil, false
+	}
+	j := &Journey{}
+	if decodeDoc(e.doc, j) != nil {
+		c.c.Remove(id)
+		return 0, nil, false
+	}
+	return e.ver, j, true
 }
 
-func (c *lru) put(id string, ver int64, j *Journey) { c.c.Add(id, lruEntry{ver, j}) }
+func (c *lru) has(id string) bool { return c.c.Contains(id) }
+
+func (c *lru) put(id string, ver int64, j *Journey) {
+	if doc, err := encodeJourney(j); err == nil {
+		c.c.Add(id, lruEntry{ver, doc})
+	}
+}
+
+// putDoc caches a journey already encoded (the commit's).
+func (c *lru) putDoc(id string, ver int64, doc []byte) { c.c.Add(id, lruEntry{ver, doc}) }
 
 func (c *lru) drop(id string) { c.c.Remove(id) }
 
