@@ -89,7 +89,7 @@ type Options struct {
 	// long (0: never).
 	Retention time.Duration
 	// NameCache bounds the usernames this process remembers having indexed
-	// (state.address_cache; default 100000). A forgotten one is indexed
+	// (state.address_cache; default 50000). A forgotten one is indexed
 	// again with its customer's next commit, at no extra round trip.
 	NameCache int
 }
@@ -156,7 +156,7 @@ func New(o Options) *Bot {
 		retention: o.Retention,
 	}
 	if o.NameCache <= 0 {
-		o.NameCache = 100000
+		o.NameCache = 50000
 	}
 	b.usernames, _ = lru.New[string, struct{}](o.NameCache)
 	b.failing, _ = lru.New[string, int](10000)

@@ -102,7 +102,7 @@ func TestLoadDefaultsFileAndEnvironment(t *testing.T) {
 	if len(c.Slack.StaffUserIDs) != 2 || c.Slack.StaffUserIDs[1] != "U2" {
 		t.Errorf("staff ids = %v", c.Slack.StaffUserIDs)
 	}
-	if c.JourneyCache != 100000 || c.AddressCache != 100000 || c.AddressTTL != time.Minute {
+	if c.JourneyCache != 50000 || c.AddressCache != 50000 || c.AddressTTL != time.Minute {
 		t.Errorf("cache defaults: journeys %d addresses %d for %s", c.JourneyCache, c.AddressCache, c.AddressTTL)
 	}
 	if c.Telegram.Mode != "polling" || c.LLM.Timeout != 4*time.Second || c.Send.QuietStart != 21*time.Hour {

@@ -26,9 +26,9 @@ type Options struct {
 	Prefix     string        // key prefix ("jb")
 	HistoryCap int           // history entries kept per customer (50)
 	SeenTTL    time.Duration // how long handled message ids are remembered (48h)
-	CacheSize  int           // journeys cached in process (100000; state.journey_cache)
+	CacheSize  int           // journeys cached in process (50000; state.journey_cache)
 	// AddressCacheSize bounds the chat address lookups cached in process
-	// (100000; state.address_cache).
+	// (50000; state.address_cache).
 	AddressCacheSize int
 	// AddressTTL is how long a process trusts an address lookup it cached
 	// (1m; state.address_ttl); a link made elsewhere is seen at once anyway
@@ -70,10 +70,10 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 		opt.SeenTTL = 48 * time.Hour
 	}
 	if opt.CacheSize <= 0 {
-		opt.CacheSize = 100000
+		opt.CacheSize = 50000
 	}
 	if opt.AddressCacheSize <= 0 {
-		opt.AddressCacheSize = 100000
+		opt.AddressCacheSize = 50000
 	}
 	if opt.AddressTTL <= 0 {
 		opt.AddressTTL = time.Minute
