@@ -92,6 +92,10 @@ type Options struct {
 	// Retention: the scheduler erases journeys with no activity for this
 	// long (0: never).
 	Retention time.Duration
+	// NameCache bounds the usernames this process remembers having indexed
+	// (state.address_cache; default 50000). A forgotten one is indexed
+	// again with its customer's next commit, at no extra round trip.
+	NameCache int
 	// Figures counts what the journeys do for the marketers' figures, into
 	// Metrics' daily stats (default: days in the stats' zone, steps
 	// abandoned after insight.DefaultAbandonAfter).
@@ -181,7 +185,10 @@ func New(o Options) *Bot {
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 		retention: o.Retention, figures: o.Figures, experiments: o.Experiments,
 	}
-	b.usernames, _ = lru.New[string, struct{}](10000)
+	if o.NameCache <= 0 {
+		o.NameCache = 50000
+	}
+	b.usernames, _ = lru.New[string, struct{}](o.NameCache)
 	b.failing, _ = lru.New[string, int](10000)
 	b.sender = delivery.New(delivery.Options{
 		Store: o.Store, Log: o.Log, Now: o.Now, Limiter: o.Limiter, MaxAge: o.MaxAge,
@@ -267,7 +274,7 @@ func (k *keyedLocks) lock(id string) func() {
 // CustomerID returns the customer linked to a channel address; an address
 // not linked to a store customer is a customer of its own ("telegram:42").
 func (b *Bot) CustomerID(ctx context.Context, channel, address string) (string, error) {
-	id, err := b.store.Resolve(ctx, channel, address)
+	id, err := b.store.ResolveChat(ctx, channel, address, b.now())
 	if err != nil || id != "" {
 		return id, err
 	}

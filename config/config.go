@@ -45,6 +45,9 @@ var defaults = map[string]any{
 	"state.history_cap":          50,
 	"state.retention":            "730d",
 	"insight.abandon_after":      "3d",
+	"state.journey_cache":        50000,
+	"state.address_cache":        50000,
+	"state.address_ttl":          "1m",
 	"telegram.token":             "",
 	"telegram.api_url":           "https://api.telegram.org",
 	"telegram.mode":              "polling",
@@ -114,6 +117,11 @@ type Config struct {
 	// AbandonAfter: a step that asked the customer something counts as
 	// abandoned when no answer came for this long (insight.abandon_after).
 	AbandonAfter time.Duration
+	// JourneyCache and AddressCache bound the journeys and the chat address
+	// lookups (and indexed usernames) a process keeps; AddressTTL is how
+	// long it trusts a cached lookup.
+	JourneyCache, AddressCache int
+	AddressTTL                 time.Duration
 
 	// MaxConns caps the HTTP server's open connections.
 	MaxConns int
@@ -498,6 +506,12 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	}
 	c.HistoryCap = b.integer("state.history_cap", 1)
 	c.Retention = b.days("state.retention")
+	c.JourneyCache = b.integer("state.journey_cache", 1)
+	c.AddressCache = b.integer("state.address_cache", 1)
+	c.AddressTTL = b.dur("state.address_ttl")
+	if !b.failed("state.address_ttl") && c.AddressTTL <= 0 {
+		b.fail("state.address_ttl", "%s: give a duration above 0 (1m)", c.AddressTTL)
+	}
 	if !b.failed("state.retention") && c.Retention != 0 && c.Retention < 24*time.Hour {
 		b.fail("state.retention", "%s is too short: give days (730d) or 0 to keep journeys for ever", c.Retention)
 	}

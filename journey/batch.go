@@ -85,13 +85,13 @@ func (s *Store) CommitBatch(ctx context.Context, now time.Time, items []Batched)
 			alone[i] = true
 			continue
 		}
-		pc, err := s.queueCommit(ctx, pipe, it.ID, "", vers[i], curs[i], next, ch, now)
+		pc, err := s.queueCommit(ctx, pipe, it.ID, "", vers[i], curs[i], next, ch, now, false)
 		if err != nil {
 			js[i], errs[i] = nil, err
 			continue
 		}
 		if !s.cluster {
-			s.queueMarks(ctx, pipe, it.ID, pc, now)
+			s.queueMarks(ctx, pipe, it.ID, &pc, now)
 		}
 		pcs[i], nexts[i] = pc, next
 	}
@@ -127,13 +127,13 @@ func (s *Store) CommitBatch(ctx context.Context, now time.Time, items []Batched)
 			continue
 		}
 		ver, _ := res[1].(int64)
-		s.cache.put(it.ID, ver, nexts[i])
+		s.cache.putDoc(it.ID, ver, pc.data)
 		js[i] = nexts[i]
 		if s.cluster && (pc.queued || pc.moved) {
 			if marks == nil {
 				marks = s.rdb.Pipeline()
 			}
-			s.queueMarks(ctx, marks, it.ID, pc, now)
+			s.queueMarks(ctx, marks, it.ID, &pcs[i], now)
 			marked[i] = true
 		} else if !s.cluster && execErr != nil {
 			marked[i] = pc.queued || pc.moved // a mark beside it may have failed
@@ -149,7 +149,7 @@ func (s *Store) CommitBatch(ctx context.Context, now time.Time, items []Batched)
 			if !marked[i] {
 				continue
 			}
-			if err := s.requeue(ctx, it.ID, pcs[i], now); err != nil {
+			if err := s.requeue(ctx, it.ID, &pcs[i], now, false); err != nil {
 				s.cache.drop(it.ID)
 				js[i], errs[i] = nil, fmt.Errorf("journey %s: committed, but queueing its work failed: %w", it.ID, err)
 			}
