@@ -365,7 +365,15 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			if handOK {
 				n, _ := res[2].(int64)
 				om, _ := res[3].([]any)
-				s.handOver(ctx, pc.hand, pc.lease, pc.raws, n, om)
+				raws := pc.raws
+				if !pc.inScript {
+					// The lease came a round trip after the commit (a
+					// cluster): a sender that held the outbox in between
+					// may have sent these already. The new holder reads
+					// what is left instead.
+					raws = nil
+				}
+				s.handOver(ctx, pc.hand, pc.lease, raws, n, om)
 			}
 			return next, nil
 		}
