@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -48,18 +49,31 @@ func startServer(t testing.TB, volatile bool) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redistest: redis-server is not installed (apt-get install redis-server): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	s := &Server{Addr: addr, URL: "redis://" + addr + "/0", t: t, dir: t.TempDir(), volatile: volatile}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Kill() })
 	return s
+}
+
+// freeAddr picks a free port below the kernel's ephemeral range (32768 and
+// up on Linux): a port from that range may be taken, while the server is
+// down for a restart, as the source port of some outgoing connection, and
+// the server could not come back on it.
+func freeAddr(t testing.TB) string {
+	for range 100 {
+		p := 10000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return l.Addr().String()
+	}
+	t.Fatal("redistest: no free port for a Redis server")
+	return ""
 }
 
 // Start starts the server (after Stop or Kill) and waits until it answers.
