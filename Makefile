@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/journeybot
 PKGS    := ./...
 
-.PHONY: build run chat test test-scripts bench bench-delivery lint fuzz clean
+.PHONY: build run chat test test-scripts bench bench-delivery bench-rss lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/journeybot
@@ -38,13 +38,24 @@ test-scripts: build
 # through real processes (webhook intake, sends and lag beside an echo bot;
 # scheduler due items with 1 and 2 processes; each runs once, a few seconds
 # to a minute); figures go in README.md and docs/delivery-measurements.md.
-# Uses the Redis on 127.0.0.1:6379 (database 15) when one answers, else the embedded one.
+# Uses the Redis on 127.0.0.1:6379 (database 15) when one answers, else the embedded one;
+# the hot-path benchmarks beside the echo bot (bot/lean_bench_test.go) start a
+# private redis-server of their own (redis-server on PATH), so their Redis CPU
+# and memory figures are theirs alone. Then bench-rss.
 DELIVERY_BENCH := BenchmarkWebhookDelivery|BenchmarkSchedulerDue
 bench:
 	@if [ -z "$$JOURNEYBOT_TEST_REDIS_URL" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
 		export JOURNEYBOT_TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 $$($(GO) list $(PKGS) | grep -v '/cmd/journeybot$$') && \
+	$(GO) test -run '^$$' -bench . -skip BenchmarkTouchMillion -benchmem -count=1 $$($(GO) list $(PKGS) | grep -v '/cmd/journeybot$$') && \
 	$(GO) test -run '^$$' -bench '$(DELIVERY_BENCH)' -benchtime 1x -count=1 ./cmd/journeybot
+	$(MAKE) bench-rss
+
+# The process's memory after 1,000,000 distinct customers each wrote once,
+# the echo bot first as the baseline (BenchmarkTouchMillion; a few minutes:
+# RSS_CUSTOMERS=200000 for a shorter run).
+RSS_CUSTOMERS ?= 1000000
+bench-rss:
+	JOURNEYBOT_BENCH_CUSTOMERS=$(RSS_CUSTOMERS) $(GO) test -run '^$$' -bench BenchmarkTouchMillion -benchtime 1x -count=1 -timeout 60m ./bot
 
 # Only the delivery benchmarks.
 bench-delivery:

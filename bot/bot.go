@@ -68,6 +68,9 @@ type Options struct {
 	Router  IntentRouter // sorts texts no keyword matched into an intent (see understand.go)
 	// Lease is how long a claimed due customer is reserved (default 1m).
 	Lease time.Duration
+	// Batch is how many due customers the scheduler claims, reads and
+	// commits together (default 100).
+	Batch int
 
 	// Background: senders (RunSenders) deliver what commits queue, and calls
 	// return once the commit is in Redis. Without it (the default: script
@@ -89,6 +92,10 @@ type Options struct {
 	// Retention: the scheduler erases journeys with no activity for this
 	// long (0: never).
 	Retention time.Duration
+	// NameCache bounds the usernames this process remembers having indexed
+	// (state.address_cache; default 50000). A forgotten one is indexed
+	// again with its customer's next commit, at no extra round trip.
+	NameCache int
 	// Figures counts what the journeys do for the marketers' figures, into
 	// Metrics' daily stats (default: days in the stats' zone, steps
 	// abandoned after insight.DefaultAbandonAfter).
@@ -121,6 +128,7 @@ type Bot struct {
 	metrics     *Metrics
 	router      IntentRouter
 	lease       time.Duration
+	batch       int
 	mu          sync.RWMutex
 	channels    map[string]channels.Sender
 	order       []string // channel preference for proactive messages
@@ -152,6 +160,9 @@ func New(o Options) *Bot {
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
 	}
+	if o.Batch <= 0 {
+		o.Batch = 100
+	}
 	if o.Intake.PerMinute <= 0 {
 		o.Intake.PerMinute = 60
 	}
@@ -170,11 +181,14 @@ func New(o Options) *Bot {
 	}
 	b := &Bot{
 		store: o.Store, engine: o.Engine, log: o.Log, now: o.Now, staff: o.Staff, llm: o.LLM,
-		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, channels: map[string]channels.Sender{}, router: o.Router,
+		orders: o.Orders, metrics: o.Metrics, lease: o.Lease, batch: o.Batch, channels: map[string]channels.Sender{}, router: o.Router,
 		background: o.Background, intake: o.Intake, hold: o.Hold, intakeWake: make(chan struct{}, 1),
 		retention: o.Retention, figures: o.Figures, experiments: o.Experiments,
 	}
-	b.usernames, _ = lru.New[string, struct{}](10000)
+	if o.NameCache <= 0 {
+		o.NameCache = 50000
+	}
+	b.usernames, _ = lru.New[string, struct{}](o.NameCache)
 	b.failing, _ = lru.New[string, int](10000)
 	b.sender = delivery.New(delivery.Options{
 		Store: o.Store, Log: o.Log, Now: o.Now, Limiter: o.Limiter, MaxAge: o.MaxAge,
@@ -260,7 +274,7 @@ func (k *keyedLocks) lock(id string) func() {
 // CustomerID returns the customer linked to a channel address; an address
 // not linked to a store customer is a customer of its own ("telegram:42").
 func (b *Bot) CustomerID(ctx context.Context, channel, address string) (string, error) {
-	id, err := b.store.Resolve(ctx, channel, address)
+	id, err := b.store.ResolveChat(ctx, channel, address, b.now())
 	if err != nil || id != "" {
 		return id, err
 	}

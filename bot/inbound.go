@@ -234,7 +234,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		res = b.handleWith(j, input, now)
 		hist := []journey.HistoryEntry{{At: now.Unix(), From: "customer", Text: describe(in)}}
 		out := b.outgoing(j, in.Channel, res.Result, &in) // before the history is copied: it links lines to messages
-		return journey.Change{History: append(hist, res.History...), Outbox: out}, nil
+		return journey.Change{History: append(hist, res.History...), Outbox: out, Names: b.usernameFor(in, j.ID)}, nil
 	}
 	j, err := b.store.Commit(ctx, id, in.Channel+":"+in.ID, now, commit)
 	for errors.Is(err, errAddressMoved) {
@@ -265,7 +265,7 @@ func (b *Bot) handle(ctx context.Context, in channels.Inbound) error {
 		b.metrics.errors.WithLabelValues("store").Inc()
 		return fmt.Errorf("handle %s message: %w", in.Channel, err)
 	}
-	b.linkUsername(ctx, in, j.ID)
+	b.indexedUsername(in, j.ID)
 	if limited {
 		b.metrics.intakeLimited.WithLabelValues(in.Channel).Inc()
 		b.deliver(ctx)
@@ -396,19 +396,23 @@ func fillProfile(j *journey.Journey, in channels.Inbound, now time.Time) {
 	}
 }
 
-// linkUsername indexes the customer's @username on the channel once per
-// process, so staff can look customers up by it (/journey customer @ana).
-func (b *Bot) linkUsername(ctx context.Context, in channels.Inbound, id string) {
+// usernameFor is the customer's @username on the channel to index with
+// the commit, so staff can look customers up by it (/journey customer
+// @ana): once per process (its usernames cache), not on every message.
+func (b *Bot) usernameFor(in channels.Inbound, id string) []journey.Name {
 	if in.Username == "" {
-		return
+		return nil
 	}
 	name := strings.ToLower(strings.TrimPrefix(in.Username, "@"))
-	key := in.Channel + ":" + name + ":" + id
-	if done, _ := b.usernames.ContainsOrAdd(key, struct{}{}); done {
-		return
+	if b.usernames.Contains(in.Channel + ":" + name + ":" + id) {
+		return nil
 	}
-	if err := b.store.IndexName(ctx, in.Channel+"_username", name, id); err != nil {
-		b.usernames.Remove(key)
-		b.log.Warn("index username failed", "err", err)
+	return []journey.Name{{Kind: in.Channel + "_username", Value: name}}
+}
+
+// indexedUsername notes that the commit indexed the customer's username.
+func (b *Bot) indexedUsername(in channels.Inbound, id string) {
+	if in.Username != "" {
+		b.usernames.Add(in.Channel+":"+strings.ToLower(strings.TrimPrefix(in.Username, "@"))+":"+id, struct{}{})
 	}
 }

@@ -51,6 +51,12 @@ func schOptions() conversations.Options {
 
 func newSchEnv(t *testing.T, r *redistest.Redis, processes int, opt conversations.Options) *schEnv {
 	t.Helper()
+	return newSchEnvBatch(t, r, processes, opt, 0)
+}
+
+// newSchEnvBatch is newSchEnv with the scheduler's batch size (0: the default).
+func newSchEnvBatch(t *testing.T, r *redistest.Redis, processes int, opt conversations.Options, batch int) *schEnv {
+	t.Helper()
 	scripts, _, err := conversations.LoadDir("testdata/scheduler")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +65,7 @@ func newSchEnv(t *testing.T, r *redistest.Redis, processes int, opt conversation
 	e.stats = bot.NewStats(r.Client, r.Prefix, e.clk.Now)
 	for i := 0; i < processes; i++ {
 		store := journey.NewStore(r.Client, journey.Options{Prefix: r.Prefix})
-		b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, opt), Now: e.clk.Now, Metrics: bot.NewMetrics(e.stats)})
+		b := bot.New(bot.Options{Store: store, Engine: conversations.NewEngine(scripts, opt), Now: e.clk.Now, Metrics: bot.NewMetrics(e.stats), Batch: batch})
 		rec := channeltest.New("telegram")
 		b.AddChannel(rec)
 		e.bots = append(e.bots, b)
@@ -204,6 +210,96 @@ func testDelayedStepFiresOnceWithTwoSchedulers(t *testing.T, r *redistest.Redis)
 	}
 	if e.tick(0)+e.tick(1) != 0 {
 		t.Fatal("customers woken again after their timers fired")
+	}
+}
+
+// Many customers due at once, two schedulers ticking side by side in
+// batches smaller than what is due (so claims compete and batches come out
+// short): every customer gets its tip exactly once.
+func TestManyDueAtOnceFireOnceInBatches(t *testing.T) {
+	redistest.Each(t, testManyDueAtOnceFireOnceInBatches)
+}
+
+func testManyDueAtOnceFireOnceInBatches(t *testing.T, r *redistest.Redis) {
+	e := newSchEnvBatch(t, r, 2, schOptions(), 7)
+	const customers = 300
+	for i := 0; i < customers; i++ {
+		e.event(fmt.Sprint("c", i), "customer.created", nil)
+	}
+	// Process 1 has cached none of them; process 0 all.
+	e.clk.Add(time.Hour)
+	var wg sync.WaitGroup
+	woken := make([]int, len(e.bots))
+	for p := range e.bots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := e.bots[p].Tick(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			woken[p] = n
+		}()
+	}
+	wg.Wait()
+	if woken[0]+woken[1] != customers {
+		t.Fatalf("woken per process %v, want %d in all (one tick each drains the due index)", woken, customers)
+	}
+	for i := 0; i < customers; i++ {
+		e.expect(fmt.Sprint("c", i), "welcome", "first tip")
+	}
+	if n := e.pending(); n != 0 {
+		t.Fatalf("%d customers still in the due index, want 0", n)
+	}
+}
+
+// A batch where one customer's commit fails: the others fire, and the one
+// that failed fires once its lease has run out (and Redis takes the write
+// again), not before and not twice.
+func TestFailedCommitInABatchIsRetriedAfterTheLease(t *testing.T) {
+	redistest.Each(t, testFailedCommitInABatchIsRetriedAfterTheLease)
+}
+
+func testFailedCommitInABatchIsRetriedAfterTheLease(t *testing.T, r *redistest.Redis) {
+	e := newSchEnv(t, r, 1, schOptions())
+	ctx := context.Background()
+	const customers = 10
+	for i := 0; i < customers; i++ {
+		e.event(fmt.Sprint("c", i), "customer.created", nil)
+	}
+	// c3's journey key holds something else for a while; the process still
+	// caches the journey, so its commit script is what fails.
+	key := e.bots[0].Store().Key("{c:c3}")
+	if err := r.Client.Rename(ctx, key, key+":kept").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Client.Set(ctx, key, "not a journey", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(time.Hour)
+	if n := e.tick(0); n != customers-1 {
+		t.Fatalf("%d woken, want %d (all but c3)", n, customers-1)
+	}
+	for i := 0; i < customers; i++ {
+		if id := fmt.Sprint("c", i); id != "c3" {
+			e.expect(id, "welcome", "first tip")
+		}
+	}
+	e.expect("c3", "welcome")
+	if err := r.Client.Rename(ctx, key+":kept", key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Still leased: nothing fires.
+	if n := e.tick(0); n != 0 {
+		t.Fatalf("%d woken while c3's lease holds, want 0", n)
+	}
+	e.clk.Add(time.Minute + time.Second)
+	if n := e.tick(0); n != 1 {
+		t.Fatalf("%d woken after the lease, want 1 (c3)", n)
+	}
+	e.expect("c3", "welcome", "first tip")
+	if e.tick(0) != 0 || e.pending() != 0 {
+		t.Fatal("woken again, or still due, after c3 fired")
 	}
 }
 

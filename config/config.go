@@ -45,6 +45,9 @@ var defaults = map[string]any{
 	"state.history_cap":          50,
 	"state.retention":            "730d",
 	"insight.abandon_after":      "3d",
+	"state.journey_cache":        50000,
+	"state.address_cache":        50000,
+	"state.address_ttl":          "1m",
 	"telegram.token":             "",
 	"telegram.api_url":           "https://api.telegram.org",
 	"telegram.mode":              "polling",
@@ -93,6 +96,7 @@ var defaults = map[string]any{
 	"intake.burst":               20,
 	"schedule.grace":             "12h",
 	"schedule.interval":          "1s",
+	"schedule.batch":             100,
 }
 
 // Config is the validated configuration. Secrets are plain strings here;
@@ -113,6 +117,11 @@ type Config struct {
 	// AbandonAfter: a step that asked the customer something counts as
 	// abandoned when no answer came for this long (insight.abandon_after).
 	AbandonAfter time.Duration
+	// JourneyCache and AddressCache bound the journeys and the chat address
+	// lookups (and indexed usernames) a process keeps; AddressTTL is how
+	// long it trusts a cached lookup.
+	JourneyCache, AddressCache int
+	AddressTTL                 time.Duration
 
 	// MaxConns caps the HTTP server's open connections.
 	MaxConns int
@@ -215,7 +224,17 @@ type Send struct {
 	MaxAge time.Duration
 }
 
-type Schedule struct{ Grace, Interval time.Duration }
+// maxScheduleBatch bounds schedule.batch: on one Redis node a batch's
+// commits run as one MULTI/EXEC (about 30 µs each), so a thousand hold
+// Redis for some 30 ms.
+const maxScheduleBatch = 1000
+
+type Schedule struct {
+	Grace, Interval time.Duration
+	// Batch is how many due customers the scheduler claims, reads and
+	// commits together.
+	Batch int
+}
 
 // Error is a configuration problem, naming the key and the file.
 type Error struct {
@@ -487,6 +506,12 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	}
 	c.HistoryCap = b.integer("state.history_cap", 1)
 	c.Retention = b.days("state.retention")
+	c.JourneyCache = b.integer("state.journey_cache", 1)
+	c.AddressCache = b.integer("state.address_cache", 1)
+	c.AddressTTL = b.dur("state.address_ttl")
+	if !b.failed("state.address_ttl") && c.AddressTTL <= 0 {
+		b.fail("state.address_ttl", "%s: give a duration above 0 (1m)", c.AddressTTL)
+	}
 	if !b.failed("state.retention") && c.Retention != 0 && c.Retention < 24*time.Hour {
 		b.fail("state.retention", "%s is too short: give days (730d) or 0 to keep journeys for ever", c.Retention)
 	}
@@ -614,7 +639,10 @@ func build(file string, v *viper.Viper, envSet map[string]bool) (*Config, error)
 	} else {
 		c.Send.DefaultTimezone = loc
 	}
-	c.Schedule = Schedule{Grace: b.dur("schedule.grace"), Interval: b.dur("schedule.interval")}
+	c.Schedule = Schedule{Grace: b.dur("schedule.grace"), Interval: b.dur("schedule.interval"), Batch: b.integer("schedule.batch", 1)}
+	if !b.failed("schedule.batch") && c.Schedule.Batch > maxScheduleBatch {
+		b.fail("schedule.batch", "%d is too many: a batch is one transaction in Redis, which serves no one else while it runs; at most %d", c.Schedule.Batch, maxScheduleBatch)
+	}
 	if !b.failed("schedule.interval") && c.Schedule.Interval <= 0 {
 		b.fail("schedule.interval", "must be more than 0")
 	}

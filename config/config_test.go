@@ -63,6 +63,10 @@ func TestLoadErrorsNameKeyAndFile(t *testing.T) {
 		{"staff from a channel by name", "slack:\n  bot_token: xoxb-secret-token\n  app_token: xapp-1\n  support_channel: '#support'\n  staff_from_channel: true\n", nil, []string{"slack.support_channel", "id"}},
 		{"weak events secret", "events:\n  secret: shop-secret-token\n", nil, []string{"events.secret", "openssl rand -hex 32"}},
 		{"weak second secret", "", []string{"JOURNEYBOT_EVENTS_SECRET=" + strongSecret + ",old-secret-token"}, []string{"events.secret", "secret number 2", "JOURNEYBOT_EVENTS_SECRET"}},
+		{"scheduler batch too big", "schedule:\n  batch: 5000\n", nil, []string{"schedule.batch", "at most 1000"}},
+		{"scheduler batch of none", "schedule:\n  batch: 0\n", nil, []string{"schedule.batch", ">= 1"}},
+		{"no journey cache", "state:\n  journey_cache: 0\n", nil, []string{"state.journey_cache", "whole number >= 1"}},
+		{"address trusted for no time", "", []string{"JOURNEYBOT_STATE_ADDRESS_TTL=0s"}, []string{"state.address_ttl", "above 0", "JOURNEYBOT_STATE_ADDRESS_TTL"}},
 		{"metrics on the webhooks' port", "http:\n  addr: 127.0.0.1:8080\nmetrics:\n  addr: 127.0.0.1:8080\n", nil, []string{"metrics.addr", "differ from http.addr"}},
 	}
 	for _, c := range cases {
@@ -103,6 +107,9 @@ func TestLoadDefaultsFileAndEnvironment(t *testing.T) {
 	}
 	if len(c.Slack.StaffUserIDs) != 2 || c.Slack.StaffUserIDs[1] != "U2" {
 		t.Errorf("staff ids = %v", c.Slack.StaffUserIDs)
+	}
+	if c.JourneyCache != 50000 || c.AddressCache != 50000 || c.AddressTTL != time.Minute {
+		t.Errorf("cache defaults: journeys %d addresses %d for %s", c.JourneyCache, c.AddressCache, c.AddressTTL)
 	}
 	if c.Telegram.Mode != "polling" || c.LLM.Timeout != 4*time.Second || c.Send.QuietStart != 21*time.Hour {
 		t.Errorf("defaults not applied: %+v %+v", c.Telegram, c.LLM)

@@ -30,7 +30,7 @@ func FuzzSupportHours(f *testing.F) {
 // fuzzKeys are the keys whose values FuzzConfigValue sets: durations,
 // whole numbers, clocks, URLs, choices and the support hours.
 var fuzzKeys = []string{
-	"slack.claim_timeout", "llm.timeout", "send.max_age", "schedule.grace", "schedule.interval", "orders.lookup_timeout",
+	"slack.claim_timeout", "llm.timeout", "send.max_age", "schedule.grace", "schedule.interval", "schedule.batch", "orders.lookup_timeout",
 	"send.max_per_day", "intake.per_minute", "http.ip_rate", "events.customer_burst", "telegram.rate",
 	"send.quiet_start", "support.hours", "telegram.api_url", "redis.url", "log.level", "llm.temperature", "http.addr",
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +79,16 @@ type Sender struct {
 	limits  map[string]Limits
 	wake    chan struct{}
 	metrics metrics
+	// run is the running Run's state, for the outboxes commits hand it.
+	run struct {
+		sync.Mutex
+		ctx   context.Context // nil: not running
+		slots chan struct{}
+		wg    *sync.WaitGroup
+	}
+	// handed counts hand-overs whose commit's Notify has not come yet:
+	// that Notify need not wake Run to claim what it already has.
+	handed atomic.Int64
 }
 
 type metrics struct {
@@ -139,6 +150,15 @@ func (s *Sender) channel(name string) (channels.Sender, Limits) {
 
 // Notify tells a running sender that an outbox of this process got messages.
 func (s *Sender) Notify() {
+	for {
+		n := s.handed.Load()
+		if n <= 0 {
+			break
+		}
+		if s.handed.CompareAndSwap(n, n-1) {
+			return // the commit handed its outbox over (Handoff)
+		}
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -153,6 +173,17 @@ func (s *Sender) Run(ctx context.Context) {
 	slots := make(chan struct{}, s.o.Concurrency)
 	t := time.NewTicker(s.o.Poll)
 	defer t.Stop()
+	s.run.Lock()
+	s.run.ctx, s.run.slots, s.run.wg = ctx, slots, &wg
+	s.run.Unlock()
+	s.o.Store.SetHandoff(s.take, s.o.Lease, s.o.Now)
+	defer func() {
+		s.o.Store.SetHandoff(nil, 0, nil)
+		s.run.Lock()
+		s.run.ctx = nil
+		s.run.Unlock()
+		wg.Wait()
+	}()
 	for ctx.Err() == nil {
 		free := s.o.Concurrency - len(slots)
 		if free > 0 {
@@ -162,10 +193,12 @@ func (s *Sender) Run(ctx context.Context) {
 			}
 			for _, l := range leases {
 				slots <- struct{}{}
+				s.run.Lock()
 				wg.Add(1)
+				s.run.Unlock()
 				go func() {
 					defer func() { <-slots; wg.Done() }()
-					s.work(ctx, l)
+					s.work(ctx, l, nil)
 				}()
 			}
 			if len(leases) == free {
@@ -178,7 +211,37 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-	wg.Wait()
+}
+
+// take is the Handoff of a running sender: it works on the outbox a commit
+// leased to it, when it has a free slot.
+func (s *Sender) take(l journey.Lease, msgs []journey.Pending, last map[string]int64) bool {
+	s.run.Lock()
+	defer s.run.Unlock()
+	ctx := s.run.ctx
+	if ctx == nil || ctx.Err() != nil {
+		return false
+	}
+	select {
+	case s.run.slots <- struct{}{}:
+	default:
+		return false // busy: a claim takes it
+	}
+	slots, wg := s.run.slots, s.run.wg
+	wg.Add(1)
+	s.handed.Add(1)
+	go func() {
+		defer func() { <-slots; wg.Done() }()
+		s.work(ctx, l, &preload{msgs: msgs, last: last})
+	}()
+	return true
+}
+
+// preload is what a hand-over gave: the outbox (nil: read it) and when the
+// chat was last sent to.
+type preload struct {
+	msgs []journey.Pending
+	last map[string]int64
 }
 
 // Pump sends, in this goroutine, every message ready now, and returns the
@@ -193,7 +256,7 @@ func (s *Sender) Pump(ctx context.Context) error {
 			return err
 		}
 		for _, l := range leases {
-			if err := s.work(ctx, l); err != nil && first == nil {
+			if err := s.work(ctx, l, nil); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -208,12 +271,12 @@ func (s *Sender) Pump(ctx context.Context) error {
 
 // work sends a claimed customer's messages in order, then gives the lease
 // back with the time the outbox should be looked at again.
-func (s *Sender) work(ctx context.Context, l journey.Lease) error {
+func (s *Sender) work(ctx context.Context, l journey.Lease, pre *preload) error {
 	// The calls in flight finish even when ctx ends: a message the platform
 	// took must be acknowledged here, or it would be sent twice.
 	wctx := context.WithoutCancel(ctx)
 	start := s.o.Now()
-	next, released, failed := s.drain(ctx, wctx, l, start)
+	next, released, failed := s.drain(ctx, wctx, l, start, pre)
 	if released {
 		return failed
 	}
@@ -226,7 +289,7 @@ func (s *Sender) work(ctx context.Context, l journey.Lease) error {
 // drain returns when the outbox of l is empty (zero time), or when to try
 // again: a retry's backoff, the chat's next slot, or now after its turn.
 // released says the lease was already given back with the last message.
-func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time) (next time.Time, released bool, failed error) {
+func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Time, pre *preload) (next time.Time, released bool, failed error) {
 	turn := s.o.Lease / 3
 	// Contexts need the real clock: s.o.Now may be a simulated one.
 	turnEnds := time.Now().Add(turn)
@@ -234,8 +297,23 @@ func (s *Sender) drain(ctx, wctx context.Context, l journey.Lease, start time.Ti
 	// A chat that turned out unreachable (blocked the bot) gets nothing
 	// more in this turn: its other messages are dropped without a try.
 	blocked := map[string]error{}
+	var last map[string]int64
+	if pre != nil {
+		last = pre.last
+	}
 	for {
-		msgs, last, err := s.o.Store.Outbox(wctx, l.ID, batch)
+		var msgs []journey.Pending
+		var err error
+		if pre != nil && pre.msgs != nil && len(pre.msgs) < batch {
+			msgs = pre.msgs // the commit's own, all the outbox held
+		} else {
+			var l2 map[string]int64
+			msgs, l2, err = s.o.Store.Outbox(wctx, l.ID, batch)
+			if err == nil {
+				last = l2
+			}
+		}
+		pre = nil
 		if err != nil {
 			s.o.Log.Warn("outbox: read failed", "customer", l.ID, "err", err)
 			return s.o.Now().Add(time.Second), false, nil

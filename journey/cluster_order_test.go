@@ -221,3 +221,69 @@ func TestClusterInboxEntryNeverLandsBeforeItsUpdate(t *testing.T) {
 	}
 	t.Logf("%d of 10 updates stranded", stranded)
 }
+
+// The same rule for a batch of commits (the scheduler's): while one node
+// holds its part of the batch, no queue entry of the batch lands, so a
+// sender's turn in between strands nothing, and afterwards every outbox
+// can be claimed with its message.
+func TestClusterBatchQueueEntriesFollowTheirCommits(t *testing.T) {
+	ctx := context.Background()
+	s, h, prefix := heldCluster(t)
+	now := time.Now()
+	var items []journey.Batched
+	for i := range 10 {
+		id := "c-" + strconv.Itoa(i)
+		items = append(items, journey.Batched{ID: id, Fn: func(j *journey.Journey) (journey.Change, error) {
+			return journey.Change{Outbox: []journey.Outgoing{{ID: "o-" + id, Channel: "test", Address: "a", Text: "oi"}}}, nil
+		}})
+	}
+	h.mu.Lock()
+	h.cmd, h.key, h.held, h.release = "evalsha", prefix+":{c:c-3}", make(chan struct{}), make(chan struct{})
+	h.mu.Unlock()
+	done := make(chan []error, 1)
+	go func() {
+		_, errs := s.CommitBatch(ctx, now, items)
+		done <- errs
+	}()
+	<-h.held
+	// Whatever was sent to the other nodes lands now.
+	time.Sleep(150 * time.Millisecond)
+	leases, err := s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		msgs, _, err := s.Outbox(ctx, l.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			if err := s.ReleaseOutbox(ctx, l, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(h.release)
+	for i, err := range <-done {
+		if err != nil {
+			t.Fatalf("commit %s: %v", items[i].ID, err)
+		}
+	}
+	leases, err = s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, l := range leases {
+		msgs, _, err := s.Outbox(ctx, l.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found[l.ID] = len(msgs) == 1
+	}
+	for _, it := range items {
+		if !found[it.ID] {
+			t.Errorf("%s: its message is in the outbox but no sender can claim it", it.ID)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package journey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -58,6 +57,47 @@ func (s *Store) Resolve(ctx context.Context, channel, address string) (string, e
 	return s.ResolveFresh(ctx, channel, address)
 }
 
+// ResolveChat is Resolve for a chat that is about to write: when the
+// address is not cached, the chat's own journey is read in the same round
+// trip, so that a chat nobody linked (the usual first message) costs one
+// read before its commit, not two.
+func (s *Store) ResolveChat(ctx context.Context, channel, address string, now time.Time) (string, error) {
+	ck := channel + "\x00" + address
+	if e, ok := s.addrs.Get(ck); ok && time.Now().Before(e.until) {
+		return e.id, nil
+	}
+	own := OwnID(channel, address)
+	if s.cache.has(own) {
+		return s.ResolveFresh(ctx, channel, address)
+	}
+	pipe := s.rdb.Pipeline()
+	addr := pipe.Get(ctx, s.addrKey(channel, address))
+	head := pipe.HMGet(ctx, s.jkey(own), "v", "d", "mv")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("resolve %s address: %w", channel, err)
+	}
+	id, err := addr.Result()
+	if errors.Is(err, redis.Nil) {
+		id, err = "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve %s address: %w", channel, err)
+	}
+	s.addrs.Add(ck, addrEntry{id, time.Now().Add(s.opt.AddressTTL)})
+	if vals := head.Val(); id == "" && len(vals) == 3 && vals[2] == nil {
+		// Not a forward (a merge cut short is for the commit to finish):
+		// the journey as it is, or a new one at version 0, which the
+		// commit's version check guards like any cached copy.
+		if ver, j, err := decodeJourney(own, vals[:2]); err == nil {
+			if ver == 0 {
+				j = New(own, now)
+			}
+			s.cache.put(own, ver, j)
+		}
+	}
+	return id, nil
+}
+
 // ResolveFresh is Resolve without the process's cache: for a caller that
 // found the cached answer contradicted by the journey itself.
 func (s *Store) ResolveFresh(ctx context.Context, channel, address string) (string, error) {
@@ -71,12 +111,9 @@ func (s *Store) ResolveFresh(ctx context.Context, channel, address string) (stri
 	// Cached, "not linked" included, so the hot path needs no extra round
 	// trip. A stale entry is caught by the commit: a merged journey
 	// forwards, and a journey whose address moved says so (see bot).
-	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
+	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(s.opt.AddressTTL)})
 	return id, nil
 }
-
-// addrTTL bounds how long a process keeps an address lookup.
-const addrTTL = time.Minute
 
 type addrEntry struct {
 	id    string
@@ -184,7 +221,7 @@ func (s *Store) link(ctx context.Context, channel, address, id string, now time.
 	if err := s.rdb.Set(ctx, s.addrKey(channel, address), id, 0).Err(); err != nil {
 		return out, fmt.Errorf("link %s address: %w", channel, err)
 	}
-	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(addrTTL)})
+	s.addrs.Add(channel+"\x00"+address, addrEntry{id, time.Now().Add(s.opt.AddressTTL)})
 	if out.Previous != "" {
 		// The old chat no longer reads this customer's orders, nor gets
 		// their messages: its address key and its forward go.
@@ -346,7 +383,7 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 	for attempt := 0; attempt < 1000; attempt++ {
 		next := cur.Clone()
 		MergeJourney(next, sj)
-		data, err := json.Marshal(next)
+		data, err := encodeJourney(next)
 		if err != nil {
 			return "", fmt.Errorf("merge %s: encode: %w", src, err)
 		}
@@ -383,7 +420,7 @@ func (s *Store) applyMerge(ctx context.Context, src string, srcVer int64, sj *Jo
 		cur = New(id, now)
 		if raw, ok := res[2].(string); ok {
 			cur = &Journey{}
-			if err := json.Unmarshal([]byte(raw), cur); err != nil {
+			if err := decodeDoc([]byte(raw), cur); err != nil {
 				return "", fmt.Errorf("journey %s: decode: %w", id, err)
 			}
 		}

@@ -111,6 +111,30 @@ end
 return 1
 `)
 
+// ackReleaseScript is ackScript and then releaseScript (with no work left)
+// in one call. KEYS outbox, pacing record, the queue shard's ready, leases,
+// dirty. ARGV raw, channel, now (ms), id, lease.
+var ackReleaseScript = redis.NewScript(`
+local acked = 0
+if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then
+  redis.call('LPOP', KEYS[1])
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], 60000)
+  acked = 1
+end
+if redis.call('HGET', KEYS[4], ARGV[4]) == ARGV[5] then
+  redis.call('HDEL', KEYS[4], ARGV[4])
+  local dirty = redis.call('ZSCORE', KEYS[5], ARGV[4])
+  if dirty then
+    redis.call('ZREM', KEYS[5], ARGV[4])
+    redis.call('ZADD', KEYS[3], dirty, ARGV[4])
+  else
+    redis.call('ZREM', KEYS[3], ARGV[4])
+  end
+end
+return acked
+`)
+
 // Ack removes a message from the head of the customer's outbox; sent says
 // whether it reached the channel (it counts for the chat's rate) or was
 // dropped. It reports false when the head was not that message (another
@@ -132,6 +156,16 @@ func (s *Store) Ack(ctx context.Context, id string, p Pending, sent bool, now ti
 // since the claim are not lost: their commit marked the outbox, and the
 // release keeps it ready for them.
 func (s *Store) AckAndRelease(ctx context.Context, l Lease, p Pending, now time.Time) (bool, error) {
+	if !s.cluster {
+		// One script call on a single node, where the keys may be in
+		// different slots.
+		keys := append([]string{s.outKey(l.ID), s.metaKey(l.ID)}, s.outq.of(l.ID).keys()...)
+		n, err := ackReleaseScript.Run(ctx, s.rdb, keys, p.Raw, p.Channel, now.UnixMilli(), l.ID, strconv.FormatInt(l.Until, 10)).Int()
+		if err != nil {
+			return false, fmt.Errorf("ack outbox message of %s: %w", l.ID, err)
+		}
+		return n == 1, nil
+	}
 	pipe := s.rdb.Pipeline()
 	ack := ackScript.EvalSha(ctx, pipe, []string{s.outKey(l.ID), s.metaKey(l.ID)}, p.Raw, p.Channel, now.UnixMilli(), "1")
 	releaseScript.EvalSha(ctx, pipe, s.outq.of(l.ID).keys(), l.ID, strconv.FormatInt(l.Until, 10), 0)
@@ -180,4 +214,72 @@ func (s *Store) evalMark(ctx context.Context, q *queue, id string, atMs int64) e
 		return fmt.Errorf("queue %s in %s: %w", id, w.ready, err)
 	}
 	return nil
+}
+
+// Handoff takes a customer's outbox straight from the commit that filled it:
+// the commit leased it to this process's sender (the lease a claim would
+// have taken), so the sender need not claim it nor read it back. msgs are
+// the outbox's messages when the commit's were all it held (nil: read
+// them), last when the chat was last sent to on each channel. It answers
+// false when it cannot take it now; the lease is then given back at once,
+// for any sender to claim.
+type Handoff func(l Lease, msgs []Pending, last map[string]int64) bool
+
+type handoff struct {
+	fn    Handoff
+	lease time.Duration
+	now   func() time.Time
+}
+
+// SetHandoff makes commits hand the outboxes they fill to fn, leased for
+// lease by now's clock, when nobody holds them (nil fn: they only mark the
+// outbox ready, for a claim). A running sender sets it and clears it when
+// it stops.
+func (s *Store) SetHandoff(fn Handoff, lease time.Duration, now func() time.Time) {
+	if fn == nil {
+		s.hand.Store(nil)
+		return
+	}
+	s.hand.Store(&handoff{fn: fn, lease: lease, now: now})
+}
+
+// handScript: ARGV id, now, leaseUntil. Leases the owner to the caller
+// unless someone holds it (then it is only marked dirty, like markScript).
+var handScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[3], 'LT', ARGV[2], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+`)
+
+// handOver gives the sender the outbox a commit leased to it (see Handoff).
+func (s *Store) handOver(ctx context.Context, h *handoff, l Lease, raws []string, queued int64, om []any) {
+	var msgs []Pending
+	if queued == int64(len(raws)) {
+		msgs = make([]Pending, 0, len(raws))
+		for _, raw := range raws {
+			p := Pending{Raw: raw}
+			if err := json.Unmarshal([]byte(raw), &p.Outgoing); err != nil {
+				msgs = nil // read them the usual way
+				break
+			}
+			msgs = append(msgs, p)
+		}
+	}
+	last := make(map[string]int64, len(om)/2)
+	for i := 0; i+1 < len(om); i += 2 {
+		ch, _ := om[i].(string)
+		v, _ := om[i+1].(string)
+		last[ch], _ = strconv.ParseInt(v, 10, 64)
+	}
+	if h.fn(l, msgs, last) {
+		return
+	}
+	if err := s.ReleaseOutbox(context.WithoutCancel(ctx), l, h.now()); err != nil {
+		// The lease runs out instead, and a claim takes it then.
+		return
+	}
 }

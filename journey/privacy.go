@@ -586,7 +586,7 @@ func (s *Store) indexActivity(ctx context.Context) error {
 		pipe = s.rdb.Pipeline()
 		for _, d := range docs {
 			var j Journey
-			if json.Unmarshal([]byte(d.cmd.Val()), &j) != nil {
+			if decodeDoc([]byte(d.cmd.Val()), &j) != nil {
 				continue // a forward, or a document another check reports
 			}
 			at := max(j.LastInbound, j.LastEvent)

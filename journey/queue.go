@@ -2,6 +2,7 @@ package journey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -126,11 +127,12 @@ func (q *queue) release(ctx context.Context, c redis.Scripter, id string, leaseU
 	return q.of(id).release(ctx, c, id, leaseUntil, next)
 }
 
-// claim leases up to limit owners ready at now, from all shards: one round
-// trip counts what each shard has ready (the only one when nothing is), a
-// second claims it. It returns fewer than limit only when fewer were ready
-// (or another worker took them in between), so callers may keep reading
-// "fewer than asked" as "nothing more for now".
+// claim leases up to limit owners ready at now, from all shards, in two
+// round trips: one counts what each shard has ready (the only one when
+// nothing is), a second claims it from all of them in one pipeline. It
+// returns fewer than limit only when fewer were ready (or another worker
+// took them in between), so callers may keep reading "fewer than asked" as
+// "nothing more for now".
 func (s *Store) claimQueue(ctx context.Context, q *queue, now, leaseUntil int64, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -147,21 +149,49 @@ func (s *Store) claimQueue(ctx context.Context, q *queue, now, leaseUntil int64,
 	// is ready do not all drain the same shard first.
 	first := int(s.rot.Add(1) % queueShards)
 	left := limit
-	var ids []string
+	var want []int
+	var sizes []int
 	for k := 0; k < queueShards && left > 0; k++ {
 		i := (first + k) % queueShards
-		n := min(int(counts[i].Val()), left)
-		if n == 0 {
-			continue
+		if n := min(int(counts[i].Val()), left); n > 0 {
+			want, sizes = append(want, i), append(sizes, n)
+			left -= n
 		}
-		got, err := q.shards[i].claim(ctx, s.rdb, now, leaseUntil, n)
-		if err != nil {
-			return ids, err
-		}
-		ids = append(ids, got...)
-		left -= len(got)
 	}
-	return ids, nil
+	if len(want) == 0 {
+		return nil, nil
+	}
+	if len(want) == 1 {
+		// One shard: its script with the EVAL fallback.
+		return q.shards[want[0]].claim(ctx, s.rdb, now, leaseUntil, sizes[0])
+	}
+	for reloaded := false; ; reloaded = true {
+		pipe = s.rdb.Pipeline()
+		claims := make([]*redis.Cmd, len(want))
+		for k, i := range want {
+			claims[k] = claimQueueScript.EvalSha(ctx, pipe, q.shards[i].keys(), now, leaseUntil, sizes[k])
+		}
+		pipe.Exec(ctx) // each claim's error is its own
+		var ids []string
+		var failed error
+		for k, c := range claims {
+			got, err := c.StringSlice()
+			if err != nil {
+				failed = fmt.Errorf("claim from %s: %w", q.shards[want[k]].ready, err)
+				continue
+			}
+			ids = append(ids, got...)
+		}
+		// Redis forgot the scripts (a restart) and claimed nothing: load
+		// them and claim once more. What the other shards leased is handed
+		// out in any case.
+		if len(ids) > 0 || reloaded || !isNoScript(errors.Unwrap(failed)) {
+			return ids, failed
+		}
+		if err := s.LoadScripts(ctx); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // claimLeases leases up to limit owners of q ready at now (Unix ms scores).

@@ -79,30 +79,6 @@ func (s *Store) FinishAll(ctx context.Context, ws []Woken) error {
 	return nil
 }
 
-// Warm reads the journeys of ids that are not cached, in one round trip,
-// so a batch of wake-ups costs one commit each.
-func (s *Store) Warm(ctx context.Context, ids []string) error {
-	pipe := s.rdb.Pipeline()
-	cmds := map[string]*redis.SliceCmd{}
-	for _, id := range ids {
-		if _, _, ok := s.cache.get(id); !ok {
-			cmds[id] = pipe.HMGet(ctx, s.jkey(id), "v", "d")
-		}
-	}
-	if len(cmds) == 0 {
-		return nil
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("read %d journeys: %w", len(cmds), err)
-	}
-	for id, c := range cmds {
-		if ver, j, err := decodeJourney(id, c.Val()); err == nil && ver > 0 {
-			s.cache.put(id, ver, j)
-		}
-	}
-	return nil
-}
-
 // Unschedule takes a customer out of the due index (one not being woken).
 func (s *Store) Unschedule(ctx context.Context, id string) error {
 	if err := s.rdb.ZRem(ctx, s.dueq.of(id).ready, id).Err(); err != nil {

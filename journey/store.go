@@ -26,7 +26,14 @@ type Options struct {
 	Prefix     string        // key prefix ("jb")
 	HistoryCap int           // history entries kept per customer (50)
 	SeenTTL    time.Duration // how long handled message ids are remembered (48h)
-	CacheSize  int           // journeys cached in process (10000)
+	CacheSize  int           // journeys cached in process (50000; state.journey_cache)
+	// AddressCacheSize bounds the chat address lookups cached in process
+	// (50000; state.address_cache).
+	AddressCacheSize int
+	// AddressTTL is how long a process trusts an address lookup it cached
+	// (1m; state.address_ttl); a link made elsewhere is seen at once anyway
+	// (see Resolve).
+	AddressTTL time.Duration
 }
 
 // Store keeps journeys in Redis. All keys of one customer share the hash tag
@@ -36,13 +43,15 @@ type Store struct {
 	opt   Options
 	cache *lru
 	// addrs caches address lookups ("channel\x00address" -> customer id, ""
-	// for not linked) for addrTTL, bounded like the journey cache.
+	// for not linked) for Options.AddressTTL, bounded like the journey cache.
 	addrs *lru2.Cache[string, addrEntry]
 	// outq, inq and dueq say which outboxes, inboxes and timers have work
 	// waiting (queue.go).
 	outq, inq, dueq *queue
 	// rot turns the shard a claim starts at.
 	rot atomic.Uint32
+	// hand, when set, takes the outboxes commits fill (outbox.go).
+	hand atomic.Pointer[handoff]
 	// cluster: a commit's writes span hash slots, so they go as one
 	// pipeline instead of one MULTI/EXEC transaction.
 	cluster bool
@@ -61,12 +70,18 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 		opt.SeenTTL = 48 * time.Hour
 	}
 	if opt.CacheSize <= 0 {
-		opt.CacheSize = 10000
+		opt.CacheSize = 50000
+	}
+	if opt.AddressCacheSize <= 0 {
+		opt.AddressCacheSize = 50000
+	}
+	if opt.AddressTTL <= 0 {
+		opt.AddressTTL = time.Minute
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Store{
 		rdb: rdb, opt: opt, cache: newLRU(opt.CacheSize), cluster: cluster,
-		addrs: newAddrCache(opt.CacheSize),
+		addrs: newAddrCache(opt.AddressCacheSize),
 		outq:  newQueue(opt.Prefix, "out"), inq: newQueue(opt.Prefix, "in"), dueq: newQueue(opt.Prefix, "due"),
 	}
 }
@@ -74,7 +89,7 @@ func NewStore(rdb redis.UniversalClient, opt Options) *Store {
 // scripts are the Lua scripts a pipeline may call by SHA: pipelines cannot
 // fall back to EVAL by themselves, so they are loaded up front and again when
 // Redis forgot them (a restart).
-var scripts = []*redis.Script{commitScript, markScript, claimQueueScript, releaseScript, ackScript}
+var scripts = []*redis.Script{commitScript, markScript, handScript, claimQueueScript, releaseScript, ackScript}
 
 // Prepare readies Redis for this version of the store: the Lua scripts
 // loaded, and state kept by older versions moved.
@@ -145,20 +160,32 @@ func (s *Store) seenKey(id string) string { return s.jkey(id) + ":seen" }
 // before, refuses a stale version (optimistic concurrency: the caller retries
 // with the current value it returns), writes the journey, records the message
 // id, appends capped history and appends the messages to send to the outbox.
-// KEYS journey, history, seen, outbox. ARGV version, document, message id,
-// now, seen TTL, history cap, number of history lines, the lines, the
-// outbox messages. It answers the outbox length too, so a caller can tell
-// that messages are waiting. A journey merged into another (link.go) keeps
+// KEYS journey, history, seen, outbox, the outbox's pacing record and, on a
+// single node, the outbox queue's shard (ready, leases, dirty). ARGV
+// version, document, message id, now, seen TTL, history cap, number of
+// history lines, the queue operation ("": none, "m": mark the outbox ready,
+// "h": lease it to the caller's sender unless someone holds it; only once
+// the commit went in), now in ms, the lease's end, the customer id, the
+// lines, the outbox messages. It answers the outbox's length after its
+// messages (0 when it queued none), the pacing record and whether it leased
+// the outbox, for the sender it is handed to (Handoff). A journey merged into another (link.go) keeps
 // only its forward ("mv"): the script answers it, and the caller commits
 // there instead.
+//
+// It runs on every message, so it does the least that keeps it correct:
+// the seen set's ids older than the TTL go only on every 16th version (an
+// id kept a little longer is still a duplicate, which is all it is for),
+// and the set's expiry, twice the TTL, is renewed only once less than one
+// TTL of it is left (so it never lapses before its newest id's TTL has);
+// one RPUSH per list, whose answer says whether the cap needs a trim.
 var commitScript = redis.NewScript(`
-local mv = redis.call('HGET', KEYS[1], 'mv')
-if mv then return {-2, mv} end
+local head = redis.call('HMGET', KEYS[1], 'v', 'mv')
+if head[2] then return {-2, head[2]} end
 local now = tonumber(ARGV[4])
 if ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[3], ARGV[3]) then
   return {-1, redis.call('LLEN', KEYS[4])}
 end
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local v = tonumber(head[1] or '0')
 if v ~= tonumber(ARGV[1]) then
   return {0, v, redis.call('HGET', KEYS[1], 'd')}
 end
@@ -166,18 +193,34 @@ redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 if ARGV[3] ~= '' then
   local ttl = tonumber(ARGV[5])
   redis.call('ZADD', KEYS[3], now, ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
-  redis.call('EXPIRE', KEYS[3], ttl)
+  if v % 16 == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl) end
+  if redis.call('TTL', KEYS[3]) < ttl then redis.call('EXPIRE', KEYS[3], 2 * ttl) end
 end
 local nh = tonumber(ARGV[7])
 if nh > 0 then
-  for i = 8, 7 + nh do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+  local cap = tonumber(ARGV[6])
+  if redis.call('RPUSH', KEYS[2], unpack(ARGV, 12, 11 + nh)) > cap then
+    redis.call('LTRIM', KEYS[2], -cap, -1)
+  end
 end
-if #ARGV > 7 + nh then
-  for i = 8 + nh, #ARGV do redis.call('RPUSH', KEYS[4], ARGV[i]) end
+local r = {1, v + 1, 0, {}, 0}
+if #ARGV > 11 + nh then
+  r[3] = redis.call('RPUSH', KEYS[4], unpack(ARGV, 12 + nh, #ARGV))
+  r[4] = redis.call('HGETALL', KEYS[5])
 end
-return {1, v + 1, redis.call('LLEN', KEYS[4])}
+local op, id = ARGV[8], ARGV[11]
+if op ~= '' then
+  if redis.call('HEXISTS', KEYS[7], id) == 1 then
+    redis.call('ZADD', KEYS[8], 'LT', ARGV[9], id)
+  elseif op == 'h' then
+    redis.call('ZADD', KEYS[6], ARGV[10], id)
+    redis.call('HSET', KEYS[7], id, ARGV[10])
+    r[5] = 1
+  else
+    redis.call('ZADD', KEYS[6], 'LT', ARGV[9], id)
+  end
+end
+return r
 `)
 
 // Mutation changes a journey in place and returns history lines to append.
@@ -190,7 +233,13 @@ type Mutation func(j *Journey) ([]HistoryEntry, error)
 type Change struct {
 	History []HistoryEntry
 	Outbox  []Outgoing
+	// Names are lookup names (see IndexName) to point at the customer in
+	// the commit's round trip.
+	Names []Name
 }
+
+// Name is a lookup name of a kind ("telegram_username").
+type Name struct{ Kind, Value string }
 
 // CommitFunc changes a journey in place and returns what else to write. Like
 // a Mutation it may run more than once and must not have side effects: what
@@ -240,53 +289,25 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(next)
-		if err != nil {
-			return nil, fmt.Errorf("journey %s: encode: %w", id, err)
-		}
-		args := make([]any, 0, 7+len(ch.History)+len(ch.Outbox))
-		args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History))
-		for _, h := range ch.History {
-			b, _ := json.Marshal(h)
-			args = append(args, b)
-		}
-		for _, m := range ch.Outbox {
-			if m.At == 0 {
-				m.At = now.UnixMilli()
-			}
-			b, _ := json.Marshal(m)
-			args = append(args, b)
-		}
 		pipe := s.pipeline()
-		commit := commitScript.EvalSha(ctx, pipe, []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id)}, args...)
-		s.besideCommit(ctx, pipe, id, cur, next, now)
-		queued := len(ch.Outbox) > 0
-		// A timer brought forward needs the due index moved (a later one is
-		// found when the customer is woken for the earlier).
-		due, before := next.NextDue(), cur.NextDue()
-		moved := due != 0 && (before == 0 || due < before)
-		// The queue entries go with the commit, after it: on a single node
-		// MULTI/EXEC keeps that order. A cluster runs a pipeline's slots on
-		// their nodes side by side, so a mark could land before the message
-		// it announces; a sender that read the outbox empty in between would
-		// release it for good and strand the reply. There they follow in a
-		// second round trip, once the commit is in.
+		pc, err := s.queueCommit(ctx, pipe, id, msgID, ver, cur, next, ch, now, true)
+		if err != nil {
+			return nil, err
+		}
+		commit := pc.cmd
 		marks := pipe
 		if s.cluster {
 			marks = s.rdb.Pipeline()
 		}
-		if queued {
-			s.outq.mark(ctx, marks, id, now.UnixMilli())
-		}
-		if moved {
-			s.dueq.mark(ctx, marks, id, due)
-		}
+		s.queueMarks(ctx, marks, id, &pc, now)
 		_, err = pipe.Exec(ctx)
-		if s.cluster && err == nil && (queued || moved) {
+		if s.cluster && err == nil && (pc.handed != nil || pc.op == "m" || pc.moved) {
 			if res, _ := commit.Slice(); len(res) > 0 && res[0] == int64(1) {
 				_, err = marks.Exec(ctx)
 			}
 		}
+		// Whether the commit leased the outbox to this process's sender.
+		handOK := pc.handedOver()
 		if isNoScript(commit.Err()) && reloads < 3 {
 			// Redis restarted and forgot the scripts: load them and try again.
 			reloads++
@@ -302,13 +323,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		if err != nil {
 			// Committed, but a queue entry beside it failed (a script Redis
 			// forgot, a cluster node): write those again, on their own.
-			if queued {
-				err = s.MarkOutbox(ctx, id, now)
-			}
-			if moved && err == nil {
-				err = s.Schedule(ctx, id, due)
-			}
-			if err != nil {
+			if err := s.requeue(ctx, id, &pc, now, handOK); err != nil {
 				s.cache.drop(id)
 				return nil, fmt.Errorf("journey %s: committed, but queueing its work failed: %w", id, err)
 			}
@@ -346,7 +361,20 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			return cur, ErrDuplicate
 		case 1:
 			ver = res[1].(int64)
-			s.cache.put(id, ver, next)
+			s.cache.putDoc(id, ver, pc.data)
+			if handOK {
+				n, _ := res[2].(int64)
+				om, _ := res[3].([]any)
+				raws := pc.raws
+				if !pc.inScript {
+					// The lease came a round trip after the commit (a
+					// cluster): a sender that held the outbox in between
+					// may have sent these already. The new holder reads
+					// what is left instead.
+					raws = nil
+				}
+				s.handOver(ctx, pc.hand, pc.lease, raws, n, om)
+			}
 			return next, nil
 		}
 		// Someone else wrote first: take their version and run fn again.
@@ -354,7 +382,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 		ver = res[1].(int64)
 		if raw, ok := res[2].(string); ok {
 			cur = &Journey{}
-			if err := json.Unmarshal([]byte(raw), cur); err != nil {
+			if err := decodeDoc([]byte(raw), cur); err != nil {
 				return nil, fmt.Errorf("journey %s: decode: %w", id, err)
 			}
 		} else {
@@ -368,6 +396,130 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			time.Sleep(time.Duration(rand.IntN(min(attempt, 20))+1) * 100 * time.Microsecond)
 		}
 	}
+}
+
+// pendingCommit is one commit queued on a pipeline: its script call and
+// the queue entries its work needs.
+type pendingCommit struct {
+	cmd  *redis.Cmd
+	data []byte   // the stored document, for the cache
+	raws []string // the outbox messages as stored, for a hand-over
+	// op is "" (nothing queued), "m" (the outbox marked ready) or "h"
+	// (leased to this process's running sender, hand); inScript: the
+	// commit script writes that queue entry itself (single node).
+	op       string
+	inScript bool
+	hand     *handoff
+	lease    Lease
+	handed   *redis.Cmd // the hand-over, when not in the commit script
+	queued   bool       // messages to announce
+	moved    bool       // a timer brought forward
+	due      int64      // the journey's next timer
+}
+
+// queueCommit queues on pipe the commit of next over cur (read at version
+// ver) and the writes beside it; queueMarks then queues what announces its
+// work. Commit and CommitBatch (batch.go) both write through it; only
+// Commit may hand the outbox to this process's sender (mayHand).
+func (s *Store) queueCommit(ctx context.Context, pipe redis.Pipeliner, id, msgID string, ver int64, cur, next *Journey, ch Change, now time.Time, mayHand bool) (pendingCommit, error) {
+	data, err := encodeJourney(next)
+	if err != nil {
+		return pendingCommit{}, fmt.Errorf("journey %s: encode: %w", id, err)
+	}
+	pc := pendingCommit{data: data, queued: len(ch.Outbox) > 0}
+	// A timer brought forward needs the due index moved (a later one is
+	// found when the customer is woken for the earlier).
+	due, before := next.NextDue(), cur.NextDue()
+	pc.due, pc.moved = due, due != 0 && (before == 0 || due < before)
+	// With a sender running here, the outbox is leased to it outright
+	// (Handoff): no claim, no read back.
+	if pc.queued {
+		pc.op = "m"
+		if h := s.hand.Load(); h != nil && mayHand {
+			pc.op, pc.hand, pc.lease = "h", h, Lease{ID: id, Until: h.now().Add(h.lease).UnixMilli()}
+		}
+	}
+	// On a single node the outbox's queue entry is written by the commit
+	// script itself, after the commit and only if it went in (one script
+	// call, not two). A cluster keeps it in another slot: there it follows
+	// in a second round trip, once the commit is in (a pipeline runs its
+	// slots side by side, so a mark could land before the message it
+	// announces; a sender that read the outbox empty in between would
+	// release it for good and strand the reply).
+	pc.inScript = pc.op != "" && !s.cluster
+	keys := []string{s.jkey(id), s.hkey(id), s.seenKey(id), s.outKey(id), s.metaKey(id)}
+	scriptOp := ""
+	if pc.inScript {
+		keys = append(keys, s.outq.of(id).keys()...)
+		scriptOp = pc.op
+	}
+	args := make([]any, 0, 11+len(ch.History)+len(ch.Outbox))
+	args = append(args, ver, data, msgID, now.Unix(), int64(s.opt.SeenTTL/time.Second), s.opt.HistoryCap, len(ch.History),
+		scriptOp, now.UnixMilli(), pc.lease.Until, id)
+	for _, h := range ch.History {
+		b, _ := json.Marshal(h)
+		args = append(args, b)
+	}
+	pc.raws = make([]string, 0, len(ch.Outbox))
+	for _, m := range ch.Outbox {
+		if m.At == 0 {
+			m.At = now.UnixMilli()
+		}
+		b, _ := json.Marshal(m)
+		args = append(args, b)
+		pc.raws = append(pc.raws, string(b))
+	}
+	pc.cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
+	s.besideCommit(ctx, pipe, id, cur, next, now)
+	for _, n := range ch.Names {
+		pipe.Set(ctx, s.addrKey(n.Kind, n.Value), id, 0)
+	}
+	return pc, nil
+}
+
+// queueMarks queues on marks the queue entries of a commit queued with
+// queueCommit that its script does not write itself.
+func (s *Store) queueMarks(ctx context.Context, marks redis.Pipeliner, id string, pc *pendingCommit, now time.Time) {
+	switch {
+	case pc.op == "h" && !pc.inScript:
+		pc.handed = handScript.EvalSha(ctx, marks, s.outq.of(id).keys(), id, now.UnixMilli(), pc.lease.Until)
+	case pc.op == "m" && !pc.inScript:
+		s.outq.mark(ctx, marks, id, now.UnixMilli())
+	}
+	if pc.moved {
+		s.dueq.mark(ctx, marks, id, pc.due)
+	}
+}
+
+// handedOver says whether a commit that went in leased its outbox to this
+// process's sender.
+func (pc *pendingCommit) handedOver() bool {
+	res, _ := pc.cmd.Slice()
+	if len(res) <= 4 || res[0] != int64(1) {
+		return false
+	}
+	if pc.inScript {
+		return res[4] == int64(1)
+	}
+	if pc.handed != nil {
+		got, _ := pc.handed.Int64()
+		return got == 1
+	}
+	return false
+}
+
+// requeue writes a commit's queue entries again, on their own: for one
+// committed whose entries beside it failed (a script Redis forgot, a
+// cluster node). handed: the outbox is already leased to a sender here.
+func (s *Store) requeue(ctx context.Context, id string, pc *pendingCommit, now time.Time, handed bool) error {
+	var err error
+	if pc.queued && !handed {
+		err = s.MarkOutbox(ctx, id, now)
+	}
+	if pc.moved && err == nil {
+		err = s.Schedule(ctx, id, pc.due)
+	}
+	return err
 }
 
 // Get reads the current journey from Redis (not the cache). found is false
@@ -421,7 +573,7 @@ func decodeJourney(id string, vals []any) (int64, *Journey, error) {
 		return 0, nil, fmt.Errorf("journey %s: bad version %q", id, vs)
 	}
 	j := &Journey{}
-	if err := json.Unmarshal([]byte(ds), j); err != nil {
+	if err := decodeDoc([]byte(ds), j); err != nil {
 		return 0, nil, fmt.Errorf("journey %s: decode: %w", id, err)
 	}
 	return ver, j, nil
@@ -462,12 +614,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // lru is the bounded cache of committed journeys. It only saves the read:
 // the commit script checks the version, so a stale entry costs a retry,
-// never a lost update.
+// never a lost update. It keeps the stored form (a few hundred bytes, a
+// fraction of the decoded struct's maps and slices), so that a cache of
+// every active customer fits in a small process; a hit decodes a fresh
+// copy, which the caller may change.
 type lru struct{ c *lru2.Cache[string, lruEntry] }
 
 type lruEntry struct {
 	ver int64
-	j   *Journey
+	doc []byte
 }
 
 func newLRU(max int) *lru {
@@ -477,10 +632,27 @@ func newLRU(max int) *lru {
 
 func (c *lru) get(id string) (int64, *Journey, bool) {
 	e, ok := c.c.Get(id)
-	return e.ver, e.j, ok
+	if !ok {
+		return 0, nil, false
+	}
+	j := &Journey{}
+	if decodeDoc(e.doc, j) != nil {
+		c.c.Remove(id)
+		return 0, nil, false
+	}
+	return e.ver, j, true
 }
 
-func (c *lru) put(id string, ver int64, j *Journey) { c.c.Add(id, lruEntry{ver, j}) }
+func (c *lru) has(id string) bool { return c.c.Contains(id) }
+
+func (c *lru) put(id string, ver int64, j *Journey) {
+	if doc, err := encodeJourney(j); err == nil {
+		c.c.Add(id, lruEntry{ver, doc})
+	}
+}
+
+// putDoc caches a journey already encoded (the commit's).
+func (c *lru) putDoc(id string, ver int64, doc []byte) { c.c.Add(id, lruEntry{ver, doc}) }
 
 func (c *lru) drop(id string) { c.c.Remove(id) }
 

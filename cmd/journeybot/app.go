@@ -79,7 +79,8 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 	}
 	journey.LogRedisTo(log)
 	a := &app{cfg: c, log: log, rdb: rdb, close: closeRedis}
-	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap})
+	a.store = journey.NewStore(rdb, journey.Options{Prefix: c.RedisPrefix, HistoryCap: c.HistoryCap,
+		CacheSize: c.JourneyCache, AddressCacheSize: c.AddressCache, AddressTTL: c.AddressTTL})
 	if err := a.store.Prepare(ctx); err != nil {
 		closeRedis()
 		return nil, err
@@ -93,7 +94,7 @@ func newAppClock(ctx context.Context, c *config.Config, log *slog.Logger, now fu
 		Store: a.store, Engine: a.engine, Log: log, Metrics: a.metrics,
 		Limiter: a.limiter, MaxAge: c.Send.MaxAge, Now: now,
 		Intake:    bot.IntakeLimit{PerMinute: c.Intake.PerMinute, Burst: c.Intake.Burst},
-		Retention: c.Retention, Experiments: a.experiments,
+		Retention: c.Retention, Experiments: a.experiments, Batch: c.Schedule.Batch, NameCache: c.AddressCache,
 		Figures: insight.NewRecorder(c.Send.DefaultTimezone, c.AbandonAfter),
 	}
 	if c.LLM.Enabled() {

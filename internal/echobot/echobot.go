@@ -10,6 +10,7 @@
 package echobot
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -76,26 +77,37 @@ func (b *Bot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	chat := u.Message.Chat.ID
-	st := state{Chat: chat, Last: u.Message.Text, At: time.Now().Unix()}
-	raw, _ := json.Marshal(st)
-	st.Notes = strings.Repeat("x", max(0, StateSize-len(raw)))
-	raw, _ = json.Marshal(st)
-	key := b.opt.Prefix + ":echo:" + strconv.FormatInt(chat, 10)
-	ctx := r.Context()
-	pipe := b.opt.Redis.Pipeline()
-	pipe.Get(ctx, key)
-	pipe.Set(ctx, key, raw, 48*time.Hour)
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+	text, err := Step(r.Context(), b.opt.Redis, b.opt.Prefix, u.Message)
+	if err != nil {
 		http.Error(w, "redis", http.StatusInternalServerError)
 		return
-	}
-	text := "?"
-	if n, ok := strings.CutPrefix(u.Message.Text, "m"); ok {
-		text = "r" + n
 	}
 	if _, err := b.api.Send(tgbotapi.NewMessage(chat, text)); err != nil {
 		http.Error(w, "send", http.StatusBadGateway)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// Step is the echo bot's work for one message, without the HTTP on either
+// side: the chat's state read and written in one pipelined round trip, and
+// the reply's text. The in-process benchmarks run it as their baseline.
+func Step(ctx context.Context, rdb redis.UniversalClient, prefix string, m *tgbotapi.Message) (string, error) {
+	chat := m.Chat.ID
+	st := state{Chat: chat, Last: m.Text, At: time.Now().Unix()}
+	raw, _ := json.Marshal(st)
+	st.Notes = strings.Repeat("x", max(0, StateSize-len(raw)))
+	raw, _ = json.Marshal(st)
+	key := prefix + ":echo:" + strconv.FormatInt(chat, 10)
+	pipe := rdb.Pipeline()
+	pipe.Get(ctx, key)
+	pipe.Set(ctx, key, raw, 48*time.Hour)
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return "", err
+	}
+	text := "?"
+	if n, ok := strings.CutPrefix(m.Text, "m"); ok {
+		text = "r" + n
+	}
+	return text, nil
 }

@@ -124,10 +124,11 @@ func StartCluster(t testing.TB) []string {
 	return addrs
 }
 
-// clusterPort picks a free port whose cluster bus port (+10000) is free too.
+// clusterPort picks a free port whose cluster bus port (+10000) is free
+// too, both below the ephemeral range (see freeAddr).
 func clusterPort(t testing.TB) int {
 	for range 100 {
-		p := 20000 + rand.IntN(20000)
+		p := 10000 + rand.IntN(12000)
 		l1, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			continue

@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -25,32 +26,54 @@ type Server struct {
 	// URL is redis://Addr/0, for a child process.
 	URL string
 
-	t    testing.TB
-	dir  string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	t   testing.TB
+	dir string
+	// volatile: no append-only file (a benchmark's server, which measures
+	// Redis's CPU and memory, not the disk's).
+	volatile bool
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
 }
 
 // StartServer starts a private redis-server for t and stops it when the test
 // ends. redis-server must be on PATH (CI installs it); the test fails if not.
-func StartServer(t testing.TB) *Server {
+func StartServer(t testing.TB) *Server { t.Helper(); return startServer(t, false) }
+
+// StartVolatileServer is StartServer without persistence, for benchmarks:
+// nobody else's commands in its INFO figures, and no fsync in its timings.
+func StartVolatileServer(t testing.TB) *Server { t.Helper(); return startServer(t, true) }
+
+func startServer(t testing.TB, volatile bool) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redistest: redis-server is not installed (apt-get install redis-server): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s := &Server{Addr: addr, URL: "redis://" + addr + "/0", t: t, dir: t.TempDir()}
+	addr := freeAddr(t)
+	s := &Server{Addr: addr, URL: "redis://" + addr + "/0", t: t, dir: t.TempDir(), volatile: volatile}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Kill() })
 	return s
+}
+
+// freeAddr picks a free port below the kernel's ephemeral range (32768 and
+// up on Linux): a port from that range may be taken, while the server is
+// down for a restart, as the source port of some outgoing connection, and
+// the server could not come back on it.
+func freeAddr(t testing.TB) string {
+	for range 100 {
+		p := 10000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return l.Addr().String()
+	}
+	t.Fatal("redistest: no free port for a Redis server")
+	return ""
 }
 
 // Start starts the server (after Stop or Kill) and waits until it answers.
@@ -61,11 +84,17 @@ func (s *Server) Start() error {
 		return fmt.Errorf("redistest: server at %s is running", s.Addr)
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server",
-		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
-		"--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning")
+	persist := []string{"--appendonly", "yes", "--appendfsync", "always"}
+	if s.volatile {
+		persist = []string{"--appendonly", "no"}
+	}
+	cmd := exec.Command("redis-server", append([]string{
+		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir, "--save", "",
+		"--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}, persist...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if s.volatile {
+		cmd.Stdout, cmd.Stderr = nil, nil // its start-up warnings would interleave with the figures
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/slack-go/slack"
 
@@ -103,8 +104,8 @@ type Desk struct {
 	team      string // the workspace allowed to act
 	botID     string // this app's bot id and user: its own posts are ignored
 	botUser   string
-	names     sync.Map // user id -> display name
-	staff     sync.Map // user id -> membership (StaffFromChannel), for a minute
+	names     *lru.Cache[string, string]     // user id -> display name
+	staff     *lru.Cache[string, membership] // user id -> membership (StaffFromChannel), for a minute
 	queues    []chan job
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -160,6 +161,10 @@ func New(ctx context.Context, o Options) (*Desk, error) {
 		now: o.Now, stop: make(chan struct{}),
 	}
 	d.rdb = d.store.Redis()
+	// Bounded like every cache of the process: anyone in a shared channel
+	// may post, and each new user would otherwise stay for good.
+	d.names, _ = lru.New[string, string](slackUsersCached)
+	d.staff, _ = lru.New[string, membership](slackUsersCached)
 	d.work, d.cancelWrk = context.WithCancel(context.WithoutCancel(ctx))
 	auth, err := d.api.AuthTestContext(ctx)
 	if err != nil {
@@ -281,19 +286,23 @@ type membership struct {
 	until time.Time
 }
 
+// slackUsersCached bounds the Slack users whose name and membership a desk
+// remembers.
+const slackUsersCached = 4096
+
 // channelMember reports whether user is a member of the support channel and
 // of the desk's workspace (a shared channel also holds other workspaces'
 // members). Answers are kept a minute; a failure to ask is a no.
 func (d *Desk) channelMember(ctx context.Context, user string) bool {
-	if v, ok := d.staff.Load(user); ok && time.Now().Before(v.(membership).until) {
-		return v.(membership).ok
+	if v, ok := d.staff.Get(user); ok && time.Now().Before(v.until) {
+		return v.ok
 	}
 	ok, err := d.askMember(ctx, user)
 	if err != nil {
 		d.log.Warn("staff check failed; refusing", "user", user, "err", err)
 		return false
 	}
-	d.staff.Store(user, membership{ok: ok, until: time.Now().Add(time.Minute)})
+	d.staff.Add(user, membership{ok: ok, until: time.Now().Add(time.Minute)})
 	return ok
 }
 
@@ -330,8 +339,8 @@ func (d *Desk) inSupportChannel(c slack.SlashCommand) bool {
 
 // staffName is a member's name as customers and the thread see it.
 func (d *Desk) staffName(ctx context.Context, user, fallback string) string {
-	if v, ok := d.names.Load(user); ok {
-		return v.(string)
+	if v, ok := d.names.Get(user); ok {
+		return v
 	}
 	u, err := d.api.GetUserInfoContext(ctx, user)
 	if err != nil {
@@ -348,7 +357,7 @@ func (d *Desk) staffName(ctx context.Context, user, fallback string) string {
 	if name == "" {
 		name = u.Name
 	}
-	d.names.Store(user, name)
+	d.names.Add(user, name)
 	return name
 }
 
