@@ -169,7 +169,7 @@ func (s *Store) CommitBatch(ctx context.Context, now time.Time, items []Batched)
 	}
 	for i, it := range items {
 		if alone[i] {
-			js[i], errs[i] = s.Commit(ctx, it.ID, "", now, it.Fn)
+			js[i], errs[i] = s.commit(ctx, it.ID, "", now, it.Fn, false)
 		}
 	}
 	return js, errs

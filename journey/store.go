@@ -262,6 +262,13 @@ func (s *Store) Update(ctx context.Context, id, msgID string, now time.Time, fn 
 // (its messages were written by the first, and are still queued). The
 // returned journey is the committed state.
 func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn CommitFunc) (*Journey, error) {
+	return s.commit(ctx, id, msgID, now, fn, true)
+}
+
+// commit is Commit; mayHand says whether the outbox may be handed to this
+// process's sender (CommitBatch's items never are: the scheduler wakes the
+// senders once for the whole batch, and a hand-over would swallow that).
+func (s *Store) commit(ctx context.Context, id, msgID string, now time.Time, fn CommitFunc, mayHand bool) (*Journey, error) {
 	ver, cur, cached := s.cache.get(id)
 	if !cached {
 		var err error
@@ -290,7 +297,7 @@ func (s *Store) Commit(ctx context.Context, id, msgID string, now time.Time, fn 
 			return nil, err
 		}
 		pipe := s.pipeline()
-		pc, err := s.queueCommit(ctx, pipe, id, msgID, ver, cur, next, ch, now, true)
+		pc, err := s.queueCommit(ctx, pipe, id, msgID, ver, cur, next, ch, now, mayHand)
 		if err != nil {
 			return nil, err
 		}
