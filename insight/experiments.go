@@ -219,6 +219,9 @@ func Summarize(e *conversations.Experiment, counts map[string]*Arm) Experiment {
 	switch {
 	case total == 0:
 		x.Verdict = "No customers yet"
+		for i := range x.Variants { // nothing to be best at yet
+			x.Variants[i].ProbabilityBest = 0
+		}
 		return x
 	case e.Goal == nil:
 		x.Verdict = "No goal: customers are counted, conversions are not (give the step a goal)"
@@ -234,7 +237,7 @@ func Summarize(e *conversations.Experiment, counts map[string]*Arm) Experiment {
 		x.Verdict = fmt.Sprintf("%s wins: %s vs %s, %.0f%% likely best", names[d.Winner], pct(d.Winner), pct(d.Runner), math.Floor(100*probs[d.Winner]))
 		return x
 	}
-	x.NeedMore = d.NeedMore
+	x.NeedMore = roundUp(d.NeedMore) // the verdict's figure, wherever it is shown
 	for i, a := range arms {
 		if a.N == 0 {
 			x.Verdict = fmt.Sprintf("No winner yet: %s has no customers yet", names[i])
@@ -243,7 +246,7 @@ func Summarize(e *conversations.Experiment, counts map[string]*Arm) Experiment {
 	}
 	switch {
 	case d.NeedMore > 0:
-		x.Verdict = fmt.Sprintf("No winner yet: about %d more customers per variant needed", roundUp(d.NeedMore))
+		x.Verdict = fmt.Sprintf("No winner yet: about %d more customers per variant needed", x.NeedMore)
 	case total > 0 && allZero(arms):
 		x.Verdict = "No winner yet: no conversions so far"
 	default:

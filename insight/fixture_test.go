@@ -39,13 +39,13 @@ func fixture() *Report {
 					{Name: "c", Customers: 0, Conversions: 0, Rate: nil, Interval: [2]float64{0, 1}, ProbabilityBest: 0},
 					{Name: "holdout", Customers: 9, Conversions: 1, Rate: f(1.0 / 9), Interval: [2]float64{0.02, 0.435}, ProbabilityBest: 0},
 				},
-				Verdict: "No winner yet: a and b convert alike (20%); c has had no customers.", NeedMore: 620},
+				Verdict: "No winner yet: c has no customers yet", NeedMore: 620},
 			{ID: "coupon_size", Flow: "winback", Goal: "coupon.redeemed", Window: "7d",
 				Variants: []Variant{
 					{Name: "ten", Customers: 120, Conversions: 12, Rate: f(0.1), Interval: [2]float64{0.058, 0.167}, ProbabilityBest: 0.004},
 					{Name: "twenty", Customers: 118, Conversions: 31, Rate: f(31.0 / 118), Interval: [2]float64{0.19, 0.349}, ProbabilityBest: 0.996},
 				},
-				Winner: "twenty", Verdict: "twenty wins: 26% against 10%, and the always-valid test is sure of it."},
+				Winner: "twenty", Verdict: "twenty wins: 26.3% vs 10.0%, 99% likely best"},
 		},
 		Offers: []Offer{
 			{Code: "VOLTA10", Sent: 25, Redeemed: 4, Rate: f(0.16), Revenue: 612.5},

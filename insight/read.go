@@ -243,6 +243,7 @@ func (b *builder) flows(rep *Report) {
 	type flowDef struct {
 		id    string
 		steps []string
+		kinds []string
 		def   *conversations.Flow
 	}
 	var defs []flowDef
@@ -252,6 +253,7 @@ func (b *builder) flows(rep *Report) {
 			d := flowDef{id: f.ID, def: f}
 			for _, st := range f.Steps {
 				d.steps = append(d.steps, st.ID)
+				d.kinds = append(d.kinds, st.Kind)
 			}
 			defs = append(defs, d)
 			known[f.ID] = true
@@ -266,8 +268,11 @@ func (b *builder) flows(rep *Report) {
 	}
 	for _, d := range defs {
 		f := Flow{ID: d.id, Started: b.tot[fFlowStart(d.id)], Completed: b.tot[fFlowDone(d.id)], Steps: []Step{}}
-		for _, st := range d.steps {
+		for i, st := range d.steps {
 			s := Step{ID: st, Reached: b.tot[fStepReach(d.id, st)]}
+			if i < len(d.kinds) {
+				s.Kind = d.kinds[i]
+			}
 			s.Abandoned, s.Waiting = b.abandoned(d.id, st)
 			s.DropOff = ratio(s.Abandoned, s.Reached)
 			f.Abandoned += s.Abandoned

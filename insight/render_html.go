@@ -158,7 +158,7 @@ func dropOffChart(i int, f Flow) template.HTML {
 	s.text(0, 16, "start", "chart-title", "Drop-off by step")
 	y := 24.0
 	for _, st := range f.Steps {
-		s.text(left-8, y+15, "end", "axis-label", clip(st.ID, 26))
+		s.text(left-8, y+15, "end", "axis-label", clip(stepName(st), 26))
 		s.rect(left, y+4, barW, rowH-8, "bar bar-track", "")
 		if st.DropOff != nil {
 			s.rect(left, y+4, barW*min(*st.DropOff, 1), rowH-8, "bar bar-dropoff", fmt.Sprintf("%s: %d of %d left here", st.ID, st.Abandoned, st.Reached))

@@ -59,7 +59,12 @@ func writeTable(w io.Writer, r *Report) error {
 	} else {
 		p("%s\n", mostLost(r.Flows))
 	}
+	var idle []string
 	for _, f := range r.Flows {
+		if quiet(f) {
+			idle = append(idle, f.ID)
+			continue
+		}
 		completion := rate(f.Completed, f.Started)
 		p("\n%s: started %d, completed %d (%s), abandoned %d, waiting %d\n", f.ID, f.Started, f.Completed, pct(completion), f.Abandoned, f.Waiting)
 		if pr := f.Proactive; pr != nil {
@@ -76,9 +81,12 @@ func writeTable(w io.Writer, r *Report) error {
 				if i == worst {
 					mark = "  <- most leave here"
 				}
-				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s%s\n", s.ID, s.Reached, s.Waiting, s.Abandoned, pct(s.DropOff), bar(s.DropOff, 20), mark)
+				fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s%s\n", stepName(s), s.Reached, s.Waiting, s.Abandoned, pct(s.DropOff), bar(s.DropOff, 20), mark)
 			}
 		})
+	}
+	if len(idle) > 0 {
+		p("\n%d flows without activity in these days: %s\n", len(idle), strings.Join(idle, ", "))
 	}
 
 	section("Stages")
@@ -306,4 +314,30 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// quiet says whether nothing happened in a flow in the report's days: the
+// table lists such flows on one line, so the active ones stand out.
+func quiet(f Flow) bool {
+	if f.Started != 0 || f.Completed != 0 || f.Abandoned != 0 || f.Waiting != 0 {
+		return false
+	}
+	if f.Proactive != nil && f.Proactive.Sent != 0 {
+		return false
+	}
+	for _, s := range f.Steps {
+		if s.Reached != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// stepName is a step's id, with what it does when the script left it
+// unnamed (its id is then only its position).
+func stepName(s Step) string {
+	if s.Kind != "" && strings.Trim(s.ID, "0123456789") == "" {
+		return s.ID + " (" + s.Kind + ")"
+	}
+	return s.ID
 }

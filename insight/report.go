@@ -103,7 +103,10 @@ type Flow struct {
 
 // Step is one step of a flow, in script order.
 type Step struct {
-	ID        string `json:"id"`
+	ID string `json:"id"`
+	// Kind is what the step does (say, ask, survey, experiment, goto, ...),
+	// for steps the script left unnamed: their id is only their position.
+	Kind      string `json:"kind,omitempty"`
 	Reached   int64  `json:"reached"`
 	Abandoned int64  `json:"abandoned"` // customers whose last progress was here
 	Waiting   int64  `json:"waiting"`   // asked here, no answer yet, not abandoned yet
