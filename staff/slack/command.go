@@ -270,10 +270,18 @@ func summary(b *strings.Builder, r *insight.Report, when string) {
 		b.WriteString("NPS: no answers yet\n")
 	}
 	var sent, redeemed int64
+	var revenue float64
 	for _, o := range r.Offers {
-		sent, redeemed = sent+o.Sent, redeemed+o.Redeemed
+		sent, redeemed, revenue = sent+o.Sent, redeemed+o.Redeemed, revenue+o.Revenue
 	}
-	fmt.Fprintf(b, "Coupons: %d sent · %d redeemed · %d orders (%d first purchases)\n", sent, redeemed, r.Customers.Orders, r.Customers.New)
+	fmt.Fprintf(b, "Coupons: %d sent · %d redeemed (%.2f in orders)\n", sent, redeemed, revenue)
+	c := r.Customers
+	fmt.Fprintf(b, "Orders: %d (%d first purchases) · %d repeat buyers · %d won back\n", c.Orders, c.New, c.Repeat, c.WonBack)
+	for _, x := range r.Experiments {
+		if x.Verdict != "No customers yet" {
+			fmt.Fprintf(b, "Experiment %s: %s\n", x.ID, x.Verdict)
+		}
+	}
 	fmt.Fprintf(b, "Opt-outs: %d\n", optouts)
 }
 

@@ -526,7 +526,7 @@ func TestRelayNotesEditsFilesResolveAndCSAT(t *testing.T) {
 	}
 	stats := e.command(bia, "stats")
 	for _, want := range []string{"CSAT: 100% satisfied, 5.0 average (1 answers)", "0 open now", "Time to takeover: 30s (median)",
-		"*Last 7 days*", "Cases: 1 opened in 7 days · 1 resolved"} {
+		"*Last 7 days*", "Cases: 1 opened in 7 days · 1 resolved", "Coupons: 0 sent · 0 redeemed", "Orders: 1 (1 first purchases) · 0 repeat buyers · 0 won back"} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats lack %q:\n%s", want, stats)
 		}
