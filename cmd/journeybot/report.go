@@ -50,22 +50,13 @@ func reportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			start, end, err := reportRange(from, to, c.Send.DefaultTimezone, time.Now())
-			if err != nil {
-				return err
-			}
 			s, err := loadReportScripts(c.ScriptsDir)
 			if err != nil {
 				return err
 			}
-			src, closeSrc, err := openReportSource(cmd, c, s)
+			r, err := readReport(cmd, c, s, from, to)
 			if err != nil {
 				return err
-			}
-			defer closeSrc()
-			r, err := src.Report(cmd.Context(), start, end)
-			if err != nil {
-				return fmt.Errorf("report %s .. %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
 			}
 			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error {
 				if format == "html" {
@@ -116,17 +107,8 @@ func mapCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				start, end, err := reportRange(from, to, c.Send.DefaultTimezone, time.Now())
-				if err != nil {
+				if r, err = readReport(cmd, c, s, from, to); err != nil {
 					return err
-				}
-				src, closeSrc, err := openReportSource(cmd, c, s)
-				if err != nil {
-					return err
-				}
-				defer closeSrc()
-				if r, err = src.Report(cmd.Context(), start, end); err != nil {
-					return fmt.Errorf("report %s .. %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
 				}
 			}
 			return writeOut(cmd.OutOrStdout(), out, func(w io.Writer) error {
@@ -231,4 +213,23 @@ func writeOut(w io.Writer, out string, render func(io.Writer) error) error {
 		return fmt.Errorf("--out %s: %w", out, err)
 	}
 	return nil
+}
+
+// readReport reads the figures of the days --from..--to (in the business's
+// time zone) from Redis.
+func readReport(cmd *cobra.Command, c *config.Config, s *conversations.Scripts, from, to string) (*insight.Report, error) {
+	start, end, err := reportRange(from, to, c.Send.DefaultTimezone, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	src, closeSrc, err := openReportSource(cmd, c, s)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSrc()
+	r, err := src.Report(cmd.Context(), start, end)
+	if err != nil {
+		return nil, fmt.Errorf("report %s .. %s: %w", start.Format(time.DateOnly), end.Format(time.DateOnly), err)
+	}
+	return r, nil
 }
