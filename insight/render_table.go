@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // writeTable writes r for a terminal: one section after another, each a
@@ -198,6 +199,9 @@ func writeTable(w io.Writer, r *Report) error {
 						if k < len(co.Returned) {
 							cell += fmt.Sprintf(" (%d)", co.Returned[k])
 						}
+						if monthRunning(co.Month, k+1, r.To) {
+							cell += " so far"
+						}
 					}
 					fmt.Fprintf(tw, "\t%s", cell)
 				}
@@ -340,4 +344,16 @@ func stepName(s Step) string {
 		return s.ID + " (" + s.Kind + ")"
 	}
 	return s.ID
+}
+
+// monthRunning says whether the month k months after cohort (YYYY-MM) is
+// the one the report ends in (YYYY-MM-DD), so still running.
+func monthRunning(cohort string, k int, to string) bool {
+	c, err1 := time.Parse("2006-01", cohort)
+	end, err2 := time.Parse(time.DateOnly, to)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	m := c.AddDate(0, k, 0)
+	return m.Year() == end.Year() && m.Month() == end.Month()
 }
