@@ -42,6 +42,10 @@ func fStepResume(flow, step string) string { return field("st", flow, step, "res
 func fStageIn(stage string) string         { return field("sg", stage, "in") }
 func fStageNow(stage string) string        { return field("now", stage) }
 func fStageMove(from, to string) string    { return field("sm", from, to) }
+
+// fStageOn counts a move from -> to on the day the customer entered from,
+// so a range's rate is over the customers who entered from in it.
+func fStageOn(from, to string) string { return field("so", from, to) }
 func fStageHist(from, to string, b int) string {
 	return field("sh", from, to, strconv.Itoa(b))
 }

@@ -303,7 +303,10 @@ func testFiguresFromAWeekOfJourneys(t *testing.T, r *redistest.Redis) {
 	if f := funnel["new>customer"]; f.Moved != 1 || !near(f.Rate, 0.2) || !near(f.MedianHours, 60) {
 		t.Errorf("new>customer: %+v", f)
 	}
-	if f := funnel["customer>at_risk"]; f.Moved != 1 || !near(f.Rate, 1.0/3) || !near(f.MedianHours, 45*24) {
+	// The one who went at risk this week had entered customer 45 days
+	// before (an import): the move is this week's, but of the 3 who entered
+	// customer this week none is at risk yet — the rate is of those 3.
+	if f := funnel["customer>at_risk"]; f.Moved != 1 || !near(f.Rate, 0) || !near(f.MedianHours, 45*24) {
 		t.Errorf("customer>at_risk: %+v", f)
 	}
 	if f := funnel["at_risk>customer"]; f.Moved != 1 || !near(f.Rate, 1) {

@@ -472,7 +472,9 @@ func (b *builder) stages(rep *Report) {
 	})
 	for _, p := range append(pairs, other...) {
 		fs := FunnelStep{From: p.from, To: p.to, Moved: b.tot[fStageMove(p.from, p.to)]}
-		fs.Rate = ratio(fs.Moved, b.tot[fStageIn(p.from)])
+		// Of the customers who entered from in these days, the share who
+		// have moved on to to since (moves counted on the entry's day).
+		fs.Rate = ratio(b.tot[fStageOn(p.from, p.to)], b.tot[fStageIn(p.from)])
 		h := b.histogram("sh|" + p.from + "|" + p.to)
 		if d, ok := median(h); ok {
 			v := d.Hours()

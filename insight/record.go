@@ -163,6 +163,7 @@ func (r *Recorder) Observe(b Before, j *journey.Journey, in conversations.Input,
 			o.add(t, fStageMove(b.stage, j.Stage), 1)
 			if b.stageSince > 0 && t >= b.stageSince {
 				o.add(t, fStageHist(b.stage, j.Stage, bucket(time.Duration(t-b.stageSince)*time.Second)), 1)
+				o.add(b.stageSince, fStageOn(b.stage, j.Stage), 1)
 			}
 			if fig.Buys > 0 {
 				o.add(0, fCLVStage(b.stage, "sum"), -fig.Spent)

@@ -77,7 +77,8 @@ type FunnelStep struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Moved is how many customers went From -> To in the range; Rate is
-	// Moved over the customers who entered From (null when none did).
+	// the share of the customers who entered From in the range that have
+	// moved on to To since (null when none entered From).
 	Moved int64    `json:"moved"`
 	Rate  *float64 `json:"rate"`
 	// MedianHours is the median time spent in From before moving to To
