@@ -112,26 +112,12 @@ func TestClusterQueueEntryNeverLandsBeforeItsCommit(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		// A sender's turn meanwhile: what it claims, it reads empty and
 		// releases as empty.
-		leases, err := s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range leases {
-			msgs, _, err := s.Outbox(ctx, l.ID, 10)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(msgs) == 0 {
-				if err := s.ReleaseOutbox(ctx, l, time.Time{}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		releaseEmptyOutboxes(t, ctx, s, now)
 		close(h.release)
 		if err := <-done; err != nil {
 			t.Fatalf("commit %s: %v", id, err)
 		}
-		leases, err = s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
+		leases, err := s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,28 +234,14 @@ func TestClusterBatchQueueEntriesFollowTheirCommits(t *testing.T) {
 	<-h.held
 	// Whatever was sent to the other nodes lands now.
 	time.Sleep(150 * time.Millisecond)
-	leases, err := s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range leases {
-		msgs, _, err := s.Outbox(ctx, l.ID, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs) == 0 {
-			if err := s.ReleaseOutbox(ctx, l, time.Time{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	releaseEmptyOutboxes(t, ctx, s, now)
 	close(h.release)
 	for i, err := range <-done {
 		if err != nil {
 			t.Fatalf("commit %s: %v", items[i].ID, err)
 		}
 	}
-	leases, err = s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
+	leases, err := s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,6 +256,28 @@ func TestClusterBatchQueueEntriesFollowTheirCommits(t *testing.T) {
 	for _, it := range items {
 		if !found[it.ID] {
 			t.Errorf("%s: its message is in the outbox but no sender can claim it", it.ID)
+		}
+	}
+}
+
+// releaseEmptyOutboxes is a sender's turn while a commit is held: what it
+// claims and reads empty, it releases as empty (which would strand a reply
+// whose queue entry landed before the reply itself).
+func releaseEmptyOutboxes(t *testing.T, ctx context.Context, s *journey.Store, now time.Time) {
+	t.Helper()
+	leases, err := s.ClaimOutboxes(ctx, now.Add(time.Second), 15*time.Second, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		msgs, _, err := s.Outbox(ctx, l.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			if err := s.ReleaseOutbox(ctx, l, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
